@@ -1,0 +1,356 @@
+//! [`MemoryStore`]: the embedded default store.
+
+use super::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
+use async_trait::async_trait;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// An in-process store: no setup, nothing persisted, one process only.
+///
+/// Good for development, tests and single-instance apps that can lose guests on restart.
+/// Every operation takes one lock, so [`transfer`](Store::transfer) is trivially atomic.
+/// Clones share the same data.
+///
+/// ```
+/// use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+///
+/// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
+/// let layer = AnonymousAuthLayer::new(MemoryStore::new(), config);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    users: HashMap<String, UserRecord>,
+    emails: HashMap<(String, String), String>,
+    sessions: HashMap<String, SessionRecord>,
+    user_sessions: HashMap<String, HashSet<String>>,
+    owners: HashMap<String, String>,
+    owned: HashMap<String, BTreeSet<String>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    ///
+    /// ```
+    /// let store = tower_anonymous_auth::MemoryStore::new();
+    /// assert_eq!(store.user_count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many users (live or expired but not yet purged) the store holds.
+    ///
+    /// ```
+    /// assert_eq!(tower_anonymous_auth::MemoryStore::new().user_count(), 0);
+    /// ```
+    pub fn user_count(&self) -> usize {
+        self.read().users.len()
+    }
+
+    /// How many sessions (live or expired but not yet purged) the store holds.
+    ///
+    /// ```
+    /// assert_eq!(tower_anonymous_auth::MemoryStore::new().session_count(), 0);
+    /// ```
+    pub fn session_count(&self) -> usize {
+        self.read().sessions.len()
+    }
+
+    /// Removes every user and session that expired at `now` (ms since the epoch), with the
+    /// ownership entries of the removed users. Registered users never expire, so they are never
+    /// touched. Returns the number of users removed.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{MemoryStore, User, store::{Store, UserRecord}};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let guest = UserRecord::new(User::anonymous("g", "users", "t@x.io", "G", 0)).with_expires_at(Some(10));
+    /// store.insert_user(&guest, None, 0).await.unwrap();
+    /// store.claim("cart:1", "g").await.unwrap();
+    /// assert_eq!(store.purge_expired(10), 1);
+    /// assert_eq!(store.owner_of("cart:1").await.unwrap(), None);
+    /// # });
+    /// ```
+    pub fn purge_expired(&self, now: u64) -> usize {
+        let mut inner = self.write();
+        let expired: Vec<String> = inner
+            .users
+            .values()
+            .filter(|record| record.is_expired(now))
+            .map(|record| record.user.id.clone())
+            .collect();
+        for id in &expired {
+            inner.remove_user(id);
+            if let Some(resources) = inner.owned.remove(id) {
+                for resource in resources {
+                    inner.owners.remove(&resource);
+                }
+            }
+        }
+        let stale: Vec<String> = inner
+            .sessions
+            .values()
+            .filter(|session| session.is_expired(now))
+            .map(|session| session.id.clone())
+            .collect();
+        for id in stale {
+            inner.remove_session(&id);
+        }
+        expired.len()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than refusing service forever, so recover from poisoning.
+        self.inner.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+impl Inner {
+    fn live_user(&self, id: &str, now: u64) -> Option<&UserRecord> {
+        self.users.get(id).filter(|record| !record.is_expired(now))
+    }
+
+    /// Whether `email` in `collection` belongs to a live user other than `except`.
+    fn email_in_use(&self, collection: &str, email: &str, except: &str, now: u64) -> bool {
+        self.emails
+            .get(&(collection.to_owned(), email.to_owned()))
+            .is_some_and(|holder| holder != except && self.live_user(holder, now).is_some())
+    }
+
+    fn remove_user(&mut self, id: &str) {
+        if let Some(record) = self.users.remove(id) {
+            let key = (record.user.collection, record.user.email);
+            if self.emails.get(&key).is_some_and(|holder| holder == id) {
+                self.emails.remove(&key);
+            }
+        }
+        if let Some(sessions) = self.user_sessions.remove(id) {
+            for session in sessions {
+                self.sessions.remove(&session);
+            }
+        }
+    }
+
+    fn remove_session(&mut self, id: &str) -> bool {
+        let Some(session) = self.sessions.remove(id) else {
+            return false;
+        };
+        if let Some(set) = self.user_sessions.get_mut(&session.user_id) {
+            set.remove(id);
+            if set.is_empty() {
+                self.user_sessions.remove(&session.user_id);
+            }
+        }
+        true
+    }
+
+    fn add_session(&mut self, session: &SessionRecord) {
+        self.user_sessions
+            .entry(session.user_id.clone())
+            .or_default()
+            .insert(session.id.clone());
+        self.sessions.insert(session.id.clone(), session.clone());
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_user(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let user = &record.user;
+        if inner.email_in_use(&user.collection, &user.email, &user.id, now) {
+            return Err(StoreError::EmailTaken);
+        }
+        let key = (user.collection.clone(), user.email.clone());
+        if let Some(stale) = inner.emails.get(&key).cloned() {
+            inner.remove_user(&stale);
+        }
+        inner.emails.insert(key, user.id.clone());
+        inner.users.insert(user.id.clone(), record.clone());
+        if let Some(session) = session {
+            inner.add_session(session);
+        }
+        Ok(())
+    }
+
+    async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.read().live_user(id, now).cloned())
+    }
+
+    async fn find_user_by_email(
+        &self,
+        collection: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let inner = self.read();
+        Ok(inner
+            .emails
+            .get(&(collection.to_owned(), email.to_owned()))
+            .and_then(|id| inner.live_user(id, now))
+            .cloned())
+    }
+
+    async fn upgrade_user(
+        &self,
+        id: &str,
+        email: &str,
+        name: &str,
+        password_hash: Option<&str>,
+        now: u64,
+    ) -> Result<UserRecord, StoreError> {
+        let mut inner = self.write();
+        let Some(current) = inner.live_user(id, now).cloned() else {
+            return Err(StoreError::UserNotFound(id.to_owned()));
+        };
+        let collection = current.user.collection.clone();
+        if inner.email_in_use(&collection, email, id, now) {
+            return Err(StoreError::EmailTaken);
+        }
+        let new_key = (collection.clone(), email.to_owned());
+        if let Some(stale) = inner.emails.get(&new_key).cloned() {
+            if stale != id {
+                inner.remove_user(&stale);
+            }
+        }
+        let old_key = (collection, current.user.email.clone());
+        if inner.emails.get(&old_key).is_some_and(|holder| holder == id) {
+            inner.emails.remove(&old_key);
+        }
+        inner.emails.insert(new_key, id.to_owned());
+        let mut upgraded = current;
+        upgraded.user.email = email.to_owned();
+        upgraded.user.name = name.to_owned();
+        upgraded.user.is_anonymous = false;
+        upgraded.password_hash = password_hash.map(str::to_owned);
+        upgraded.expires_at = None;
+        inner.users.insert(id.to_owned(), upgraded.clone());
+        Ok(upgraded)
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        self.write().remove_user(id);
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.write().add_session(session);
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &str, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .read()
+            .sessions
+            .get(id)
+            .filter(|session| !session.is_expired(now))
+            .cloned())
+    }
+
+    async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let Some(session) = inner.sessions.get_mut(session_id) else {
+            return Ok(());
+        };
+        session.expires_at = session.expires_at.max(expires_at);
+        let user_id = session.user_id.clone();
+        if let Some(user) = inner.users.get_mut(&user_id) {
+            if let Some(at) = user.expires_at.as_mut() {
+                *at = (*at).max(expires_at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        self.write().remove_session(id);
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        let mut inner = self.write();
+        let sessions = inner.user_sessions.remove(user_id).unwrap_or_default();
+        for session in &sessions {
+            inner.sessions.remove(session);
+        }
+        Ok(sessions.len())
+    }
+
+    async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
+        let mut inner = self.write();
+        if let Some(current) = inner.owners.get(resource) {
+            return Ok(if current == owner {
+                ClaimOutcome::AlreadyOwned
+            } else {
+                ClaimOutcome::OwnedByOther(current.clone())
+            });
+        }
+        inner.owners.insert(resource.to_owned(), owner.to_owned());
+        inner
+            .owned
+            .entry(owner.to_owned())
+            .or_default()
+            .insert(resource.to_owned());
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn release(&self, resource: &str, owner: &str) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        if inner.owners.get(resource).map(String::as_str) != Some(owner) {
+            return Ok(false);
+        }
+        inner.owners.remove(resource);
+        if let Some(set) = inner.owned.get_mut(owner) {
+            set.remove(resource);
+            if set.is_empty() {
+                inner.owned.remove(owner);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn owner_of(&self, resource: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.read().owners.get(resource).cloned())
+    }
+
+    async fn resources_of(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .read()
+            .owned
+            .get(owner)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
+        if from == to {
+            return Ok(TransferReport::default());
+        }
+        let mut inner = self.write();
+        let Some(resources) = inner.owned.remove(from) else {
+            return Ok(TransferReport::default());
+        };
+        let moved = resources.len();
+        for resource in &resources {
+            inner.owners.insert(resource.clone(), to.to_owned());
+        }
+        inner.owned.entry(to.to_owned()).or_default().extend(resources);
+        Ok(TransferReport { moved })
+    }
+}

@@ -1,0 +1,280 @@
+//! One conformance suite for every `Store`: each case takes a fresh, empty store.
+//! `store_suite!` turns the cases into `#[tokio::test]`s for a given store factory.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, Store, UserRecord};
+use tower_anonymous_auth::{StoreError, User};
+
+pub const NOW: u64 = 1_700_000_000_000;
+pub const HOUR: u64 = 3_600_000;
+
+fn guest(id: &str, expires_at: u64) -> UserRecord {
+    UserRecord::new(User::anonymous(
+        id,
+        "users",
+        format!("temp-{id}@example.com"),
+        "Guest",
+        NOW,
+    ))
+    .with_expires_at(Some(expires_at))
+}
+
+fn member(id: &str, email: &str) -> UserRecord {
+    UserRecord::new(User::registered(id, "users", email, "Member", NOW))
+        .with_password_hash(Some("$argon2id$fake".into()))
+}
+
+pub async fn insert_and_get_user(store: Arc<dyn Store>) {
+    let record = guest("u1", NOW + HOUR);
+    let session = SessionRecord::new("s1", "u1", NOW, NOW + HOUR);
+    store.insert_user(&record, Some(&session), NOW).await.unwrap();
+    assert_eq!(store.get_user("u1", NOW).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.get_session("s1", NOW).await.unwrap(), Some(session));
+    assert_eq!(
+        store
+            .find_user_by_email("users", "temp-u1@example.com", NOW)
+            .await
+            .unwrap(),
+        Some(record)
+    );
+    assert_eq!(store.get_user("missing", NOW).await.unwrap(), None);
+    assert_eq!(store.get_session("missing", NOW).await.unwrap(), None);
+}
+
+pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
+    store.insert_user(&member("a", "ann@example.com"), None, NOW).await.unwrap();
+    let err = store
+        .insert_user(&member("b", "ann@example.com"), None, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::EmailTaken);
+    let mut other = member("c", "ann@example.com");
+    other.user.collection = "admins".into();
+    store.insert_user(&other, None, NOW).await.unwrap();
+    let found = store
+        .find_user_by_email("admins", "ann@example.com", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user.id, "c");
+    assert_eq!(store.get_user("b", NOW).await.unwrap(), None);
+}
+
+pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
+    let record = guest("old", NOW + 10);
+    let session = SessionRecord::new("old-s", "old", NOW, NOW + 10);
+    store.insert_user(&record, Some(&session), NOW).await.unwrap();
+    assert!(store.get_user("old", NOW + 9).await.unwrap().is_some());
+    assert_eq!(store.get_user("old", NOW + 10).await.unwrap(), None);
+    assert_eq!(store.get_session("old-s", NOW + 10).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_user_by_email("users", "temp-old@example.com", NOW + 10)
+            .await
+            .unwrap(),
+        None
+    );
+    // The expired holder of an email does not block a new user from taking it.
+    let mut taker = member("new", "temp-old@example.com");
+    taker.user.created_at = NOW + 20;
+    store.insert_user(&taker, None, NOW + 20).await.unwrap();
+    let found = store
+        .find_user_by_email("users", "temp-old@example.com", NOW + 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user.id, "new");
+}
+
+pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
+    store.insert_user(&guest("g", NOW + HOUR), None, NOW).await.unwrap();
+    store.insert_user(&member("m", "taken@example.com"), None, NOW).await.unwrap();
+    let err = store
+        .upgrade_user("g", "taken@example.com", "G", Some("$h"), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::EmailTaken);
+    let upgraded = store
+        .upgrade_user("g", "gina@example.com", "Gina", Some("$h"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(upgraded.user.id, "g");
+    assert!(!upgraded.user.is_anonymous);
+    assert_eq!(upgraded.expires_at, None);
+    assert_eq!(upgraded.password_hash.as_deref(), Some("$h"));
+    // Far in the future the registered user is still there.
+    let later = NOW + 1_000 * HOUR;
+    assert_eq!(store.get_user("g", later).await.unwrap(), Some(upgraded.clone()));
+    let by_email = store
+        .find_user_by_email("users", "gina@example.com", later)
+        .await
+        .unwrap();
+    assert_eq!(by_email, Some(upgraded));
+    assert_eq!(
+        store
+            .find_user_by_email("users", "temp-g@example.com", NOW)
+            .await
+            .unwrap(),
+        None,
+        "the placeholder email is released"
+    );
+    let missing = store
+        .upgrade_user("nobody", "x@example.com", "X", None, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::UserNotFound(_)));
+}
+
+pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
+    store.insert_user(&member("u", "u@example.com"), None, NOW).await.unwrap();
+    for sid in ["s1", "s2", "s3"] {
+        store
+            .insert_session(&SessionRecord::new(sid, "u", NOW, NOW + HOUR))
+            .await
+            .unwrap();
+    }
+    store.delete_session("s1").await.unwrap();
+    store.delete_session("s1").await.unwrap();
+    assert_eq!(store.get_session("s1", NOW).await.unwrap(), None);
+    assert!(store.get_session("s2", NOW).await.unwrap().is_some());
+    assert_eq!(store.delete_user_sessions("u").await.unwrap(), 2);
+    assert_eq!(store.get_session("s2", NOW).await.unwrap(), None);
+    assert_eq!(store.get_session("s3", NOW).await.unwrap(), None);
+    assert_eq!(store.delete_user_sessions("u").await.unwrap(), 0);
+}
+
+pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
+    store
+        .insert_user(
+            &guest("g", NOW + HOUR),
+            Some(&SessionRecord::new("gs", "g", NOW, NOW + HOUR)),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_user(
+            &member("m", "m@example.com"),
+            Some(&SessionRecord::new("ms", "m", NOW, NOW + HOUR)),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store.refresh("gs", NOW + 3 * HOUR).await.unwrap();
+    store.refresh("ms", NOW + 3 * HOUR).await.unwrap();
+    store.refresh("missing", NOW + 3 * HOUR).await.unwrap();
+    let at = NOW + 2 * HOUR;
+    assert!(store.get_user("g", at).await.unwrap().is_some());
+    assert!(store.get_session("gs", at).await.unwrap().is_some());
+    assert!(store.get_session("ms", at).await.unwrap().is_some());
+    let m = store.get_user("m", NOW).await.unwrap().unwrap();
+    assert_eq!(m.expires_at, None, "registered users never gain an expiry");
+    assert_eq!(store.get_user("g", NOW + 3 * HOUR).await.unwrap(), None);
+}
+
+pub async fn delete_user_removes_sessions_and_email(store: Arc<dyn Store>) {
+    store
+        .insert_user(
+            &member("d", "d@example.com"),
+            Some(&SessionRecord::new("ds", "d", NOW, NOW + HOUR)),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store.delete_user("d").await.unwrap();
+    store.delete_user("d").await.unwrap();
+    assert_eq!(store.get_user("d", NOW).await.unwrap(), None);
+    assert_eq!(store.get_session("ds", NOW).await.unwrap(), None);
+    store.insert_user(&member("e", "d@example.com"), None, NOW).await.unwrap();
+}
+
+pub async fn claim_release_and_lookups(store: Arc<dyn Store>) {
+    assert_eq!(store.claim("cart:2", "a").await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.claim("cart:1", "a").await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.claim("cart:1", "a").await.unwrap(), ClaimOutcome::AlreadyOwned);
+    assert_eq!(
+        store.claim("cart:1", "b").await.unwrap(),
+        ClaimOutcome::OwnedByOther("a".into())
+    );
+    assert_eq!(store.owner_of("cart:1").await.unwrap().as_deref(), Some("a"));
+    assert_eq!(store.owner_of("cart:9").await.unwrap(), None);
+    assert_eq!(
+        store.resources_of("a").await.unwrap(),
+        vec!["cart:1".to_string(), "cart:2".to_string()]
+    );
+    assert!(store.resources_of("b").await.unwrap().is_empty());
+    assert!(!store.release("cart:1", "b").await.unwrap());
+    assert!(store.release("cart:1", "a").await.unwrap());
+    assert_eq!(store.owner_of("cart:1").await.unwrap(), None);
+    assert_eq!(store.resources_of("a").await.unwrap(), vec!["cart:2".to_string()]);
+    assert_eq!(store.claim("cart:1", "b").await.unwrap(), ClaimOutcome::Claimed);
+}
+
+pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
+    for i in 0..50 {
+        store.claim(&format!("item:{i:03}"), "guest").await.unwrap();
+    }
+    store.claim("item:account-own", "account").await.unwrap();
+    let report = store.transfer("guest", "account").await.unwrap();
+    assert_eq!(report.moved, 50);
+    assert!(store.resources_of("guest").await.unwrap().is_empty());
+    let owned = store.resources_of("account").await.unwrap();
+    assert_eq!(owned.len(), 51);
+    for i in 0..50 {
+        let r = format!("item:{i:03}");
+        assert_eq!(store.owner_of(&r).await.unwrap().as_deref(), Some("account"));
+    }
+    // A retry of a finished transfer is a no-op.
+    assert_eq!(store.transfer("guest", "account").await.unwrap().moved, 0);
+    assert_eq!(store.transfer("account", "account").await.unwrap().moved, 0);
+    assert_eq!(store.resources_of("account").await.unwrap().len(), 51);
+}
+
+pub async fn concurrent_transfers_move_each_resource_once(store: Arc<dyn Store>) {
+    let n = 500;
+    for i in 0..n {
+        store.claim(&format!("r:{i}"), "guest").await.unwrap();
+    }
+    let a = tokio::spawn({
+        let store = store.clone();
+        async move { store.transfer("guest", "account").await.unwrap().moved }
+    });
+    let b = tokio::spawn({
+        let store = store.clone();
+        async move { store.transfer("guest", "account").await.unwrap().moved }
+    });
+    let moved = a.await.unwrap() + b.await.unwrap();
+    assert_eq!(moved, n);
+    assert_eq!(store.resources_of("account").await.unwrap().len(), n);
+    assert!(store.resources_of("guest").await.unwrap().is_empty());
+}
+
+/// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@cases $make;
+            insert_and_get_user,
+            email_is_unique_per_collection,
+            expired_users_and_sessions_read_as_none,
+            upgrade_keeps_id_and_removes_expiry,
+            sessions_are_revocable,
+            refresh_slides_guest_expiry_only,
+            delete_user_removes_sessions_and_email,
+            claim_release_and_lookups,
+            transfer_moves_everything_once,
+            concurrent_transfers_move_each_resource_once,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: std::sync::Arc<dyn tower_anonymous_auth::Store> = $make.await;
+                $crate::support::store_cases::$case(store).await;
+            }
+        )*
+    };
+}
