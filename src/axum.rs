@@ -1,0 +1,158 @@
+//! axum extractors (feature `axum`): [`Auth`], `Option<Auth>`, [`OptionalAuth`],
+//! [`RegisteredUser`] and [`AuthHandle`]; and `IntoResponse` for [`AuthError`].
+
+use crate::auth::Auth;
+use crate::config::MintPolicy;
+use crate::error::AuthError;
+use crate::handle::AuthHandle;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{header, HeaderValue};
+
+impl IntoResponse for AuthError {
+    /// `{"code": "...", "message": "..."}` with the error's status; `Retry-After` for
+    /// rate limits and an unavailable store.
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.to_json()).unwrap_or_default();
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let retry_after = match &self {
+            AuthError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            AuthError::Store(store) if store.is_unavailable() => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn layer_installed(parts: &Parts) -> Result<(), AuthError> {
+    if parts.extensions.get::<AuthHandle>().is_some() {
+        Ok(())
+    } else {
+        Err(AuthError::LayerMissing)
+    }
+}
+
+/// Any signed-in user, anonymous or registered. With [`MintPolicy::OnDemand`](crate::MintPolicy)
+/// it mints an anonymous user when the request has none. Otherwise it rejects with 401
+/// `UNAUTHENTICATED` when the request has no auth (only possible in fail-open mode).
+///
+/// ```
+/// use tower_anonymous_auth::Auth;
+/// async fn me(auth: Auth) -> String {
+///     format!("{} (anonymous: {})", auth.user.id, auth.is_anonymous)
+/// }
+/// # let _ = me;
+/// ```
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let handle = parts
+            .extensions
+            .get::<AuthHandle>()
+            .cloned()
+            .ok_or(AuthError::LayerMissing)?;
+        if let Some(auth) = handle.auth() {
+            return Ok(auth);
+        }
+        match handle.engine().config.mint_policy {
+            MintPolicy::OnDemand => handle.ensure().await,
+            MintPolicy::Always => Err(AuthError::Unauthenticated),
+        }
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        layer_installed(parts)?;
+        Ok(parts.extensions.get::<Auth>().cloned())
+    }
+}
+
+/// The request's auth if any; never rejects (unless the layer is missing).
+///
+/// ```
+/// use tower_anonymous_auth::OptionalAuth;
+/// async fn banner(OptionalAuth(auth): OptionalAuth) -> &'static str {
+///     match auth {
+///         Some(auth) if auth.is_anonymous => "browsing as guest",
+///         Some(_) => "welcome back",
+///         None => "hello",
+///     }
+/// }
+/// # let _ = banner;
+/// ```
+#[derive(Debug, Clone)]
+pub struct OptionalAuth(pub Option<Auth>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OptionalAuth {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        layer_installed(parts)?;
+        Ok(Self(parts.extensions.get::<Auth>().cloned()))
+    }
+}
+
+/// A registered (non-anonymous) user: limits what anonymous users can do. Rejects with 401
+/// `UNAUTHENTICATED` without auth and 403 `REGISTERED_USER_REQUIRED` for anonymous users.
+///
+/// ```
+/// use tower_anonymous_auth::RegisteredUser;
+/// async fn order_history(RegisteredUser(auth): RegisteredUser) -> String {
+///     format!("orders of {}", auth.user.email)
+/// }
+/// # let _ = order_history;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RegisteredUser(pub Auth);
+
+impl<S: Send + Sync> FromRequestParts<S> for RegisteredUser {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = <Auth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if auth.is_anonymous {
+            return Err(AuthError::RegisteredUserRequired);
+        }
+        Ok(Self(auth))
+    }
+}
+
+/// The handle to act on auth. Rejects with 500 `LAYER_MISSING` when the layer is not installed.
+///
+/// ```
+/// use tower_anonymous_auth::{AuthError, AuthHandle};
+/// async fn sign_out(handle: AuthHandle) -> Result<&'static str, AuthError> {
+///     handle.sign_out().await?;
+///     Ok("bye")
+/// }
+/// # let _ = sign_out;
+/// ```
+impl<S: Send + Sync> FromRequestParts<S> for AuthHandle {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthHandle>()
+            .cloned()
+            .ok_or(AuthError::LayerMissing)
+    }
+}

@@ -1,0 +1,680 @@
+//! [`AnonymousAuthConfig`] and its builder: keys, cookie, lifetimes, generators, policies.
+
+use crate::error::ConfigError;
+use crate::names;
+use crate::token::KeyRing;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use jsonwebtoken::Algorithm;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What happens to a request when the store fails while resolving or minting its auth.
+///
+/// ```
+/// use tower_anonymous_auth::StoreFailureMode;
+/// assert_eq!(StoreFailureMode::default(), StoreFailureMode::FailClosed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreFailureMode {
+    /// Answer `503 Service Unavailable` (with `Retry-After`) without calling the inner service.
+    #[default]
+    FailClosed,
+    /// Call the inner service with no `Auth` in the request extensions.
+    FailOpen,
+}
+
+/// When the layer mints an anonymous user for a request without a valid credential.
+///
+/// ```
+/// use tower_anonymous_auth::MintPolicy;
+/// assert_eq!(MintPolicy::default(), MintPolicy::Always);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MintPolicy {
+    /// On every request without a valid credential.
+    #[default]
+    Always,
+    /// Only when a handler asks for auth: the `Auth` / `RegisteredUser` extractors,
+    /// [`AuthHandle::ensure`](crate::AuthHandle::ensure) or
+    /// [`AuthHandle::sign_in_anonymously`](crate::AuthHandle::sign_in_anonymously).
+    OnDemand,
+}
+
+/// Cookie `SameSite` attribute (the auth cookie is always `HttpOnly`).
+///
+/// ```
+/// use tower_anonymous_auth::SameSite;
+/// assert_eq!(SameSite::default(), SameSite::Lax);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on cross-site subrequests.
+    #[default]
+    Lax,
+    /// Never sent on cross-site requests.
+    Strict,
+    /// Sent on every request; requires `Secure`.
+    None,
+}
+
+/// Makes the placeholder email of a new anonymous user from its id (sync or async).
+pub(crate) type EmailGenerator = Arc<dyn Fn(&str) -> BoxFuture<'static, String> + Send + Sync>;
+/// Makes the display name of a new anonymous user from its id.
+pub(crate) type NameGenerator = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// The cookie the token travels in.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieSettings {
+    pub(crate) name: String,
+    pub(crate) secure: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+}
+
+/// Configuration of an [`AnonymousAuthLayer`](crate::AnonymousAuthLayer). Cheap to clone.
+///
+/// Build it with [`AnonymousAuthConfig::builder`]; the defaults are safe for production
+/// except that a signing key must be given.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_anonymous_auth::AnonymousAuthConfig;
+///
+/// let config = AnonymousAuthConfig::builder()
+///     .key("2026-11", b"0123456789abcdef0123456789abcdef")
+///     .collection("customers")
+///     .email_domain_name("guests.example.com")
+///     .anonymous_ttl(Duration::from_secs(7 * 24 * 3600))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.collection(), "customers");
+/// assert_eq!(config.cookie_name(), "auth_token");
+/// ```
+#[derive(Clone)]
+pub struct AnonymousAuthConfig {
+    pub(crate) keys: KeyRing,
+    pub(crate) collection: String,
+    pub(crate) email_domain_name: String,
+    pub(crate) generate_email: Option<EmailGenerator>,
+    pub(crate) generate_name: NameGenerator,
+    pub(crate) cookie: CookieSettings,
+    pub(crate) anonymous_ttl: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) refresh_interval: Duration,
+    pub(crate) store_failure: StoreFailureMode,
+    pub(crate) mint_policy: MintPolicy,
+    pub(crate) disable_delete_anonymous_user: bool,
+}
+
+impl fmt::Debug for AnonymousAuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnonymousAuthConfig")
+            .field("keys", &self.keys)
+            .field("collection", &self.collection)
+            .field("email_domain_name", &self.email_domain_name)
+            .field("cookie", &self.cookie)
+            .field("anonymous_ttl", &self.anonymous_ttl)
+            .field("session_ttl", &self.session_ttl)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("store_failure", &self.store_failure)
+            .field("mint_policy", &self.mint_policy)
+            .field(
+                "disable_delete_anonymous_user",
+                &self.disable_delete_anonymous_user,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnonymousAuthConfig {
+    /// Starts a builder with the defaults.
+    ///
+    /// ```
+    /// let builder = tower_anonymous_auth::AnonymousAuthConfig::builder();
+    /// # let _ = builder;
+    /// ```
+    pub fn builder() -> AnonymousAuthConfigBuilder {
+        AnonymousAuthConfigBuilder::default()
+    }
+
+    /// The default collection of new users.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.collection(), "users");
+    /// ```
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// The full cookie name, with the `__Host-` prefix when enabled.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().host_prefix(true).build().unwrap();
+    /// assert_eq!(c.cookie_name(), "__Host-auth_token");
+    /// ```
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie.name
+    }
+
+    /// The key ring that signs and verifies tokens.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().key("k", [1u8; 32]).build().unwrap();
+    /// assert_eq!(c.key_ring().signing_kid(), "k");
+    /// ```
+    pub fn key_ring(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// How long an inactive anonymous user (and its session) lives.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.anonymous_ttl().as_secs(), 30 * 24 * 3600);
+    /// ```
+    pub fn anonymous_ttl(&self) -> Duration {
+        self.anonymous_ttl
+    }
+
+    /// The store failure mode.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, StoreFailureMode};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.store_failure(), StoreFailureMode::FailClosed);
+    /// ```
+    pub fn store_failure(&self) -> StoreFailureMode {
+        self.store_failure
+    }
+
+    /// The mint policy.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintPolicy};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.mint_policy(), MintPolicy::Always);
+    /// ```
+    pub fn mint_policy(&self) -> MintPolicy {
+        self.mint_policy
+    }
+
+    /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
+    pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
+        if is_anonymous {
+            self.anonymous_ttl
+        } else {
+            self.session_ttl
+        }
+    }
+
+    /// The placeholder email of a new anonymous user.
+    pub(crate) async fn email_for(&self, id: &str) -> String {
+        match &self.generate_email {
+            Some(generate) => generate(id).await,
+            None => format!("temp-{id}@{}", self.email_domain_name),
+        }
+    }
+}
+
+/// Builder of [`AnonymousAuthConfig`]; see each method for its default.
+///
+/// ```
+/// use tower_anonymous_auth::{AnonymousAuthConfig, SameSite, StoreFailureMode};
+///
+/// let config = AnonymousAuthConfig::builder()
+///     .key("old", [1u8; 32])
+///     .key("new", [2u8; 32])
+///     .cookie_name("sid")
+///     .same_site(SameSite::Strict)
+///     .store_failure(StoreFailureMode::FailOpen)
+///     .generate_name(|id| format!("Guest {}", &id[..4]))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.key_ring().signing_kid(), "new");
+/// ```
+#[must_use]
+pub struct AnonymousAuthConfigBuilder {
+    keys: Vec<(String, Vec<u8>)>,
+    algorithm: Algorithm,
+    collection: String,
+    email_domain_name: String,
+    generate_email: Option<EmailGenerator>,
+    generate_name: Option<NameGenerator>,
+    cookie_name: String,
+    secure: bool,
+    same_site: SameSite,
+    domain: Option<String>,
+    path: String,
+    host_prefix: bool,
+    anonymous_ttl: Duration,
+    session_ttl: Duration,
+    refresh_interval: Duration,
+    store_failure: StoreFailureMode,
+    mint_policy: MintPolicy,
+    disable_delete_anonymous_user: bool,
+}
+
+impl Default for AnonymousAuthConfigBuilder {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            algorithm: Algorithm::HS256,
+            collection: "users".into(),
+            email_domain_name: "anonymous.invalid".into(),
+            generate_email: None,
+            generate_name: None,
+            cookie_name: "auth_token".into(),
+            secure: true,
+            same_site: SameSite::Lax,
+            domain: None,
+            path: "/".into(),
+            host_prefix: false,
+            anonymous_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_interval: Duration::from_secs(3600),
+            store_failure: StoreFailureMode::FailClosed,
+            mint_policy: MintPolicy::Always,
+            disable_delete_anonymous_user: false,
+        }
+    }
+}
+
+impl AnonymousAuthConfigBuilder {
+    /// Adds a signing key (at least 32 bytes). Keys added later are newer: the newest signs new
+    /// tokens, all verify. Give each key a distinct id (`kid`).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let secret = std::env::var("AUTH_SECRET").unwrap_or_else(|_| "x".repeat(32));
+    /// let config = AnonymousAuthConfig::builder().key("2026-11", secret).build().unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.keys.push((kid.into(), secret.as_ref().to_vec()));
+        self
+    }
+
+    /// Adds a random 32-byte key with id `"random"`: tokens will not survive a restart nor work
+    /// across instances. For local development and tests.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(config.key_ring().signing_kid(), "random");
+    /// ```
+    pub fn random_key(self) -> Self {
+        let secret: [u8; 32] = rand::random();
+        self.key("random", secret)
+    }
+
+    /// The HMAC algorithm: `HS256` (default), `HS384` or `HS512`.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().algorithm(jsonwebtoken::Algorithm::HS384).build().unwrap();
+    /// assert_eq!(c.key_ring().algorithm(), jsonwebtoken::Algorithm::HS384);
+    /// ```
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Collection (user table) of users minted by the layer; default `"users"`.
+    /// `sign_in_anonymously` can pick another per call.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().collection("shoppers").build().unwrap();
+    /// assert_eq!(c.collection(), "shoppers");
+    /// ```
+    pub fn collection(mut self, collection: impl Into<String>) -> Self {
+        self.collection = collection.into();
+        self
+    }
+
+    /// Domain of placeholder emails, `temp-{id}@{domain}`; default `anonymous.invalid`
+    /// (a reserved name: mail to it can never be delivered).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().email_domain_name("example.com").build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn email_domain_name(mut self, domain: impl Into<String>) -> Self {
+        self.email_domain_name = domain.into();
+        self
+    }
+
+    /// Custom placeholder email generator, given the new user's id (sync).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .generate_random_email(|id| format!("guest+{id}@shop.example"))
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn generate_random_email<F>(mut self, generate: F) -> Self
+    where
+        F: Fn(&str) -> String + Send + Sync + 'static,
+    {
+        self.generate_email = Some(Arc::new(move |id: &str| {
+            futures::future::ready(generate(id)).boxed()
+        }));
+        self
+    }
+
+    /// Custom placeholder email generator, given the new user's id (async, e.g. to ask a service).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .generate_random_email_async(|id| {
+    ///         let id = id.to_owned();
+    ///         async move { format!("{id}@guests.example") }
+    ///     })
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn generate_random_email_async<F, Fut>(mut self, generate: F) -> Self
+    where
+        F: Fn(&str) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = String> + Send + 'static,
+    {
+        self.generate_email = Some(Arc::new(move |id: &str| generate(id).boxed()));
+        self
+    }
+
+    /// Display name generator for new anonymous users, given the id. The default picks a
+    /// friendly random name such as "Quiet Otter".
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().generate_name(|_| "Anonymous".into()).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn generate_name<F>(mut self, generate: F) -> Self
+    where
+        F: Fn(&str) -> String + Send + Sync + 'static,
+    {
+        self.generate_name = Some(Arc::new(generate));
+        self
+    }
+
+    /// Name of the auth cookie; default `auth_token`.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().cookie_name("session").build().unwrap();
+    /// assert_eq!(c.cookie_name(), "session");
+    /// ```
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Whether the cookie is `Secure` (default `true`). Turn off only for plain-http local
+    /// development: browsers drop Secure cookies on `http://` origins other than localhost.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let dev = std::env::var("APP_ENV").as_deref() == Ok("dev");
+    /// let c = AnonymousAuthConfig::builder().random_key().secure(!dev).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Cookie `SameSite` attribute; default [`SameSite::Lax`].
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, SameSite};
+    /// let c = AnonymousAuthConfig::builder().random_key().same_site(SameSite::Strict).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Cookie `Domain` attribute; default none (host-only cookie).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().cookie_domain("example.com").build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Cookie `Path` attribute; default `/`.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().cookie_path("/app").build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Prefix the cookie name with `__Host-` (default off): browsers then only accept it when
+    /// Secure, with path `/` and no Domain, which `build` checks.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// let err = AnonymousAuthConfig::builder().random_key().host_prefix(true).secure(false).build();
+    /// assert_eq!(err.unwrap_err(), ConfigError::HostPrefixRequirements);
+    /// ```
+    pub fn host_prefix(mut self, enabled: bool) -> Self {
+        self.host_prefix = enabled;
+        self
+    }
+
+    /// How long an anonymous user and its session live without activity; default 30 days.
+    /// Activity pushes the expiry forward at most once per [`refresh_interval`](Self::refresh_interval).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().anonymous_ttl(Duration::from_secs(86_400)).build().unwrap();
+    /// assert_eq!(c.anonymous_ttl(), Duration::from_secs(86_400));
+    /// ```
+    pub fn anonymous_ttl(mut self, ttl: Duration) -> Self {
+        self.anonymous_ttl = ttl;
+        self
+    }
+
+    /// How long a registered user's session lives without activity; default 30 days.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().session_ttl(Duration::from_secs(3_600)).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// The least time between two expiry refreshes of one session (a store write and a new
+    /// cookie); default 1 hour. Requests in between cost no store write.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().refresh_interval(Duration::from_secs(60)).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// What a request gets when the store fails; default [`StoreFailureMode::FailClosed`].
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, StoreFailureMode};
+    /// let c = AnonymousAuthConfig::builder().random_key().store_failure(StoreFailureMode::FailOpen).build().unwrap();
+    /// assert_eq!(c.store_failure(), StoreFailureMode::FailOpen);
+    /// ```
+    pub fn store_failure(mut self, mode: StoreFailureMode) -> Self {
+        self.store_failure = mode;
+        self
+    }
+
+    /// When anonymous users are minted; default [`MintPolicy::Always`].
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintPolicy};
+    /// let c = AnonymousAuthConfig::builder().random_key().mint_policy(MintPolicy::OnDemand).build().unwrap();
+    /// assert_eq!(c.mint_policy(), MintPolicy::OnDemand);
+    /// ```
+    pub fn mint_policy(mut self, policy: MintPolicy) -> Self {
+        self.mint_policy = policy;
+        self
+    }
+
+    /// Keep the anonymous user after it is linked to an account (default: delete it).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().disable_delete_anonymous_user(true).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn disable_delete_anonymous_user(mut self, disable: bool) -> Self {
+        self.disable_delete_anonymous_user = disable;
+        self
+    }
+
+    /// Checks the options and builds the configuration.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// assert_eq!(AnonymousAuthConfig::builder().build().unwrap_err(), ConfigError::NoSigningKey);
+    /// ```
+    pub fn build(self) -> Result<AnonymousAuthConfig, ConfigError> {
+        let keys = KeyRing::hmac(
+            self.algorithm,
+            self.keys
+                .iter()
+                .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
+        )?;
+        let valid_name = !self.cookie_name.is_empty()
+            && self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid_name {
+            return Err(ConfigError::InvalidCookieName(self.cookie_name));
+        }
+        let name = if self.host_prefix {
+            if !self.secure || self.path != "/" || self.domain.is_some() {
+                return Err(ConfigError::HostPrefixRequirements);
+            }
+            format!("__Host-{}", self.cookie_name)
+        } else {
+            self.cookie_name
+        };
+        for (option, value) in [
+            ("anonymous_ttl", self.anonymous_ttl),
+            ("session_ttl", self.session_ttl),
+            ("refresh_interval", self.refresh_interval),
+        ] {
+            if value.as_secs() == 0 || value.as_secs() > 10 * 365 * 24 * 3600 {
+                return Err(ConfigError::OutOfRange(option));
+            }
+        }
+        Ok(AnonymousAuthConfig {
+            keys,
+            collection: self.collection,
+            email_domain_name: self.email_domain_name,
+            generate_email: self.generate_email,
+            generate_name: self
+                .generate_name
+                .unwrap_or_else(|| Arc::new(|_: &str| names::friendly_name())),
+            cookie: CookieSettings {
+                name,
+                secure: self.secure,
+                same_site: self.same_site,
+                domain: self.domain,
+                path: self.path,
+            },
+            anonymous_ttl: self.anonymous_ttl,
+            session_ttl: self.session_ttl,
+            refresh_interval: self.refresh_interval,
+            store_failure: self.store_failure,
+            mint_policy: self.mint_policy,
+            disable_delete_anonymous_user: self.disable_delete_anonymous_user,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_secure() {
+        let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+        assert!(c.cookie.secure);
+        assert_eq!(c.cookie.same_site, SameSite::Lax);
+        assert_eq!(c.cookie.path, "/");
+        assert_eq!(c.store_failure, StoreFailureMode::FailClosed);
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        let b = || AnonymousAuthConfig::builder().random_key();
+        assert!(matches!(
+            b().cookie_name("bad name").build(),
+            Err(ConfigError::InvalidCookieName(_))
+        ));
+        assert!(matches!(
+            b().refresh_interval(Duration::ZERO).build(),
+            Err(ConfigError::OutOfRange("refresh_interval"))
+        ));
+        assert!(matches!(
+            b().key("random", [0u8; 32]).build(),
+            Err(ConfigError::DuplicateKid(_))
+        ));
+        assert!(matches!(
+            AnonymousAuthConfig::builder()
+                .key("bad kid", [0u8; 32])
+                .build(),
+            Err(ConfigError::InvalidKid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn email_generators() {
+        let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+        assert_eq!(c.email_for("abc").await, "temp-abc@anonymous.invalid");
+        let c = AnonymousAuthConfig::builder()
+            .random_key()
+            .generate_random_email_async(|id| {
+                let id = id.to_owned();
+                async move { format!("a-{id}@x.io") }
+            })
+            .build()
+            .unwrap();
+        assert_eq!(c.email_for("abc").await, "a-abc@x.io");
+    }
+}

@@ -1,0 +1,252 @@
+//! The work behind the layer and the handle: turning a credential into an [`Auth`], minting
+//! anonymous users, issuing and revoking sessions, and writing the cookie.
+
+use crate::auth::Auth;
+use crate::clock::now_millis;
+use crate::config::{AnonymousAuthConfig, SameSite};
+use crate::error::AuthError;
+use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
+use crate::token::{Claims, TokenError, ISSUER};
+use http::{header, HeaderMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_cookies::cookie::time::Duration as CookieDuration;
+use tower_cookies::{Cookie, Cookies};
+
+/// Where the request's credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CredentialSource {
+    /// The auth cookie.
+    Cookie,
+    /// `Authorization: Bearer`.
+    Bearer,
+}
+
+/// A raw, unverified credential.
+#[derive(Debug, Clone)]
+pub(crate) struct Credential {
+    pub(crate) token: String,
+    pub(crate) source: CredentialSource,
+}
+
+/// Shared state of one layer: the store and the configuration.
+pub(crate) struct AuthEngine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: AnonymousAuthConfig,
+}
+
+impl AuthEngine {
+    /// Finds the credential of a request: a bearer token wins over the cookie.
+    /// Non-UTF-8 or oversized values are ignored (treated as no credential).
+    pub(crate) fn credential(&self, headers: &HeaderMap, cookies: &Cookies) -> Option<Credential> {
+        if let Some(token) = bearer_token(headers) {
+            return Some(Credential {
+                token: token.to_owned(),
+                source: CredentialSource::Bearer,
+            });
+        }
+        let cookie = cookies.get(&self.config.cookie.name)?;
+        let token = cookie.value();
+        (!token.is_empty() && token.len() <= crate::token::MAX_TOKEN_LEN).then(|| Credential {
+            token: token.to_owned(),
+            source: CredentialSource::Cookie,
+        })
+    }
+
+    /// Verifies a credential and checks its session in the store. `Ok(None)` means the
+    /// credential is not valid (forged, expired, revoked...): the request has no auth.
+    /// When the session is due for a refresh, slides its expiry and re-issues the cookie.
+    pub(crate) async fn resolve(
+        &self,
+        credential: Credential,
+        cookies: &Cookies,
+    ) -> Result<Option<Auth>, StoreError> {
+        let claims = match self.config.keys.verify(&credential.token) {
+            Ok(claims) => claims,
+            Err(reason) => {
+                tracing::debug!(%reason, "ignoring invalid auth token");
+                return Ok(None);
+            }
+        };
+        let now = now_millis();
+        let session = self.store.get_session(&claims.sid, now).await?;
+        if !session.is_some_and(|s| s.user_id == claims.sub) {
+            tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
+            return Ok(None);
+        }
+        let refresh_after = claims
+            .iat
+            .saturating_add(self.config.refresh_interval.as_secs());
+        if now / 1000 < refresh_after {
+            return Ok(Some(Auth::from_claims(claims, credential.token, false)));
+        }
+        let ttl = self.config.ttl_for(claims.anon);
+        let expires_at = now.saturating_add(millis(ttl));
+        self.store.refresh(&claims.sid, expires_at).await?;
+        let mut refreshed = claims;
+        refreshed.iat = now / 1000;
+        refreshed.exp = expires_at / 1000;
+        let token = match self.config.keys.sign(&refreshed) {
+            Ok(token) => token,
+            Err(reason) => {
+                tracing::warn!(%reason, "could not re-sign a refreshed token");
+                return Ok(Some(Auth::from_claims(refreshed, credential.token, false)));
+            }
+        };
+        tracing::debug!(session_id = %refreshed.sid, "session expiry refreshed");
+        if credential.source == CredentialSource::Cookie {
+            self.set_cookie(cookies, &token, ttl);
+        }
+        Ok(Some(Auth::from_claims(refreshed, token, false)))
+    }
+
+    /// Mints a new anonymous user with a session, and sets its cookie.
+    pub(crate) async fn mint(
+        &self,
+        collection: Option<&str>,
+        cookies: &Cookies,
+    ) -> Result<Auth, AuthError> {
+        let now = now_millis();
+        let id = new_id();
+        let email = self.config.email_for(&id).await;
+        let name = (self.config.generate_name)(&id);
+        let collection = collection.unwrap_or(&self.config.collection);
+        let user = User::anonymous(id, collection, email, name, now);
+        let ttl = self.config.anonymous_ttl;
+        let expires_at = now.saturating_add(millis(ttl));
+        let record = UserRecord::new(user.clone()).with_expires_at(Some(expires_at));
+        let session = SessionRecord::new(new_id(), user.id.clone(), now, expires_at);
+        self.store.insert_user(&record, Some(&session), now).await?;
+        tracing::debug!(user_id = %user.id, "minted anonymous user");
+        let auth = self.issue(&user, &session, true)?;
+        self.set_cookie(cookies, &auth.token, ttl);
+        Ok(auth)
+    }
+
+    /// Starts a new session for an existing user, and sets its cookie.
+    pub(crate) async fn start_session(
+        &self,
+        user: &User,
+        cookies: &Cookies,
+    ) -> Result<Auth, AuthError> {
+        let now = now_millis();
+        let ttl = self.config.ttl_for(user.is_anonymous);
+        let session = SessionRecord::new(
+            new_id(),
+            user.id.clone(),
+            now,
+            now.saturating_add(millis(ttl)),
+        );
+        self.store.insert_session(&session).await?;
+        let auth = self.issue(user, &session, false)?;
+        self.set_cookie(cookies, &auth.token, ttl);
+        Ok(auth)
+    }
+
+    /// Signs a token for a user's session.
+    pub(crate) fn issue(
+        &self,
+        user: &User,
+        session: &SessionRecord,
+        minted_now: bool,
+    ) -> Result<Auth, AuthError> {
+        let claims = Claims {
+            sub: user.id.clone(),
+            sid: session.id.clone(),
+            col: user.collection.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            anon: user.is_anonymous,
+            uca: user.created_at,
+            iat: session.created_at / 1000,
+            exp: session.expires_at / 1000,
+            iss: ISSUER.to_owned(),
+        };
+        let token = self
+            .config
+            .keys
+            .sign(&claims)
+            .map_err(|err: TokenError| AuthError::Internal(err.to_string()))?;
+        Ok(Auth::from_claims(claims, token, minted_now))
+    }
+
+    /// Writes the auth cookie.
+    pub(crate) fn set_cookie(&self, cookies: &Cookies, token: &str, ttl: Duration) {
+        let max_age = CookieDuration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        cookies.add(self.cookie(token.to_owned()).max_age(max_age).build());
+    }
+
+    /// Removes the auth cookie from the browser.
+    pub(crate) fn clear_cookie(&self, cookies: &Cookies) {
+        cookies.remove(self.cookie(String::new()).build());
+    }
+
+    fn cookie(&self, value: String) -> tower_cookies::cookie::CookieBuilder<'static> {
+        let settings = &self.config.cookie;
+        let same_site = match settings.same_site {
+            SameSite::Lax => tower_cookies::cookie::SameSite::Lax,
+            SameSite::Strict => tower_cookies::cookie::SameSite::Strict,
+            SameSite::None => tower_cookies::cookie::SameSite::None,
+        };
+        let mut builder = Cookie::build((settings.name.clone(), value))
+            .http_only(true)
+            .secure(settings.secure)
+            .same_site(same_site)
+            .path(settings.path.clone());
+        if let Some(domain) = &settings.domain {
+            builder = builder.domain(domain.clone());
+        }
+        builder
+    }
+}
+
+/// A new random id: a UUID v4 (122 random bits), in its 32-hex-digit form.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if well-formed.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && token.len() <= crate::token::MAX_TOKEN_LEN)
+        .then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn bearer_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        );
+        assert_eq!(bearer_token(&headers), None);
+    }
+}

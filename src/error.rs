@@ -1,0 +1,184 @@
+//! [`AuthError`], [`ConfigError`] and their HTTP mapping.
+
+use crate::store::StoreError;
+use http::StatusCode;
+
+/// What went wrong while acting on auth: signing in, registering, signing out, claiming.
+///
+/// Every variant has a stable machine-readable [`code`](Self::code) and an HTTP
+/// [`status`](Self::status). With the `axum` feature it is an `IntoResponse` that answers
+/// `{"code": "...", "message": "..."}` in JSON.
+///
+/// ```
+/// use tower_anonymous_auth::AuthError;
+/// use http::StatusCode;
+///
+/// let err = AuthError::AnonymousCannotSignInAgain;
+/// assert_eq!(err.code(), "ANONYMOUS_CANNOT_SIGN_IN_AGAIN");
+/// assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+/// ```
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The caller already is an anonymous user; a second one is not minted for it.
+    #[error("anonymous users cannot sign in anonymously again")]
+    AnonymousCannotSignInAgain,
+    /// The request carries no valid credential, and the action needs one.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// The action needs a registered user; the caller is anonymous.
+    #[error("this action needs a registered account; anonymous users cannot use it")]
+    RegisteredUserRequired,
+    /// Unknown email or wrong password (the two are never told apart).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Another user of the collection already has this email.
+    #[error("email already taken")]
+    EmailTaken,
+    /// The email is not a plausible address.
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// The password is shorter or longer than the configured bounds.
+    #[error("password must be between {min} and {max} characters")]
+    WeakPassword {
+        /// Minimum length in characters.
+        min: usize,
+        /// Maximum length in characters.
+        max: usize,
+    },
+    /// The token given to sign in with is invalid, expired or revoked.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// The resource is owned by another user.
+    #[error("resource is owned by another user")]
+    NotOwner,
+    /// The request did not pass the layer (no `AuthHandle` in extensions): the layer is missing.
+    #[error("AnonymousAuthLayer is not installed on this route")]
+    LayerMissing,
+    /// An `on_link_account` hook failed; the guest's data is intact and a retry completes the link.
+    #[error("linking the guest to the account failed: {0}")]
+    LinkFailed(String),
+    /// Too many anonymous users minted from one client address.
+    #[error("too many new visitors from this address; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a new mint is allowed.
+        retry_after_secs: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing or token signing failed unexpectedly.
+    #[error("internal auth error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// Stable machine-readable code, e.g. `"INVALID_CREDENTIALS"`.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, StoreError};
+    /// assert_eq!(AuthError::InvalidCredentials.code(), "INVALID_CREDENTIALS");
+    /// assert_eq!(AuthError::Store(StoreError::Unavailable("down".into())).code(), "STORE_UNAVAILABLE");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AnonymousCannotSignInAgain => "ANONYMOUS_CANNOT_SIGN_IN_AGAIN",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::RegisteredUserRequired => "REGISTERED_USER_REQUIRED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::EmailTaken | Self::Store(StoreError::EmailTaken) => "EMAIL_TAKEN",
+            Self::InvalidEmail => "INVALID_EMAIL",
+            Self::WeakPassword { .. } => "WEAK_PASSWORD",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::NotOwner => "NOT_OWNER",
+            Self::LayerMissing => "LAYER_MISSING",
+            Self::LinkFailed(_) => "LINK_FAILED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Store(StoreError::Unavailable(_)) => "STORE_UNAVAILABLE",
+            Self::Store(_) => "STORE_ERROR",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status the error maps to.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::AuthError;
+    /// use http::StatusCode;
+    /// assert_eq!(AuthError::Unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(AuthError::RegisteredUserRequired.status(), StatusCode::FORBIDDEN);
+    /// assert_eq!(AuthError::EmailTaken.status(), StatusCode::CONFLICT);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AnonymousCannotSignInAgain | Self::InvalidEmail | Self::WeakPassword { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::RegisteredUserRequired | Self::NotOwner => StatusCode::FORBIDDEN,
+            Self::EmailTaken | Self::Store(StoreError::EmailTaken) => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LinkFailed(_) | Self::LayerMissing | Self::Store(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The JSON body the error answers with: `{"code": ..., "message": ...}`.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::AuthError;
+    /// let body = AuthError::EmailTaken.to_json();
+    /// assert_eq!(body["code"], "EMAIL_TAKEN");
+    /// assert_eq!(body["message"], "email already taken");
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        if let Self::RateLimited { retry_after_secs } = self {
+            body["retry_after"] = (*retry_after_secs).into();
+        }
+        body
+    }
+}
+
+/// Invalid configuration, reported by [`AnonymousAuthConfigBuilder::build`](crate::AnonymousAuthConfigBuilder::build).
+///
+/// ```
+/// use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+///
+/// let err = AnonymousAuthConfig::builder().key("k1", b"short").build().unwrap_err();
+/// assert_eq!(err, ConfigError::KeyTooShort { kid: "k1".into(), len: 5 });
+/// ```
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A signing key is shorter than 32 bytes.
+    #[error("signing key {kid:?} is {len} bytes long; keys must be at least 32 bytes (generate one with `openssl rand -base64 48`)")]
+    KeyTooShort {
+        /// The key id.
+        kid: String,
+        /// The key's length in bytes.
+        len: usize,
+    },
+    /// No signing key was configured.
+    #[error("no signing key configured: call `.key(kid, secret)` (or `.random_key()` for local development)")]
+    NoSigningKey,
+    /// Two keys share one `kid`.
+    #[error("two signing keys share the kid {0:?}")]
+    DuplicateKid(String),
+    /// A key id is empty or contains characters other than ASCII letters, digits, `-`, `_` and `.`.
+    #[error("invalid key id {0:?}: use ASCII letters, digits, '-', '_' or '.'")]
+    InvalidKid(String),
+    /// The cookie name is not a valid cookie token.
+    #[error("invalid cookie name {0:?}")]
+    InvalidCookieName(String),
+    /// A `__Host-` cookie must be Secure, have path `/` and no domain.
+    #[error("a __Host- cookie must be Secure, with path \"/\" and no Domain")]
+    HostPrefixRequirements,
+    /// A duration option is zero or out of range.
+    #[error("option {0} is out of range")]
+    OutOfRange(&'static str),
+}

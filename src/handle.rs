@@ -1,0 +1,256 @@
+//! [`AuthHandle`]: what a handler uses to act on auth (sign in, sign out, claim resources).
+
+use crate::auth::Auth;
+use crate::engine::AuthEngine;
+use crate::error::AuthError;
+use crate::store::{ClaimOutcome, Store};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tower_cookies::Cookies;
+
+/// Options of [`AuthHandle::sign_in_anonymously`].
+///
+/// ```
+/// use tower_anonymous_auth::AnonymousSignIn;
+/// let options = AnonymousSignIn::default().collection("shoppers");
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct AnonymousSignIn {
+    pub(crate) collection: Option<String>,
+}
+
+impl AnonymousSignIn {
+    /// The collection to create the anonymous user in (default: the configured collection).
+    ///
+    /// ```
+    /// let options = tower_anonymous_auth::AnonymousSignIn::default().collection("shoppers");
+    /// # let _ = options;
+    /// ```
+    pub fn collection(mut self, collection: impl Into<String>) -> Self {
+        self.collection = Some(collection.into());
+        self
+    }
+}
+
+/// A per-request handle to act on auth. The layer puts one in every request's extensions
+/// (with the `axum` feature it is also an extractor). Whatever it does shows in the
+/// response's `Set-Cookie`. Clones share state.
+///
+/// ```
+/// use tower_anonymous_auth::{AnonymousSignIn, AuthHandle, AuthError};
+///
+/// async fn continue_as_guest(handle: AuthHandle) -> Result<String, AuthError> {
+///     let auth = handle.sign_in_anonymously(AnonymousSignIn::default()).await?;
+///     Ok(format!("welcome, {}", auth.user.name))
+/// }
+/// # let _ = continue_as_guest;
+/// ```
+#[derive(Clone)]
+pub struct AuthHandle {
+    inner: Arc<HandleState>,
+}
+
+struct HandleState {
+    engine: Arc<AuthEngine>,
+    cookies: Cookies,
+    current: Mutex<Option<Auth>>,
+}
+
+impl std::fmt::Debug for AuthHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthHandle")
+            .field("current", &*self.current())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthHandle {
+    pub(crate) fn new(engine: Arc<AuthEngine>, cookies: Cookies, current: Option<Auth>) -> Self {
+        Self {
+            inner: Arc::new(HandleState {
+                engine,
+                cookies,
+                current: Mutex::new(current),
+            }),
+        }
+    }
+
+    fn current(&self) -> MutexGuard<'_, Option<Auth>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn set_current(&self, auth: Option<Auth>) {
+        *self.current() = auth;
+    }
+
+    pub(crate) fn engine(&self) -> &AuthEngine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn cookies(&self) -> &Cookies {
+        &self.inner.cookies
+    }
+
+    /// The current auth: the request's, or what the last action of this handle made it.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) {
+    /// if let Some(auth) = handle.auth() {
+    ///     println!("user {}", auth.user.id);
+    /// }
+    /// # }
+    /// ```
+    pub fn auth(&self) -> Option<Auth> {
+        self.current().clone()
+    }
+
+    /// The current auth, or [`AuthError::Unauthenticated`].
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let auth = handle.require()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub fn require(&self) -> Result<Auth, AuthError> {
+        self.auth().ok_or(AuthError::Unauthenticated)
+    }
+
+    /// The current auth, minting an anonymous user first when there is none (what the
+    /// [`MintPolicy::OnDemand`](crate::MintPolicy::OnDemand) policy relies on).
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let auth = handle.ensure().await?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub async fn ensure(&self) -> Result<Auth, AuthError> {
+        if let Some(auth) = self.auth() {
+            return Ok(auth);
+        }
+        let auth = self.engine().mint(None, self.cookies()).await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
+    }
+
+    /// The store behind the layer, for reads the handle does not wrap.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) {
+    /// let owner = handle.store().owner_of("cart:42").await;
+    /// # let _ = owner; }
+    /// ```
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.engine.store
+    }
+
+    /// Signs in as a new anonymous user. Fails with
+    /// [`AuthError::AnonymousCannotSignInAgain`] when the caller already is anonymous; a
+    /// signed-in registered user is signed out first (its session is revoked).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousSignIn, AuthHandle};
+    /// # async fn f(handle: AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let guest = handle.sign_in_anonymously(AnonymousSignIn::default().collection("shoppers")).await?;
+    /// assert!(guest.is_anonymous);
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in_anonymously(&self, options: AnonymousSignIn) -> Result<Auth, AuthError> {
+        let current = self.auth();
+        if let Some(current) = &current {
+            if current.is_anonymous {
+                return Err(AuthError::AnonymousCannotSignInAgain);
+            }
+            self.engine()
+                .store
+                .delete_session(&current.session_id)
+                .await?;
+        }
+        let auth = self
+            .engine()
+            .mint(options.collection.as_deref(), self.cookies())
+            .await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
+    }
+
+    /// Signs out: revokes the session in the store (its token stops working at once) and
+    /// removes the cookie. Signing out without a session is not an error.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// handle.sign_out().await?;
+    /// assert!(handle.auth().is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_out(&self) -> Result<(), AuthError> {
+        if let Some(current) = self.auth() {
+            self.engine()
+                .store
+                .delete_session(&current.session_id)
+                .await?;
+            tracing::debug!(user_id = %current.user.id, "signed out");
+        }
+        self.engine().clear_cookie(self.cookies());
+        self.set_current(None);
+        Ok(())
+    }
+
+    /// Records the current user as the owner of `resource` (e.g. `"cart:42"`). When the user
+    /// later registers or signs in, what it owns moves with it.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let outcome = handle.claim("cart:42").await?;
+    /// assert!(outcome.is_owned_by_caller());
+    /// # Ok(()) }
+    /// ```
+    pub async fn claim(&self, resource: &str) -> Result<ClaimOutcome, AuthError> {
+        let auth = self.require()?;
+        Ok(self.engine().store.claim(resource, &auth.user.id).await?)
+    }
+
+    /// Whether the current user owns `resource` (`false` when signed out).
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// if !handle.owns("cart:42").await? { /* 403 */ }
+    /// # Ok(()) }
+    /// ```
+    pub async fn owns(&self, resource: &str) -> Result<bool, AuthError> {
+        let Some(auth) = self.auth() else {
+            return Ok(false);
+        };
+        let owner = self.engine().store.owner_of(resource).await?;
+        Ok(owner.as_deref() == Some(auth.user.id.as_str()))
+    }
+
+    /// Every resource the current user owns, sorted (empty when signed out).
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// for resource in handle.resources().await? { println!("{resource}"); }
+    /// # Ok(()) }
+    /// ```
+    pub async fn resources(&self) -> Result<Vec<String>, AuthError> {
+        let Some(auth) = self.auth() else {
+            return Ok(Vec::new());
+        };
+        Ok(self.engine().store.resources_of(&auth.user.id).await?)
+    }
+
+    /// Gives up ownership of `resource`; `false` when the current user did not own it.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// handle.release("cart:42").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn release(&self, resource: &str) -> Result<bool, AuthError> {
+        let auth = self.require()?;
+        Ok(self.engine().store.release(resource, &auth.user.id).await?)
+    }
+}

@@ -1,0 +1,341 @@
+//! [`AnonymousAuthLayer`], the [`AnonymousAuth`] service it makes, and its response future.
+
+use crate::auth::Auth;
+use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
+use crate::engine::AuthEngine;
+use crate::error::AuthError;
+use crate::handle::AuthHandle;
+use crate::store::Store;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use pin_project::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tower_cookies::{CookieManager, Cookies};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+
+/// Gives every request a resolved [`Auth`] and an [`AuthHandle`], minting an anonymous user for
+/// visitors without a valid credential. Cookie handling (tower-cookies) is inside: add only
+/// this one layer.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, Auth, MemoryStore};
+///
+/// let config = AnonymousAuthConfig::builder()
+///     .key("2026-11", b"a secret of at least thirty-two bytes!!")
+///     .build()
+///     .unwrap();
+/// let app: Router = Router::new()
+///     .route("/", get(|auth: Auth| async move { format!("hello {}", auth.user.name) }))
+///     .layer(AnonymousAuthLayer::new(MemoryStore::new(), config));
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct AnonymousAuthLayer {
+    engine: Arc<AuthEngine>,
+}
+
+impl std::fmt::Debug for AnonymousAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnonymousAuthLayer")
+            .field("config", &self.engine.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnonymousAuthLayer {
+    /// A layer over `store` with `config`.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// let layer = AnonymousAuthLayer::new(MemoryStore::new(), config);
+    /// # let _ = layer;
+    /// ```
+    pub fn new(store: impl Store, config: AnonymousAuthConfig) -> Self {
+        Self::from_arc(Arc::new(store), config)
+    }
+
+    /// A layer over a shared store.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore, Store};
+    /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// let layer = AnonymousAuthLayer::from_arc(store.clone(), config);
+    /// # let _ = layer;
+    /// ```
+    pub fn from_arc(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
+        Self {
+            engine: Arc::new(AuthEngine { store, config }),
+        }
+    }
+
+    /// The configuration.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// # let layer = AnonymousAuthLayer::new(MemoryStore::new(), AnonymousAuthConfig::builder().random_key().build().unwrap());
+    /// assert_eq!(layer.config().collection(), "users");
+    /// ```
+    pub fn config(&self) -> &AnonymousAuthConfig {
+        &self.engine.config
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// # let layer = AnonymousAuthLayer::new(MemoryStore::new(), AnonymousAuthConfig::builder().random_key().build().unwrap());
+    /// let store = layer.store().clone();
+    /// # let _ = store;
+    /// ```
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.engine.store
+    }
+}
+
+impl<S> Layer<S> for AnonymousAuthLayer {
+    type Service = AnonymousAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AnonymousAuth {
+            inner: CookieManager::new(ResolveAuth {
+                inner,
+                engine: self.engine.clone(),
+            }),
+        }
+    }
+}
+
+/// The service made by [`AnonymousAuthLayer`]: cookie handling around auth resolution around
+/// the inner service.
+///
+/// ```
+/// use tower::{service_fn, Layer, ServiceExt};
+/// use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, Auth, MemoryStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
+/// let service = AnonymousAuthLayer::new(MemoryStore::new(), config).layer(service_fn(
+///     |request: http::Request<String>| async move {
+///         let auth = request.extensions().get::<Auth>().cloned();
+///         Ok::<_, std::convert::Infallible>(http::Response::new(format!("{}", auth.is_some())))
+///     },
+/// ));
+/// let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
+/// assert!(response.headers().contains_key("set-cookie"));
+/// assert_eq!(response.body(), "true");
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct AnonymousAuth<S> {
+    inner: CookieManager<ResolveAuth<S>>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AnonymousAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = tower_cookies::service::future::ResponseFuture<ResponseFuture<S, ReqBody>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        self.inner.call(request)
+    }
+}
+
+/// The inner half of [`AnonymousAuth`], behind tower-cookies' `CookieManager`.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct ResolveAuth<S> {
+    inner: S,
+    engine: Arc<AuthEngine>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for ResolveAuth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolveAuth")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ResolveAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The ready service goes into the future; a fresh clone stays for the next call.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let engine = self.engine.clone();
+        let cookies = request
+            .extensions()
+            .get::<Cookies>()
+            .cloned()
+            .unwrap_or_default();
+        let credential = engine.credential(request.headers(), &cookies);
+        let span = tracing::debug_span!(
+            "anonymous_auth",
+            method = %request.method(),
+            path = %request.uri().path()
+        );
+        let resolve = resolve(engine.clone(), credential, cookies.clone())
+            .instrument(span)
+            .boxed();
+        ResponseFuture {
+            state: State::Resolving {
+                resolve,
+                request: Some(request),
+                inner: Some(inner),
+                engine,
+                cookies,
+            },
+        }
+    }
+}
+
+/// Resolves the request's auth, minting an anonymous user when it has none.
+async fn resolve(
+    engine: Arc<AuthEngine>,
+    credential: Option<crate::engine::Credential>,
+    cookies: Cookies,
+) -> Result<Option<Auth>, AuthError> {
+    if let Some(credential) = credential {
+        if let Some(auth) = engine.resolve(credential, &cookies).await? {
+            return Ok(Some(auth));
+        }
+    }
+    match engine.config.mint_policy {
+        MintPolicy::Always => engine.mint(None, &cookies).await.map(Some),
+        MintPolicy::OnDemand => Ok(None),
+    }
+}
+
+/// Response future of [`AnonymousAuth`]: resolves auth, then runs the inner service.
+#[pin_project]
+pub struct ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    #[pin]
+    state: State<S, ReqBody>,
+}
+
+#[pin_project(project = StateProj)]
+enum State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    Resolving {
+        #[pin]
+        resolve: BoxFuture<'static, Result<Option<Auth>, AuthError>>,
+        request: Option<Request<ReqBody>>,
+        inner: Option<S>,
+        engine: Arc<AuthEngine>,
+        cookies: Cookies,
+    },
+    Calling {
+        #[pin]
+        future: S::Future,
+    },
+}
+
+impl<S, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Resolving {
+                    resolve,
+                    request,
+                    inner,
+                    engine,
+                    cookies,
+                } => {
+                    let outcome = ready!(resolve.poll(cx));
+                    let (Some(mut request), Some(mut inner)) = (request.take(), inner.take())
+                    else {
+                        // Only reachable if polled again after a panic in the inner service.
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    let auth = match outcome {
+                        Ok(auth) => auth,
+                        Err(error) => match engine.config.store_failure {
+                            StoreFailureMode::FailClosed => {
+                                tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
+                                return Poll::Ready(Ok(unavailable(error)));
+                            }
+                            StoreFailureMode::FailOpen => {
+                                tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
+                                None
+                            }
+                        },
+                    };
+                    let handle = AuthHandle::new(engine.clone(), cookies.clone(), auth.clone());
+                    let extensions = request.extensions_mut();
+                    if let Some(auth) = auth {
+                        extensions.insert(auth);
+                    }
+                    extensions.insert(handle);
+                    let future = inner.call(request);
+                    this.state.set(State::Calling { future });
+                }
+                StateProj::Calling { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+/// The fail-closed answer: 503 with `Retry-After`, the error's code in `x-auth-error`, and the
+/// typed [`AuthError`] in the response extensions.
+fn unavailable<ResBody: Default>(error: AuthError) -> Response<ResBody> {
+    let mut response = Response::new(ResBody::default());
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-auth-error", HeaderValue::from_static(error.code()));
+    response.extensions_mut().insert(error);
+    response
+}

@@ -1,0 +1,380 @@
+//! Token claims, the signing [`KeyRing`], and encoding / verification with `jsonwebtoken`.
+//!
+//! Tokens are compact JWS (JWT) strings. The algorithm is pinned by the key ring (HS256 by
+//! default): a token whose header names another algorithm (including `none`) is rejected, as
+//! is one without a `kid`, with an unknown `kid`, a bad signature, a wrong issuer, a past
+//! `exp`, or a length over [`MAX_TOKEN_LEN`].
+
+use crate::error::ConfigError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest token accepted, in bytes. Longer input is rejected before any parsing.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Shortest accepted secret, in bytes.
+pub const MIN_KEY_LEN: usize = 32;
+
+/// The claims carried by an auth token.
+///
+/// ```
+/// use tower_anonymous_auth::token::Claims;
+/// let claims = Claims::default();
+/// assert!(claims.sub.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Session id; revoking the session revokes the token.
+    pub sid: String,
+    /// The user's collection.
+    pub col: String,
+    /// The user's email (a placeholder for anonymous users).
+    pub email: String,
+    /// The user's display name.
+    pub name: String,
+    /// Whether the user is anonymous.
+    pub anon: bool,
+    /// User creation time (ms since the epoch).
+    pub uca: u64,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Expiry (seconds since the epoch).
+    pub exp: u64,
+    /// Issuer.
+    pub iss: String,
+}
+
+/// Why a token was not accepted.
+///
+/// ```
+/// use tower_anonymous_auth::token::TokenError;
+/// assert_eq!(TokenError::TooLarge.to_string(), "token too large");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    #[error("token too large")]
+    TooLarge,
+    /// Not a well-formed token (bad base64, JSON, missing claims, no `kid`).
+    #[error("malformed token")]
+    Malformed,
+    /// The `kid` names no key of the ring.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// Bad signature, wrong algorithm, or wrong issuer.
+    #[error("invalid token signature or algorithm")]
+    Invalid,
+    /// Past its `exp`.
+    #[error("token expired")]
+    Expired,
+    /// Signing failed (should not happen with valid keys).
+    #[error("token signing failed")]
+    Signing,
+}
+
+/// Signing keys with ids (`kid`), newest last: the newest signs, every key verifies.
+///
+/// Rotate by adding a new key with a new id and keeping the old one until every token it signed
+/// has expired; then drop it.
+///
+/// ```
+/// use tower_anonymous_auth::token::{Claims, KeyRing};
+///
+/// let old = KeyRing::hs256([("2026-10", &[1u8; 32][..])]).unwrap();
+/// let rotated = KeyRing::hs256([("2026-10", &[1u8; 32][..]), ("2026-11", &[2u8; 32][..])]).unwrap();
+/// let claims = Claims { sub: "u1".into(), exp: u64::MAX / 2, iss: "tower-anonymous-auth".into(), ..Claims::default() };
+/// let token = old.sign(&claims).unwrap();
+/// assert_eq!(rotated.verify(&token).unwrap().sub, "u1");
+/// assert_eq!(rotated.signing_kid(), "2026-11");
+/// ```
+#[derive(Clone)]
+pub struct KeyRing {
+    algorithm: Algorithm,
+    keys: Vec<RingKey>,
+    validation: Validation,
+}
+
+#[derive(Clone)]
+struct RingKey {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("algorithm", &self.algorithm)
+            .field(
+                "kids",
+                &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuer every token carries and must carry.
+pub const ISSUER: &str = "tower-anonymous-auth";
+
+impl KeyRing {
+    /// An HS256 ring from `(kid, secret)` pairs, oldest first.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{token::KeyRing, ConfigError};
+    /// assert!(KeyRing::hs256([("a", &[0u8; 32][..])]).is_ok());
+    /// assert!(matches!(KeyRing::hs256([("a", &[0u8; 31][..])]), Err(ConfigError::KeyTooShort { .. })));
+    /// ```
+    pub fn hs256<'a>(
+        keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Self, ConfigError> {
+        Self::hmac(Algorithm::HS256, keys)
+    }
+
+    /// A ring for an HMAC algorithm (`HS256`, `HS384` or `HS512`) from `(kid, secret)` pairs.
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_anonymous_auth::token::KeyRing;
+    /// let ring = KeyRing::hmac(Algorithm::HS512, [("a", &[7u8; 64][..])]).unwrap();
+    /// assert_eq!(ring.algorithm(), Algorithm::HS512);
+    /// ```
+    pub fn hmac<'a>(
+        algorithm: Algorithm,
+        keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Self, ConfigError> {
+        if !matches!(
+            algorithm,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(ConfigError::OutOfRange("algorithm (HS256, HS384 or HS512)"));
+        }
+        let mut ring = Vec::new();
+        for (kid, secret) in keys {
+            if kid.is_empty()
+                || kid.len() > 64
+                || !kid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(ConfigError::InvalidKid(kid.to_owned()));
+            }
+            if secret.len() < MIN_KEY_LEN {
+                return Err(ConfigError::KeyTooShort {
+                    kid: kid.to_owned(),
+                    len: secret.len(),
+                });
+            }
+            if ring.iter().any(|k: &RingKey| k.kid == kid) {
+                return Err(ConfigError::DuplicateKid(kid.to_owned()));
+            }
+            ring.push(RingKey {
+                kid: kid.to_owned(),
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+            });
+        }
+        if ring.is_empty() {
+            return Err(ConfigError::NoSigningKey);
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        Ok(Self {
+            algorithm,
+            keys: ring,
+            validation,
+        })
+    }
+
+    /// The pinned algorithm.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::token::KeyRing;
+    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
+    /// assert_eq!(ring.algorithm(), jsonwebtoken::Algorithm::HS256);
+    /// ```
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The id of the key that signs new tokens (the newest).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::token::KeyRing;
+    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..]), ("b", &[1u8; 32][..])]).unwrap();
+    /// assert_eq!(ring.signing_kid(), "b");
+    /// ```
+    pub fn signing_kid(&self) -> &str {
+        self.signing_key().kid.as_str()
+    }
+
+    fn signing_key(&self) -> &RingKey {
+        // `hmac` refuses to build an empty ring.
+        &self.keys[self.keys.len() - 1]
+    }
+
+    /// Signs claims with the newest key.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::token::{Claims, KeyRing};
+    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
+    /// let token = ring.sign(&Claims::default()).unwrap();
+    /// assert_eq!(token.split('.').count(), 3);
+    /// ```
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        let key = self.signing_key();
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|_| TokenError::Signing)
+    }
+
+    /// Verifies a token (signature, pinned algorithm, `kid`, issuer, `exp` with no leeway) and
+    /// returns its claims.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::token::{KeyRing, TokenError};
+    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
+    /// assert_eq!(ring.verify("not a token"), Err(TokenError::Malformed));
+    /// ```
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLarge);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != self.algorithm {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Malformed)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| {
+                use jsonwebtoken::errors::ErrorKind;
+                match err.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature
+                    | ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidIssuer => TokenError::Invalid,
+                    _ => TokenError::Malformed,
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ring() -> KeyRing {
+        KeyRing::hs256([("k1", &[9u8; 32][..])]).unwrap()
+    }
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            sub: "user".into(),
+            sid: "session".into(),
+            exp,
+            iss: ISSUER.into(),
+            ..Claims::default()
+        }
+    }
+
+    fn far_future() -> u64 {
+        crate::clock::now_millis() / 1000 + 3600
+    }
+
+    #[test]
+    fn round_trip() {
+        let token = ring().sign(&claims(far_future())).unwrap();
+        assert_eq!(ring().verify(&token).unwrap().sid, "session");
+    }
+
+    #[test]
+    fn expired_tokens_are_rejected() {
+        let token = ring().sign(&claims(1)).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        use base64::Engine;
+        let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let header = encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
+        let body = encode(
+            serde_json::to_string(&claims(far_future()))
+                .unwrap()
+                .as_bytes(),
+        );
+        for token in [format!("{header}.{body}."), format!("{header}.{body}")] {
+            assert!(ring().verify(&token).is_err(), "{token}");
+        }
+    }
+
+    #[test]
+    fn other_key_and_other_algorithm_are_rejected() {
+        let other = KeyRing::hs256([("k1", &[8u8; 32][..])]).unwrap();
+        let token = other.sign(&claims(far_future())).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::Invalid));
+        let hs512 = KeyRing::hmac(Algorithm::HS512, [("k1", &[9u8; 32][..])]).unwrap();
+        let token = hs512.sign(&claims(far_future())).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::Invalid));
+        let unknown = KeyRing::hs256([("k2", &[9u8; 32][..])]).unwrap();
+        let token = unknown.sign(&claims(far_future())).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn wrong_issuer_is_rejected() {
+        let mut c = claims(far_future());
+        c.iss = "someone-else".into();
+        let token = ring().sign(&c).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn truncated_and_oversized_tokens_are_rejected() {
+        let token = ring().sign(&claims(far_future())).unwrap();
+        for cut in 0..token.len() {
+            assert!(ring().verify(&token[..cut]).is_err());
+        }
+        let huge = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(ring().verify(&huge), Err(TokenError::TooLarge));
+    }
+
+    #[test]
+    fn tampered_payload_is_rejected() {
+        let token = ring().sign(&claims(far_future())).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut forged = claims(far_future());
+        forged.sub = "admin".into();
+        use base64::Engine;
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_string(&forged).unwrap().as_bytes());
+        assert_eq!(ring().verify(&parts.join(".")), Err(TokenError::Invalid));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn random_input_never_verifies_or_panics(input in ".{0,600}") {
+            prop_assert!(ring().verify(&input).is_err());
+        }
+
+        #[test]
+        fn random_jwt_shaped_input_never_verifies(a in "[A-Za-z0-9_-]{0,80}", b in "[A-Za-z0-9_-]{0,200}", c in "[A-Za-z0-9_-]{0,60}") {
+            let input = format!("{a}.{b}.{c}");
+            prop_assert!(ring().verify(&input).is_err());
+        }
+    }
+}
