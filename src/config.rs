@@ -1,7 +1,9 @@
 //! [`AnonymousAuthConfig`] and its builder: keys, cookie, lifetimes, generators, policies.
 
 use crate::error::ConfigError;
+use crate::link::{LinkEvent, LinkHook};
 use crate::names;
+use crate::password;
 use crate::token::KeyRing;
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -108,6 +110,9 @@ pub struct AnonymousAuthConfig {
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
     pub(crate) disable_delete_anonymous_user: bool,
+    pub(crate) on_link_account: Option<LinkHook>,
+    pub(crate) password_min: usize,
+    pub(crate) password_max: usize,
 }
 
 impl fmt::Debug for AnonymousAuthConfig {
@@ -126,6 +131,8 @@ impl fmt::Debug for AnonymousAuthConfig {
                 "disable_delete_anonymous_user",
                 &self.disable_delete_anonymous_user,
             )
+            .field("on_link_account", &self.on_link_account.is_some())
+            .field("password_length", &(self.password_min..=self.password_max))
             .finish_non_exhaustive()
     }
 }
@@ -207,6 +214,17 @@ impl AnonymousAuthConfig {
         self.mint_policy
     }
 
+    /// The accepted length of new passwords, in characters (`min..=max`).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.password_length(), 8..=128);
+    /// ```
+    pub fn password_length(&self) -> std::ops::RangeInclusive<usize> {
+        self.password_min..=self.password_max
+    }
+
     /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
     pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
         if is_anonymous {
@@ -261,6 +279,9 @@ pub struct AnonymousAuthConfigBuilder {
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
     disable_delete_anonymous_user: bool,
+    on_link_account: Option<LinkHook>,
+    password_min: usize,
+    password_max: usize,
 }
 
 impl Default for AnonymousAuthConfigBuilder {
@@ -284,6 +305,9 @@ impl Default for AnonymousAuthConfigBuilder {
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
             disable_delete_anonymous_user: false,
+            on_link_account: None,
+            password_min: password::DEFAULT_MIN_LEN,
+            password_max: password::DEFAULT_MAX_LEN,
         }
     }
 }
@@ -564,6 +588,53 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Runs when a guest is linked to an account: when it signs in to an existing account
+    /// (password or token) and when it registers. Use it to merge what the two users had
+    /// (two carts). It runs before anything changes: an error (any `Display` type, e.g. a boxed
+    /// error) aborts the link with [`AuthError::LinkFailed`](crate::AuthError::LinkFailed) and
+    /// leaves the guest intact; a retry runs it again, so make it idempotent. See
+    /// [`LinkEvent`] for an example, and the crate docs for the order of the link steps.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent};
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .on_link_account(|event: LinkEvent| async move {
+    ///         println!("{} -> {} ({:?})", event.anonymous.id, event.account.id, event.kind);
+    ///         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    ///     })
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn on_link_account<F, Fut, E>(mut self, hook: F) -> Self
+    where
+        F: Fn(LinkEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        self.on_link_account = Some(Arc::new(move |event: LinkEvent| {
+            hook(event)
+                .map(|outcome| outcome.map_err(|err| err.to_string()))
+                .boxed()
+        }));
+        self
+    }
+
+    /// Accepted length of new passwords, in characters; default `8..=128`. The maximum bounds
+    /// the hashing work one request can cause. `build` rejects `min == 0`, `min > max` and
+    /// `max > 4096`.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().password_length(12, 64).build().unwrap();
+    /// assert_eq!(c.password_length(), 12..=64);
+    /// ```
+    pub fn password_length(mut self, min: usize, max: usize) -> Self {
+        self.password_min = min;
+        self.password_max = max;
+        self
+    }
+
     /// Checks the options and builds the configuration.
     ///
     /// ```
@@ -602,6 +673,12 @@ impl AnonymousAuthConfigBuilder {
                 return Err(ConfigError::OutOfRange(option));
             }
         }
+        if self.password_min == 0
+            || self.password_min > self.password_max
+            || self.password_max > 4096
+        {
+            return Err(ConfigError::OutOfRange("password_length"));
+        }
         Ok(AnonymousAuthConfig {
             keys,
             collection: self.collection,
@@ -623,6 +700,9 @@ impl AnonymousAuthConfigBuilder {
             store_failure: self.store_failure,
             mint_policy: self.mint_policy,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
+            on_link_account: self.on_link_account,
+            password_min: self.password_min,
+            password_max: self.password_max,
         })
     }
 }
@@ -651,6 +731,12 @@ mod tests {
             b().refresh_interval(Duration::ZERO).build(),
             Err(ConfigError::OutOfRange("refresh_interval"))
         ));
+        for (min, max) in [(0, 8), (9, 8), (8, 5000)] {
+            assert!(matches!(
+                b().password_length(min, max).build(),
+                Err(ConfigError::OutOfRange("password_length"))
+            ));
+        }
         assert!(matches!(
             b().key("random", [0u8; 32]).build(),
             Err(ConfigError::DuplicateKid(_))

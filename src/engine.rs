@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::error::AuthError;
+use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
 use http::{header, HeaderMap};
@@ -29,13 +30,23 @@ pub(crate) struct Credential {
     pub(crate) source: CredentialSource,
 }
 
-/// Shared state of one layer: the store and the configuration.
+/// Shared state of one layer: the store, the configuration, and the per-guest locks of the
+/// link flow.
 pub(crate) struct AuthEngine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: AnonymousAuthConfig,
+    pub(crate) link_locks: KeyedLocks,
 }
 
 impl AuthEngine {
+    pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
+        Self {
+            store,
+            config,
+            link_locks: KeyedLocks::default(),
+        }
+    }
+
     /// Finds the credential of a request: a bearer token wins over the cookie.
     /// Non-UTF-8 or oversized values are ignored (treated as no credential).
     pub(crate) fn credential(&self, headers: &HeaderMap, cookies: &Cookies) -> Option<Credential> {

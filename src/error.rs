@@ -35,6 +35,9 @@ pub enum AuthError {
     /// Another user of the collection already has this email.
     #[error("email already taken")]
     EmailTaken,
+    /// The caller is signed in as a registered user and asked to register again.
+    #[error("already registered: sign out before creating another account")]
+    AlreadyRegistered,
     /// The email is not a plausible address.
     #[error("invalid email address")]
     InvalidEmail,
@@ -87,6 +90,7 @@ impl AuthError {
             Self::RegisteredUserRequired => "REGISTERED_USER_REQUIRED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::EmailTaken | Self::Store(StoreError::EmailTaken) => "EMAIL_TAKEN",
+            Self::AlreadyRegistered => "ALREADY_REGISTERED",
             Self::InvalidEmail => "INVALID_EMAIL",
             Self::WeakPassword { .. } => "WEAK_PASSWORD",
             Self::InvalidToken => "INVALID_TOKEN",
@@ -118,7 +122,9 @@ impl AuthError {
                 StatusCode::UNAUTHORIZED
             }
             Self::RegisteredUserRequired | Self::NotOwner => StatusCode::FORBIDDEN,
-            Self::EmailTaken | Self::Store(StoreError::EmailTaken) => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::AlreadyRegistered | Self::Store(StoreError::EmailTaken) => {
+                StatusCode::CONFLICT
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::LinkFailed(_) | Self::LayerMissing | Self::Store(_) | Self::Internal(_) => {

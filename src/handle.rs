@@ -1,5 +1,6 @@
 //! [`AuthHandle`]: what a handler uses to act on auth (sign in, sign out, claim resources).
 
+use crate::accounts::{self, Registration};
 use crate::auth::Auth;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
@@ -173,6 +174,113 @@ impl AuthHandle {
             .engine()
             .mint(options.collection.as_deref(), self.cookies())
             .await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
+    }
+
+    /// Registers with email and password (see [`Registration`]).
+    ///
+    /// - As a guest: upgrades the guest in place — same id, `is_anonymous` becomes `false`,
+    ///   everything it owns stays its own; `on_link_account` runs first with
+    ///   [`LinkKind::Register`](crate::LinkKind::Register).
+    /// - Signed out: creates a registered user.
+    /// - Signed in as a registered user: [`AuthError::AlreadyRegistered`].
+    ///
+    /// The email is trimmed and lowercased ([`AuthError::InvalidEmail`] when implausible) and
+    /// must be free in the collection ([`AuthError::EmailTaken`]); the password length must be
+    /// within the configured bounds ([`AuthError::WeakPassword`]). The password is hashed with
+    /// argon2id off the async executor. On success a new session and cookie replace the old
+    /// ones, which are revoked.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, AuthHandle, Registration};
+    ///
+    /// async fn sign_up(handle: AuthHandle) -> Result<String, AuthError> {
+    ///     let auth = handle
+    ///         .register_with_password(Registration::new("ann@example.com", "correct horse battery").name("Ann"))
+    ///         .await?;
+    ///     assert!(!auth.is_anonymous);
+    ///     Ok(auth.user.id)
+    /// }
+    /// # let _ = sign_up;
+    /// ```
+    pub async fn register_with_password(
+        &self,
+        registration: Registration,
+    ) -> Result<Auth, AuthError> {
+        let current = self.auth();
+        let auth = accounts::register(
+            self.engine(),
+            current.as_ref(),
+            registration,
+            self.cookies(),
+        )
+        .await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
+    }
+
+    /// Signs in with email and password. Unknown email and wrong password both give
+    /// [`AuthError::InvalidCredentials`], in about the same time.
+    ///
+    /// - As a guest: the guest is linked to the account — `on_link_account` runs, what the
+    ///   guest owns moves to the account, and the guest is deleted (unless
+    ///   `disable_delete_anonymous_user`). A failing hook gives [`AuthError::LinkFailed`] and
+    ///   leaves the guest intact; retrying completes the link. Two concurrent sign-ins of one
+    ///   guest link it once; both succeed as the account.
+    /// - As a registered user: switches to the account (the old session is revoked).
+    /// - Signed out: signs in.
+    ///
+    /// In every case a new session and cookie are issued.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, AuthHandle};
+    ///
+    /// async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
+    ///     let auth = handle.sign_in_with_password("ann@example.com", "correct horse battery").await?;
+    ///     Ok(auth.user.id)
+    /// }
+    /// # let _ = sign_in;
+    /// ```
+    pub async fn sign_in_with_password(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Auth, AuthError> {
+        let current = self.auth();
+        let auth = accounts::sign_in_with_password(
+            self.engine(),
+            current.as_ref(),
+            email,
+            password,
+            self.cookies(),
+        )
+        .await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
+    }
+
+    /// Signs in with a token this layer issued elsewhere (e.g. returned by an API login), as
+    /// PocketPages' `signInWithToken`: its signature, expiry and session are checked
+    /// ([`AuthError::InvalidToken`] otherwise). A guest caller is linked to the token's user as
+    /// with [`sign_in_with_password`](Self::sign_in_with_password) (kind
+    /// [`LinkKind::Token`](crate::LinkKind::Token)). The caller gets a new session and cookie;
+    /// the given token's session is revoked once the sign-in succeeds (the token is single use).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, AuthHandle};
+    ///
+    /// async fn exchange(handle: AuthHandle, token: String) -> Result<String, AuthError> {
+    ///     let auth = handle.sign_in_with_token(&token).await?;
+    ///     Ok(auth.user.id)
+    /// }
+    /// # let _ = exchange;
+    /// ```
+    pub async fn sign_in_with_token(&self, token: &str) -> Result<Auth, AuthError> {
+        let current = self.auth();
+        let auth =
+            accounts::sign_in_with_token(self.engine(), current.as_ref(), token, self.cookies())
+                .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }

@@ -57,19 +57,25 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod accounts;
 mod auth;
 #[cfg(feature = "axum")]
 mod axum;
 mod clock;
 mod config;
+mod email;
 mod engine;
 mod error;
 mod handle;
 mod layer;
+mod link;
 mod names;
+mod password;
+mod single_flight;
 pub mod store;
 pub mod token;
 
+pub use accounts::Registration;
 pub use auth::Auth;
 #[cfg(feature = "axum")]
 pub use axum::{OptionalAuth, RegisteredUser};
@@ -79,6 +85,7 @@ pub use config::{
 pub use error::{AuthError, ConfigError};
 pub use handle::{AnonymousSignIn, AuthHandle};
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
+pub use link::{LinkEvent, LinkKind};
 pub use store::{MemoryStore, Store, StoreError, User};
 
 /// Future types of the services in this crate.

@@ -1,0 +1,290 @@
+//! Accounts: registering with a password, signing in with a password or a token, and what each
+//! does to the current user (upgrade in place, link, switch). [`AuthHandle`](crate::AuthHandle)
+//! exposes them; every one of them rotates the session (new id and token, old one revoked).
+
+use crate::auth::Auth;
+use crate::clock::now_millis;
+use crate::email::normalize_email;
+use crate::engine::{millis, new_id, AuthEngine};
+use crate::error::AuthError;
+use crate::link::{self, LinkEvent, LinkKind};
+use crate::password;
+use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use tower_cookies::Cookies;
+
+/// What [`AuthHandle::register_with_password`](crate::AuthHandle::register_with_password)
+/// needs: email, password and an optional display name. Its `Debug` never shows the password.
+///
+/// ```
+/// use tower_anonymous_auth::Registration;
+/// let registration = Registration::new("ann@example.com", "correct horse battery").name("Ann");
+/// assert!(!format!("{registration:?}").contains("horse"));
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Registration {
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) name: Option<String>,
+}
+
+impl Registration {
+    /// A registration with email and password. The email is trimmed and lowercased.
+    ///
+    /// ```
+    /// let r = tower_anonymous_auth::Registration::new("ann@example.com", "correct horse battery");
+    /// # let _ = r;
+    /// ```
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+            name: None,
+        }
+    }
+
+    /// The display name. Without one, an upgraded guest keeps its generated name and a new
+    /// user gets one from the configured `generate_name`.
+    ///
+    /// ```
+    /// let r = tower_anonymous_auth::Registration::new("a@b.io", "12345678").name("Ann");
+    /// # let _ = r;
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+fn email_taken(err: StoreError) -> AuthError {
+    match err {
+        StoreError::EmailTaken => AuthError::EmailTaken,
+        other => AuthError::Store(other),
+    }
+}
+
+/// Registers: upgrades the current guest in place, or creates a user when signed out.
+pub(crate) async fn register(
+    engine: &AuthEngine,
+    current: Option<&Auth>,
+    registration: Registration,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    if current.is_some_and(|auth| !auth.is_anonymous) {
+        return Err(AuthError::AlreadyRegistered);
+    }
+    let email = normalize_email(&registration.email)?;
+    let config = &engine.config;
+    password::check_length(
+        &registration.password,
+        config.password_min,
+        config.password_max,
+    )?;
+    let collection = current.map_or(config.collection.as_str(), |auth| &auth.user.collection);
+    // Fail fast (before hashing) when another user has the email; the store checks again.
+    let holder = engine
+        .store
+        .find_user_by_email(collection, &email, now_millis())
+        .await?;
+    if holder.is_some_and(|record| current.is_none_or(|guest| guest.user.id != record.user.id)) {
+        return Err(AuthError::EmailTaken);
+    }
+    let hash = password::hash(registration.password).await?;
+    match current {
+        Some(guest) => upgrade_guest(engine, guest, email, registration.name, hash, cookies).await,
+        None => create_user(engine, email, registration.name, hash, cookies).await,
+    }
+}
+
+async fn upgrade_guest(
+    engine: &AuthEngine,
+    guest: &Auth,
+    email: String,
+    name: Option<String>,
+    hash: String,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    let _flight = engine.link_locks.lock(&guest.user.id).await;
+    let now = now_millis();
+    let session_live = engine
+        .store
+        .get_session(&guest.session_id, now)
+        .await?
+        .is_some_and(|session| session.user_id == guest.user.id);
+    let record = engine.store.get_user(&guest.user.id, now).await?;
+    let Some(record) = record.filter(|_| session_live) else {
+        return Err(AuthError::Unauthenticated);
+    };
+    if !record.user.is_anonymous {
+        // A concurrent request registered this guest first.
+        return Err(AuthError::AlreadyRegistered);
+    }
+    let name = name.unwrap_or_else(|| record.user.name.clone());
+    let account = User {
+        email: email.clone(),
+        name: name.clone(),
+        is_anonymous: false,
+        ..record.user.clone()
+    };
+    link::run_hook(
+        engine,
+        LinkEvent {
+            anonymous: record.user,
+            account,
+            kind: LinkKind::Register,
+        },
+    )
+    .await?;
+    let upgraded = engine
+        .store
+        .upgrade_user(&guest.user.id, &email, &name, Some(&hash), now)
+        .await
+        .map_err(email_taken)?;
+    engine.store.delete_user_sessions(&guest.user.id).await?;
+    let auth = engine.start_session(&upgraded.user, cookies).await?;
+    tracing::info!(user_id = %upgraded.user.id, "guest registered (upgraded in place)");
+    Ok(auth)
+}
+
+async fn create_user(
+    engine: &AuthEngine,
+    email: String,
+    name: Option<String>,
+    hash: String,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    let config = &engine.config;
+    let now = now_millis();
+    let id = new_id();
+    let name = name.unwrap_or_else(|| (config.generate_name)(&id));
+    let user = User::registered(id, config.collection.clone(), email, name, now);
+    let record = UserRecord::new(user.clone()).with_password_hash(Some(hash));
+    let ttl = config.session_ttl;
+    let session = SessionRecord::new(
+        new_id(),
+        user.id.clone(),
+        now,
+        now.saturating_add(millis(ttl)),
+    );
+    engine
+        .store
+        .insert_user(&record, Some(&session), now)
+        .await
+        .map_err(email_taken)?;
+    let auth = engine.issue(&user, &session, false)?;
+    engine.set_cookie(cookies, &auth.token, ttl);
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok(auth)
+}
+
+/// Checks email and password; unknown emails, users without a password and wrong passwords
+/// all give [`AuthError::InvalidCredentials`] after one argon2 verification each.
+async fn check_credentials(
+    engine: &AuthEngine,
+    collection: &str,
+    email: &str,
+    password: &str,
+) -> Result<User, AuthError> {
+    let email = normalize_email(email)?;
+    if password.chars().count() > engine.config.password_max {
+        // No stored password can be this long: refuse without hashing attacker-sized input.
+        return Err(AuthError::InvalidCredentials);
+    }
+    let record = engine
+        .store
+        .find_user_by_email(collection, &email, now_millis())
+        .await?;
+    let candidate = record.and_then(|record| {
+        let hash = record.password_hash.filter(|_| !record.user.is_anonymous)?;
+        Some((record.user, hash))
+    });
+    let Some((user, hash)) = candidate else {
+        password::verify_dummy(password.to_owned()).await?;
+        tracing::info!("sign-in failed: unknown email");
+        return Err(AuthError::InvalidCredentials);
+    };
+    if password::verify(password.to_owned(), hash).await? {
+        Ok(user)
+    } else {
+        tracing::info!(user_id = %user.id, "sign-in failed: wrong password");
+        Err(AuthError::InvalidCredentials)
+    }
+}
+
+/// Signs in with email and password (see [`finish_sign_in`] for what happens to the caller).
+pub(crate) async fn sign_in_with_password(
+    engine: &AuthEngine,
+    current: Option<&Auth>,
+    email: &str,
+    password: &str,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    let collection = current.map_or(engine.config.collection.as_str(), |auth| {
+        &auth.user.collection
+    });
+    let account = check_credentials(engine, collection, email, password).await?;
+    finish_sign_in(engine, current, &account, LinkKind::SignIn, cookies).await
+}
+
+/// Signs in with a token issued by this layer (signature, expiry and live session checked).
+/// The given token's session is revoked once the sign-in succeeds: the caller gets a new one.
+pub(crate) async fn sign_in_with_token(
+    engine: &AuthEngine,
+    current: Option<&Auth>,
+    token: &str,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    let claims = engine.config.keys.verify(token.trim()).map_err(|reason| {
+        tracing::debug!(%reason, "sign-in token rejected");
+        AuthError::InvalidToken
+    })?;
+    let now = now_millis();
+    let session = engine.store.get_session(&claims.sid, now).await?;
+    if !session.is_some_and(|session| session.user_id == claims.sub) {
+        return Err(AuthError::InvalidToken);
+    }
+    let Some(record) = engine.store.get_user(&claims.sub, now).await? else {
+        return Err(AuthError::InvalidToken);
+    };
+    let auth = finish_sign_in(engine, current, &record.user, LinkKind::Token, cookies).await?;
+    engine.store.delete_session(&claims.sid).await?;
+    Ok(auth)
+}
+
+/// Makes `target` the signed-in user. A guest signing in to a registered account is linked to
+/// it ([`link::link_guest`]); anyone else has its session revoked first; then a new session
+/// starts (rotation).
+async fn finish_sign_in(
+    engine: &AuthEngine,
+    current: Option<&Auth>,
+    target: &User,
+    kind: LinkKind,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    match current {
+        Some(guest) if guest.is_anonymous && !target.is_anonymous && guest.user.id != target.id => {
+            link::link_guest(engine, guest, target, kind, cookies).await
+        }
+        Some(previous) => {
+            engine.store.delete_session(&previous.session_id).await?;
+            let auth = engine.start_session(target, cookies).await?;
+            tracing::info!(from = %previous.user.id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
+            Ok(auth)
+        }
+        None => {
+            let auth = engine.start_session(target, cookies).await?;
+            tracing::info!(user_id = %target.id, kind = kind.as_str(), "signed in");
+            Ok(auth)
+        }
+    }
+}

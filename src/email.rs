@@ -1,0 +1,90 @@
+//! Email normalisation: what makes two spellings of one address the same account.
+
+use crate::error::AuthError;
+
+/// Longest address accepted (RFC 5321 path limit).
+const MAX_EMAIL_LEN: usize = 254;
+/// Longest local part accepted (RFC 5321).
+const MAX_LOCAL_LEN: usize = 64;
+
+/// Trims and lowercases `email`, then checks that it is a plausible address:
+/// `local@domain.tld`, one `@`, no whitespace or control characters, a domain of non-empty
+/// dot-separated labels, at most 254 characters. Anything else is [`AuthError::InvalidEmail`].
+///
+/// This is a plausibility check, not RFC 5322 validation: only a confirmation email proves
+/// that an address works.
+pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return Err(AuthError::InvalidEmail);
+    }
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+    {
+        return Err(AuthError::InvalidEmail);
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(AuthError::InvalidEmail);
+    };
+    let local_ok = !local.is_empty() && local.len() <= MAX_LOCAL_LEN;
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok {
+        Ok(email)
+    } else {
+        Err(AuthError::InvalidEmail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_lowercases() {
+        assert_eq!(
+            normalize_email("  Ann.Lee+shop@Example.COM \n").unwrap(),
+            "ann.lee+shop@example.com"
+        );
+        assert_eq!(normalize_email("a@b.io").unwrap(), "a@b.io");
+        assert_eq!(normalize_email("ü@bücher.de").unwrap(), "ü@bücher.de");
+    }
+
+    #[test]
+    fn rejects_implausible_addresses() {
+        for bad in [
+            "",
+            "   ",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "ann@@example.com",
+            "ann@exa mple.com",
+            "ann@example..com",
+            "ann@.example.com",
+            "ann@example.com.",
+            "ann@-example.com",
+            "ann@exa_mple.com",
+            "a\u{0}b@example.com",
+            "Ann <ann@example.com>",
+        ] {
+            assert_eq!(
+                normalize_email(bad),
+                Err(AuthError::InvalidEmail),
+                "{bad:?}"
+            );
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert_eq!(normalize_email(&long_local), Err(AuthError::InvalidEmail));
+        let long = format!("a@{}.com", "b".repeat(260));
+        assert_eq!(normalize_email(&long), Err(AuthError::InvalidEmail));
+    }
+}

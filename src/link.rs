@@ -1,0 +1,190 @@
+//! The link flow: what happens when a guest becomes (or signs in to) a real account.
+//!
+//! # Order of the steps, and why
+//!
+//! When an anonymous user signs in to an existing account (password or token):
+//!
+//! 1. **Single flight.** The request takes this process's lock for the guest's id, then checks
+//!    that the guest's session is still live. If it is not, a concurrent request (a double
+//!    submit) has already linked this guest: the request signs in to the account without
+//!    linking again (see below).
+//! 2. **`on_link_account`** runs, before anything changes, so it sees both users as they were:
+//!    the guest's resources still belong to the guest and the account's to the account (what a
+//!    cart merge needs to tell the two carts apart). If it fails, nothing has changed — the
+//!    guest keeps its data, its session and its cookie — and the caller gets
+//!    [`AuthError::LinkFailed`]; retrying runs the whole flow again.
+//! 3. **Transfer.** The store moves every resource of the guest to the account, atomically and
+//!    idempotently.
+//! 4. **Revoke.** The guest is deleted with all its sessions (or, with
+//!    `disable_delete_anonymous_user`, only its sessions are revoked).
+//! 5. **Rotate.** A new session is started for the account and its cookie set.
+//!
+//! A crash or store failure after step 2 leaves the guest's session live, so a retry runs the
+//! hook again, moves what is left (nothing, if step 3 finished) and completes. The hook must
+//! therefore be idempotent: it can run more than once for one link (after a failure in a
+//! later step, or when two instances of the app serve a double submit at the same instant,
+//! since the single-flight lock is per process). Resources still move exactly once: that is
+//! the store's `transfer` guarantee.
+//!
+//! Registering while anonymous upgrades the guest in place (same id, nothing to move); the hook
+//! runs with [`LinkKind::Register`] before the store upgrades the user, so a failing hook
+//! leaves the guest anonymous and unchanged.
+
+use crate::auth::Auth;
+use crate::clock::now_millis;
+use crate::engine::AuthEngine;
+use crate::error::AuthError;
+use crate::store::User;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tower_cookies::Cookies;
+
+/// How a guest came to be linked to an account.
+///
+/// ```
+/// use tower_anonymous_auth::LinkKind;
+/// assert_ne!(LinkKind::SignIn, LinkKind::Register);
+/// assert_eq!(LinkKind::Token.as_str(), "token");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkKind {
+    /// The guest registered with a password: the same user, upgraded in place
+    /// (`anonymous.id == account.id`).
+    Register,
+    /// The guest signed in to an existing account with email and password.
+    SignIn,
+    /// The guest signed in to an existing account with a token obtained elsewhere.
+    Token,
+}
+
+impl LinkKind {
+    /// A short lowercase name: `"register"`, `"sign_in"` or `"token"`.
+    ///
+    /// ```
+    /// assert_eq!(tower_anonymous_auth::LinkKind::SignIn.as_str(), "sign_in");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::SignIn => "sign_in",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// What `on_link_account` receives: the guest, the account it becomes part of, and how.
+///
+/// ```
+/// use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent, LinkKind, MemoryStore, Store};
+///
+/// let store = MemoryStore::new();
+/// let hook_store = store.clone();
+/// let config = AnonymousAuthConfig::builder()
+///     .random_key()
+///     .on_link_account(move |event: LinkEvent| {
+///         let store = hook_store.clone();
+///         async move {
+///             if event.kind != LinkKind::Register {
+///                 // Both carts are still told apart here: merge the guest's into the account's.
+///                 let guest_items = store.resources_of(&event.anonymous.id).await?;
+///                 println!("merging {} items into {}", guest_items.len(), event.account.id);
+///             }
+///             Ok::<(), tower_anonymous_auth::StoreError>(())
+///         }
+///     })
+///     .build()
+///     .unwrap();
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkEvent {
+    /// The anonymous user, as it was before the link.
+    pub anonymous: User,
+    /// The account the guest is linked to (for [`LinkKind::Register`], the same user as it will
+    /// be once registered).
+    pub account: User,
+    /// How the link came about.
+    pub kind: LinkKind,
+}
+
+/// The stored `on_link_account` hook; errors are kept as their display text.
+pub(crate) type LinkHook =
+    Arc<dyn Fn(LinkEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Runs the configured hook, if any. A failure or a panic becomes [`AuthError::LinkFailed`].
+pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<(), AuthError> {
+    let Some(hook) = &engine.config.on_link_account else {
+        return Ok(());
+    };
+    let (guest, account, kind) = (
+        event.anonymous.id.clone(),
+        event.account.id.clone(),
+        event.kind,
+    );
+    let outcome = AssertUnwindSafe(hook(event)).catch_unwind().await;
+    let message = match outcome {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(message)) => message,
+        Err(_) => "on_link_account panicked".to_owned(),
+    };
+    tracing::warn!(guest_id = %guest, account_id = %account, kind = kind.as_str(), error = %message,
+        "on_link_account failed; the guest is left as it was");
+    Err(AuthError::LinkFailed(message))
+}
+
+/// Links the signed-in guest `guest` to the registered user `account` and signs in as the
+/// account (new session and cookie). See the module docs for the order of the steps.
+pub(crate) async fn link_guest(
+    engine: &AuthEngine,
+    guest: &Auth,
+    account: &User,
+    kind: LinkKind,
+    cookies: &Cookies,
+) -> Result<Auth, AuthError> {
+    let _flight = engine.link_locks.lock(&guest.user.id).await;
+    let now = now_millis();
+    let live = engine
+        .store
+        .get_session(&guest.session_id, now)
+        .await?
+        .is_some_and(|session| session.user_id == guest.user.id);
+    if !live {
+        tracing::info!(guest_id = %guest.user.id, account_id = %account.id,
+            "guest session already gone (linked by a concurrent request); signing in without linking");
+        return engine.start_session(account, cookies).await;
+    }
+    let anonymous = engine
+        .store
+        .get_user(&guest.user.id, now)
+        .await?
+        .map_or_else(|| guest.user.clone(), |record| record.user);
+    run_hook(
+        engine,
+        LinkEvent {
+            anonymous,
+            account: account.clone(),
+            kind,
+        },
+    )
+    .await?;
+    let report = engine.store.transfer(&guest.user.id, &account.id).await?;
+    if engine.config.disable_delete_anonymous_user {
+        engine.store.delete_user_sessions(&guest.user.id).await?;
+    } else {
+        engine.store.delete_user(&guest.user.id).await?;
+    }
+    let auth = engine.start_session(account, cookies).await?;
+    tracing::info!(
+        guest_id = %guest.user.id,
+        account_id = %account.id,
+        kind = kind.as_str(),
+        moved = report.moved,
+        guest_deleted = !engine.config.disable_delete_anonymous_user,
+        "guest linked to account"
+    );
+    Ok(auth)
+}

@@ -1,0 +1,115 @@
+//! Password rules and argon2id hashing, run off the async executor.
+//!
+//! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$...`) made by the `argon2` crate
+//! with the OWASP parameters; verification reads the parameters from the stored string, so
+//! hashes made with other parameters keep verifying.
+
+use crate::error::AuthError;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::OnceCell;
+
+/// OWASP password storage cheat sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+
+/// Default minimum password length, in characters.
+pub(crate) const DEFAULT_MIN_LEN: usize = 8;
+/// Default maximum password length, in characters.
+pub(crate) const DEFAULT_MAX_LEN: usize = 128;
+
+/// Checks a new password's length (in characters, not bytes) against `min..=max`.
+pub(crate) fn check_length(password: &str, min: usize, max: usize) -> Result<(), AuthError> {
+    let len = password.chars().count();
+    if (min..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(AuthError::WeakPassword { min, max })
+    }
+}
+
+fn hasher() -> Result<Argon2<'static>, AuthError> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
+        .map_err(|err| AuthError::Internal(format!("argon2 parameters: {err}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes `password` with argon2id and a random salt on the blocking pool; returns the PHC
+/// string.
+pub(crate) async fn hash(password: String) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        let hash = hasher()?
+            .hash_password(password.as_bytes())
+            .map_err(|err| AuthError::Internal(format!("password hashing failed: {err}")))?;
+        Ok(hash.to_string())
+    })
+    .await
+    .map_err(|err| AuthError::Internal(format!("password hashing task failed: {err}")))?
+}
+
+/// Whether `password` matches the PHC string `phc`, checked on the blocking pool. A stored
+/// hash that cannot be parsed never matches (and is logged).
+pub(crate) async fn verify(password: String, phc: String) -> Result<bool, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        match hasher()?.verify_password(password.as_bytes(), phc.as_str()) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+            Err(err) => {
+                tracing::warn!(%err, "stored password hash cannot be verified; treating as mismatch");
+                Ok(false)
+            }
+        }
+    })
+    .await
+    .map_err(|err| AuthError::Internal(format!("password verification task failed: {err}")))?
+}
+
+/// Burns the same time as a real verification, for an email with no password to check, so
+/// that "unknown email" and "wrong password" cannot be told apart by timing. The dummy hash
+/// (of a random password, same parameters) is computed once per process.
+pub(crate) async fn verify_dummy(password: String) -> Result<(), AuthError> {
+    static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
+    let dummy = DUMMY_HASH
+        .get_or_try_init(|| {
+            let secret: [u8; 16] = rand::random();
+            hash(secret.iter().map(|b| format!("{b:02x}")).collect())
+        })
+        .await?;
+    verify(password, dummy.clone()).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_bounds_count_characters() {
+        assert!(check_length("12345678", 8, 128).is_ok());
+        assert_eq!(
+            check_length("1234567", 8, 128),
+            Err(AuthError::WeakPassword { min: 8, max: 128 })
+        );
+        assert!(check_length(&"x".repeat(128), 8, 128).is_ok());
+        assert!(check_length(&"x".repeat(129), 8, 128).is_err());
+        // Eight characters, more than eight bytes.
+        assert!(check_length("éééééééé", 8, 8).is_ok());
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify_round_trip() {
+        let phc = hash("correct horse".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify("correct horse".into(), phc.clone()).await.unwrap());
+        assert!(!verify("wrong horse".into(), phc.clone()).await.unwrap());
+        let again = hash("correct horse".into()).await.unwrap();
+        assert_ne!(phc, again, "salts must differ");
+    }
+
+    #[tokio::test]
+    async fn garbage_hash_never_matches() {
+        assert!(!verify("x".into(), "not a phc string".into()).await.unwrap());
+        assert!(!verify("x".into(), String::new()).await.unwrap());
+        verify_dummy("anything".into()).await.unwrap();
+    }
+}

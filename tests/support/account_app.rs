@@ -1,0 +1,177 @@
+//! An axum app over `AnonymousAuthLayer`, served on a real TCP socket, for the account tests.
+
+use super::http_client::TestClient;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower_anonymous_auth::{
+    AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, LinkEvent, LinkKind,
+    MintPolicy, Registration, Store,
+};
+
+/// How to configure the app under test.
+#[derive(Clone, Default)]
+pub struct AppOptions {
+    pub on_demand: bool,
+    pub disable_delete_anonymous_user: bool,
+    /// The hook fails for this many sign-in links (not registrations), then succeeds.
+    pub hook_failures: usize,
+    /// The hook sleeps this long (to widen race windows).
+    pub hook_delay: Duration,
+}
+
+/// A running app: its store, the events its `on_link_account` saw, and a client.
+pub struct TestApp {
+    pub store: Arc<dyn Store>,
+    pub events: Arc<Mutex<Vec<LinkEvent>>>,
+    pub client: TestClient,
+}
+
+impl TestApp {
+    pub fn events(&self) -> Vec<LinkEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// The events of sign-in links (registrations left out).
+    pub fn links(&self) -> Vec<LinkEvent> {
+        let mut events = self.events();
+        events.retain(|event| event.kind != LinkKind::Register);
+        events
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
+    let events: Arc<Mutex<Vec<LinkEvent>>> = Arc::default();
+    let failures_left = Arc::new(AtomicUsize::new(options.hook_failures));
+    let hook_events = events.clone();
+    let delay = options.hook_delay;
+    let config = AnonymousAuthConfig::builder()
+        .key("test", b"an integration-test secret of 32+ bytes")
+        .secure(false)
+        .mint_policy(if options.on_demand {
+            MintPolicy::OnDemand
+        } else {
+            MintPolicy::Always
+        })
+        .disable_delete_anonymous_user(options.disable_delete_anonymous_user)
+        .on_link_account(move |event: LinkEvent| {
+            let events = hook_events.clone();
+            let failures_left = failures_left.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                let fail = event.kind != LinkKind::Register
+                    && failures_left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                if fail {
+                    return Err("cart merge failed");
+                }
+                events.lock().unwrap().push(event);
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/register", post(register))
+        .route("/sign-in", post(sign_in))
+        .route("/sign-in-token", post(sign_in_token))
+        .route("/sign-out", post(sign_out))
+        .route("/claim/{resource}", post(claim))
+        .route("/resources", get(resources))
+        .layer(AnonymousAuthLayer::from_arc(store.clone(), config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestApp {
+        store,
+        events,
+        client: TestClient::new(addr),
+    }
+}
+
+fn auth_json(auth: &Auth) -> Value {
+    json!({
+        "id": auth.user.id,
+        "email": auth.user.email,
+        "name": auth.user.name,
+        "anonymous": auth.is_anonymous,
+        "session_id": auth.session_id,
+        "token": auth.token,
+    })
+}
+
+async fn me(handle: AuthHandle) -> Json<Value> {
+    Json(handle.auth().as_ref().map_or(Value::Null, auth_json))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+    name: Option<String>,
+}
+
+async fn register(
+    handle: AuthHandle,
+    Json(body): Json<Credentials>,
+) -> Result<Json<Value>, AuthError> {
+    let mut registration = Registration::new(body.email, body.password);
+    if let Some(name) = body.name {
+        registration = registration.name(name);
+    }
+    let auth = handle.register_with_password(registration).await?;
+    Ok(Json(auth_json(&auth)))
+}
+
+async fn sign_in(
+    handle: AuthHandle,
+    Json(body): Json<Credentials>,
+) -> Result<Json<Value>, AuthError> {
+    let auth = handle
+        .sign_in_with_password(&body.email, &body.password)
+        .await?;
+    Ok(Json(auth_json(&auth)))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
+async fn sign_in_token(
+    handle: AuthHandle,
+    Json(body): Json<TokenBody>,
+) -> Result<Json<Value>, AuthError> {
+    let auth = handle.sign_in_with_token(&body.token).await?;
+    Ok(Json(auth_json(&auth)))
+}
+
+async fn sign_out(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
+    handle.sign_out().await?;
+    Ok(Json(json!({ "signed_out": true })))
+}
+
+async fn claim(handle: AuthHandle, Path(resource): Path<String>) -> Result<Json<Value>, AuthError> {
+    let outcome = handle.claim(&resource).await?;
+    Ok(Json(json!({ "owned": outcome.is_owned_by_caller() })))
+}
+
+async fn resources(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
+    Ok(Json(json!(handle.resources().await?)))
+}

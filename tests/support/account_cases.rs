@@ -1,0 +1,521 @@
+//! Account and guest-linking cases, over real HTTP, for any `Store`: each case takes a fresh,
+//! empty store. `account_suite!` turns them into `#[tokio::test]`s for a given store factory,
+//! e.g. `account_suite!(async { Arc::new(MemoryStore::new()) });`.
+
+use super::account_app::{now_ms, spawn_app, AppOptions, TestApp};
+use super::http_client::{TestClient, TestResponse};
+use hyper::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_anonymous_auth::{LinkKind, Store};
+
+const PASSWORD: &str = "correct horse";
+
+async fn register(client: &TestClient, email: &str, password: &str) -> TestResponse {
+    client
+        .post("/register", json!({ "email": email, "password": password }))
+        .await
+}
+
+async fn sign_in(client: &TestClient, email: &str, password: &str) -> TestResponse {
+    client
+        .post("/sign-in", json!({ "email": email, "password": password }))
+        .await
+}
+
+async fn me(client: &TestClient) -> Value {
+    client.get("/me").await.json
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+async fn claim(client: &TestClient, resource: &str) {
+    let response = client
+        .post(&format!("/claim/{resource}"), Value::Null)
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(response.json["owned"], true);
+}
+
+/// Registers `email` from a fresh client; returns the client and the account's id.
+async fn account(app: &TestApp, email: &str) -> (TestClient, String) {
+    let client = app.client.fresh();
+    let response = register(&client, email, PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    (client, id(&response.json))
+}
+
+/// A fresh client browsing as a guest; returns it and the guest's id.
+async fn guest(app: &TestApp) -> (TestClient, String) {
+    let client = app.client.fresh();
+    let me = me(&client).await;
+    assert_eq!(me["anonymous"], true);
+    (client, id(&me))
+}
+
+fn assert_error(response: &TestResponse, status: StatusCode, code: &str) {
+    assert_eq!(response.status, status, "{:?}", response.json);
+    assert_eq!(response.json["code"], code, "{:?}", response.json);
+    assert!(response.json["message"].is_string());
+}
+
+pub async fn register_upgrades_guest_in_place(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (client, guest_id) = guest(&app).await;
+    let before = me(&client).await;
+    claim(&client, "cart:1").await;
+    let old = client.fork();
+
+    let response = client
+        .post(
+            "/register",
+            json!({ "email": "  Ann@Example.COM ", "password": PASSWORD, "name": "Ann" }),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    let body = &response.json;
+    assert_eq!(id(body), guest_id, "same user, upgraded in place");
+    assert_eq!(body["anonymous"], false);
+    assert_eq!(body["email"], "ann@example.com");
+    assert_eq!(body["name"], "Ann");
+    assert_ne!(body["session_id"], before["session_id"], "session rotated");
+    assert!(!response.set_cookies.is_empty());
+
+    assert_eq!(client.get("/resources").await.json, json!(["cart:1"]));
+    let record = app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.user.is_anonymous);
+    assert_eq!(record.expires_at, None);
+    let hash = record.password_hash.unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+
+    let replay = me(&old).await;
+    assert_ne!(
+        id(&replay),
+        guest_id,
+        "the pre-register cookie must not authenticate"
+    );
+    assert_eq!(replay["anonymous"], true);
+    let now = me(&client).await;
+    assert_eq!(id(&now), guest_id);
+    assert_eq!(now["anonymous"], false);
+
+    let events = app.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, LinkKind::Register);
+    assert_eq!(events[0].anonymous.id, guest_id);
+    assert!(events[0].anonymous.is_anonymous);
+    assert_eq!(events[0].account.email, "ann@example.com");
+    assert!(!events[0].account.is_anonymous);
+}
+
+pub async fn register_rejects_bad_input(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    account(&app, "bob@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+
+    for email in ["", "bob", "bob@localhost", "bob @example.com", "a@b..c"] {
+        let response = register(&client, email, PASSWORD).await;
+        assert_error(&response, StatusCode::BAD_REQUEST, "INVALID_EMAIL");
+    }
+    let short = register(&client, "carol@example.com", "1234567").await;
+    assert_error(&short, StatusCode::BAD_REQUEST, "WEAK_PASSWORD");
+    let long = register(&client, "carol@example.com", &"x".repeat(129)).await;
+    assert_error(&long, StatusCode::BAD_REQUEST, "WEAK_PASSWORD");
+    let taken = register(&client, " BOB@example.com", PASSWORD).await;
+    assert_error(&taken, StatusCode::CONFLICT, "EMAIL_TAKEN");
+
+    let still = me(&client).await;
+    assert_eq!(id(&still), guest_id);
+    assert_eq!(still["anonymous"], true);
+    assert!(
+        app.events()
+            .iter()
+            .all(|event| event.anonymous.id != guest_id),
+        "no hook for a rejected registration"
+    );
+
+    let ok = register(&client, "carol@example.com", &"é".repeat(128)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.json);
+}
+
+pub async fn register_while_registered_is_rejected(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (client, account_id) = account(&app, "ann@example.com").await;
+    let again = register(&client, "other@example.com", PASSWORD).await;
+    assert_error(&again, StatusCode::CONFLICT, "ALREADY_REGISTERED");
+    let still = me(&client).await;
+    assert_eq!(id(&still), account_id);
+    assert_eq!(still["email"], "ann@example.com");
+}
+
+pub async fn register_while_signed_out_creates_user(store: Arc<dyn Store>) {
+    let app = spawn_app(
+        store,
+        AppOptions {
+            on_demand: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let client = app.client.fresh();
+    assert_eq!(me(&client).await, Value::Null, "on-demand: nobody minted");
+    let response = register(&client, "dan@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(response.json["anonymous"], false);
+    let account_id = id(&response.json);
+    let found = app
+        .store
+        .find_user_by_email("users", "dan@example.com", now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user.id, account_id);
+    assert_eq!(id(&me(&client).await), account_id);
+    assert!(app.events().is_empty(), "no guest, nothing linked");
+}
+
+pub async fn sign_in_while_signed_out(store: Arc<dyn Store>) {
+    let app = spawn_app(
+        store,
+        AppOptions {
+            on_demand: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let (owner, account_id) = account(&app, "ann@example.com").await;
+    owner.post("/sign-out", Value::Null).await;
+    let client = app.client.fresh();
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), account_id);
+    assert_eq!(id(&me(&client).await), account_id);
+}
+
+pub async fn sign_in_links_guest_to_account(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (owner, account_id) = account(&app, "ann@example.com").await;
+    claim(&owner, "cart:ann").await;
+    let (client, guest_id) = guest(&app).await;
+    claim(&client, "cart:guest").await;
+    let old = client.fork();
+
+    let response = sign_in(&client, "ANN@example.com ", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), account_id);
+    assert_eq!(response.json["anonymous"], false);
+
+    assert_eq!(
+        client.get("/resources").await.json,
+        json!(["cart:ann", "cart:guest"])
+    );
+    let owner_of = app.store.owner_of("cart:guest").await.unwrap();
+    assert_eq!(owner_of.as_deref(), Some(account_id.as_str()));
+    assert!(app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .is_none());
+
+    let events = app.links();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, LinkKind::SignIn);
+    assert_eq!(events[0].anonymous.id, guest_id);
+    assert_eq!(events[0].account.id, account_id);
+
+    let replay = me(&old).await;
+    assert_ne!(id(&replay), guest_id, "the guest cookie must be revoked");
+    assert_ne!(id(&replay), account_id);
+    assert_eq!(replay["anonymous"], true);
+}
+
+pub async fn disable_delete_keeps_guest_but_revokes_its_session(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        disable_delete_anonymous_user: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+    claim(&client, "cart:guest").await;
+    let old = client.fork();
+
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(id(&response.json), account_id);
+    let kept = app.store.get_user(&guest_id, now_ms()).await.unwrap();
+    assert!(kept.is_some_and(|record| record.user.is_anonymous));
+    assert!(app.store.resources_of(&guest_id).await.unwrap().is_empty());
+    assert_ne!(id(&me(&old).await), guest_id, "guest session revoked");
+}
+
+pub async fn failed_hook_leaves_guest_intact_and_retry_completes(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        hook_failures: 1,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+    claim(&client, "cart:guest").await;
+
+    let failed = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_error(&failed, StatusCode::INTERNAL_SERVER_ERROR, "LINK_FAILED");
+    assert!(failed.set_cookies.is_empty(), "cookie unchanged");
+    let still = me(&client).await;
+    assert_eq!(id(&still), guest_id);
+    assert_eq!(still["anonymous"], true);
+    let owner_of = app.store.owner_of("cart:guest").await.unwrap();
+    assert_eq!(owner_of.as_deref(), Some(guest_id.as_str()));
+    assert!(app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .is_some());
+
+    let retry = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.json);
+    assert_eq!(id(&retry.json), account_id);
+    let owner_of = app.store.owner_of("cart:guest").await.unwrap();
+    assert_eq!(owner_of.as_deref(), Some(account_id.as_str()));
+    assert!(app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(app.links().len(), 1);
+}
+
+pub async fn unknown_email_and_wrong_password_look_the_same(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    account(&app, "ann@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+    let unknown = sign_in(&client, "nobody@example.com", PASSWORD).await;
+    let wrong = sign_in(&client, "ann@example.com", "wrong password").await;
+    assert_error(&unknown, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    assert_eq!(unknown.json, wrong.json);
+    assert_eq!(unknown.status, wrong.status);
+    let still = me(&client).await;
+    assert_eq!(id(&still), guest_id);
+    assert!(app.links().is_empty());
+}
+
+async fn timed_failure(client: &TestClient, email: &str) -> Duration {
+    let start = Instant::now();
+    let response = sign_in(client, email, "wrong password").await;
+    let elapsed = start.elapsed();
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    elapsed
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+pub async fn unknown_email_and_wrong_password_take_similar_time(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    account(&app, "ann@example.com").await;
+    let (client, _) = guest(&app).await;
+    // Warm up: the first unknown email computes the dummy hash.
+    timed_failure(&client, "nobody@example.com").await;
+    timed_failure(&client, "ann@example.com").await;
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for round in 0..9 {
+        let unknown_first = round % 2 == 0;
+        if unknown_first {
+            unknown.push(timed_failure(&client, "nobody@example.com").await);
+        }
+        wrong.push(timed_failure(&client, "ann@example.com").await);
+        if !unknown_first {
+            unknown.push(timed_failure(&client, "nobody@example.com").await);
+        }
+    }
+    let (unknown, wrong) = (median(unknown), median(wrong));
+    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
+    eprintln!("timing: unknown email median {unknown:?}, wrong password median {wrong:?}, ratio {ratio:.3}");
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "unknown email {unknown:?} vs wrong password {wrong:?}: ratio {ratio:.3}"
+    );
+}
+
+pub async fn sign_in_with_token_links_and_consumes_token(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let api = app.client.fresh();
+    let login = register(&api, "ann@example.com", PASSWORD).await;
+    let account_id = id(&login.json);
+    let token = login.json["token"].as_str().unwrap().to_owned();
+    let (client, guest_id) = guest(&app).await;
+    claim(&client, "cart:guest").await;
+
+    for bad in ["garbage", "", "a.b.c"] {
+        let response = client.post("/sign-in-token", json!({ "token": bad })).await;
+        assert_error(&response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    }
+    let mut tampered = token.clone();
+    let last = if tampered.ends_with('A') { "B" } else { "A" };
+    tampered.replace_range(tampered.len() - 1.., last);
+    let response = client
+        .post("/sign-in-token", json!({ "token": tampered }))
+        .await;
+    assert_error(&response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    assert_eq!(id(&me(&client).await), guest_id);
+
+    let response = client
+        .post("/sign-in-token", json!({ "token": token }))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), account_id);
+    assert_ne!(response.json["token"], token.as_str(), "a new token");
+    assert_eq!(id(&me(&client).await), account_id);
+    let owner_of = app.store.owner_of("cart:guest").await.unwrap();
+    assert_eq!(owner_of.as_deref(), Some(account_id.as_str()));
+    let events = app.events();
+    assert_eq!(events.len(), 2, "register, then the token link");
+    assert_eq!(events[1].kind, LinkKind::Token);
+    assert_eq!(events[1].anonymous.id, guest_id);
+
+    let reused = app
+        .client
+        .fresh()
+        .post("/sign-in-token", json!({ "token": token }))
+        .await;
+    assert_error(&reused, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    let bearer = app.client.fresh().get_bearer("/me", &token).await;
+    assert_ne!(
+        id(&bearer.json),
+        account_id,
+        "the exchanged token is revoked"
+    );
+}
+
+pub async fn sign_out_revokes_the_session(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (client, account_id) = account(&app, "ann@example.com").await;
+    let old = client.fork();
+    let response = client.post("/sign-out", Value::Null).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(client.cookie("auth_token").is_none(), "cookie removed");
+    let replay = me(&old).await;
+    assert_ne!(
+        id(&replay),
+        account_id,
+        "the signed-out cookie must not authenticate"
+    );
+    assert_eq!(replay["anonymous"], true);
+}
+
+pub async fn double_submit_links_once(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        hook_delay: Duration::from_millis(100),
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+    for item in ["cart:1", "cart:2", "cart:3"] {
+        claim(&client, item).await;
+    }
+    let twin = client.fork();
+    let (a, b) = tokio::join!(
+        sign_in(&client, "ann@example.com", PASSWORD),
+        sign_in(&twin, "ann@example.com", PASSWORD),
+    );
+    for response in [&a, &b] {
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+        assert_eq!(id(&response.json), account_id);
+    }
+    assert_ne!(a.json["session_id"], b.json["session_id"]);
+    let events = app.links();
+    assert_eq!(events.len(), 1, "linked once");
+    assert_eq!(events[0].anonymous.id, guest_id);
+    assert_eq!(
+        app.store.resources_of(&account_id).await.unwrap(),
+        vec!["cart:1", "cart:2", "cart:3"]
+    );
+    assert!(app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(id(&me(&client).await), account_id);
+    assert_eq!(id(&me(&twin).await), account_id);
+}
+
+pub async fn sign_in_while_registered_switches_accounts(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (_bob, bob_id) = account(&app, "bob@example.com").await;
+    let (client, ann_id) = account(&app, "ann@example.com").await;
+    claim(&client, "cart:ann").await;
+    let old = client.fork();
+
+    let wrong = sign_in(&client, "bob@example.com", "wrong password").await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    assert_eq!(id(&me(&client).await), ann_id);
+
+    let response = sign_in(&client, "bob@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), bob_id);
+    assert_eq!(id(&me(&client).await), bob_id);
+    let replay = me(&old).await;
+    assert_ne!(
+        id(&replay),
+        ann_id,
+        "the previous account's cookie is revoked"
+    );
+    assert_ne!(id(&replay), bob_id);
+    let owner_of = app.store.owner_of("cart:ann").await.unwrap();
+    assert_eq!(
+        owner_of.as_deref(),
+        Some(ann_id.as_str()),
+        "registered users are not merged"
+    );
+    assert_eq!(app.events().len(), 2, "only the two registrations");
+}
+
+/// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
+#[macro_export]
+macro_rules! account_suite {
+    ($make:expr) => {
+        $crate::account_suite!(@cases $make;
+            register_upgrades_guest_in_place,
+            register_rejects_bad_input,
+            register_while_registered_is_rejected,
+            register_while_signed_out_creates_user,
+            sign_in_while_signed_out,
+            sign_in_links_guest_to_account,
+            disable_delete_keeps_guest_but_revokes_its_session,
+            failed_hook_leaves_guest_intact_and_retry_completes,
+            unknown_email_and_wrong_password_look_the_same,
+            unknown_email_and_wrong_password_take_similar_time,
+            sign_in_with_token_links_and_consumes_token,
+            sign_out_revokes_the_session,
+            double_submit_links_once,
+            sign_in_while_registered_switches_accounts,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: std::sync::Arc<dyn tower_anonymous_auth::Store> = $make.await;
+                $crate::support::account_cases::$case(store).await;
+            }
+        )*
+    };
+}
