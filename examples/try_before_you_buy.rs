@@ -107,7 +107,8 @@ async fn cart(State(shop): State<Shop>, handle: AuthHandle) -> Result<Html<Strin
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret = std::env::var("AUTH_SECRET").unwrap_or_else(|_| "dev-only secret, at least 32 bytes long".into());
+    let secret = std::env::var("AUTH_SECRET")
+        .unwrap_or_else(|_| "dev-only secret, at least 32 bytes long".into());
     let config = AnonymousAuthConfig::builder()
         .key("dev", secret)
         .secure(false) // plain http on localhost

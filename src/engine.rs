@@ -70,7 +70,7 @@ impl AuthEngine {
         };
         let now = now_millis();
         let session = self.store.get_session(&claims.sid, now).await?;
-        if !session.is_some_and(|s| s.user_id == claims.sub) {
+        if session.is_none_or(|s| s.user_id != claims.sub) {
             tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
             return Ok(None);
         }

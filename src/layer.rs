@@ -209,13 +209,13 @@ where
             .instrument(span)
             .boxed();
         ResponseFuture {
-            state: State::Resolving {
-                resolve,
-                request: Some(request),
-                inner: Some(inner),
+            state: State::Resolving { resolve },
+            pending: Some(Pending {
+                request,
+                inner,
                 engine,
                 cookies,
-            },
+            }),
         }
     }
 }
@@ -244,25 +244,27 @@ where
     S: Service<Request<ReqBody>>,
 {
     #[pin]
-    state: State<S, ReqBody>,
+    state: State<S::Future>,
+    pending: Option<Pending<S, ReqBody>>,
+}
+
+/// What the inner call needs once auth is resolved.
+struct Pending<S, ReqBody> {
+    request: Request<ReqBody>,
+    inner: S,
+    engine: Arc<AuthEngine>,
+    cookies: Cookies,
 }
 
 #[pin_project(project = StateProj)]
-enum State<S, ReqBody>
-where
-    S: Service<Request<ReqBody>>,
-{
+enum State<F> {
     Resolving {
         #[pin]
         resolve: BoxFuture<'static, Result<Option<Auth>, AuthError>>,
-        request: Option<Request<ReqBody>>,
-        inner: Option<S>,
-        engine: Arc<AuthEngine>,
-        cookies: Cookies,
     },
     Calling {
         #[pin]
-        future: S::Future,
+        future: F,
     },
 }
 
@@ -286,17 +288,15 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Resolving {
-                    resolve,
-                    request,
-                    inner,
-                    engine,
-                    cookies,
-                } => {
+                StateProj::Resolving { resolve } => {
                     let outcome = ready!(resolve.poll(cx));
-                    let (Some(mut request), Some(mut inner)) = (request.take(), inner.take())
+                    let Some(Pending {
+                        mut request,
+                        mut inner,
+                        engine,
+                        cookies,
+                    }) = this.pending.take()
                     else {
-                        // Only reachable if polled again after a panic in the inner service.
                         panic!("ResponseFuture polled after completion");
                     };
                     let auth = match outcome {
@@ -312,7 +312,7 @@ where
                             }
                         },
                     };
-                    let handle = AuthHandle::new(engine.clone(), cookies.clone(), auth.clone());
+                    let handle = AuthHandle::new(engine, cookies, auth.clone());
                     let extensions = request.extensions_mut();
                     if let Some(auth) = auth {
                         extensions.insert(auth);

@@ -42,10 +42,22 @@ async fn first_visit_mints_a_guest_with_a_secure_cookie() {
     assert_eq!(me["name"].as_str().unwrap().split(' ').count(), 2);
 
     let cookie = response.set_cookie(COOKIE).expect("auth cookie set");
-    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=2592000"] {
-        assert!(cookie.contains(attribute), "{attribute} missing in {cookie}");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
+        "Path=/",
+        "Max-Age=2592000",
+    ] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing in {cookie}"
+        );
     }
-    assert_eq!(client.cookie(COOKIE).as_deref(), Some(me["token"].as_str().unwrap()));
+    assert_eq!(
+        client.cookie(COOKIE).as_deref(),
+        Some(me["token"].as_str().unwrap())
+    );
     assert_eq!(store.user_count(), 1);
     assert_eq!(store.session_count(), 1);
 }
@@ -72,7 +84,10 @@ async fn bearer_token_resolves_to_the_same_user() {
     client.clear_cookies();
     let mut headers = HeaderMap::new();
     let bearer = format!("Bearer {}", first["token"].as_str().unwrap());
-    headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&bearer).unwrap());
+    headers.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&bearer).unwrap(),
+    );
     let response = client
         .send(Method::GET, "/me", headers, Default::default())
         .await;
@@ -147,7 +162,10 @@ async fn sign_out_revokes_the_session_and_clears_the_cookie() {
     client.clear_cookies();
     let mut headers = HeaderMap::new();
     let bearer = format!("Bearer {old_token}");
-    headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&bearer).unwrap());
+    headers.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&bearer).unwrap(),
+    );
     let replay = client
         .send(Method::GET, "/me", headers, Default::default())
         .await
@@ -247,7 +265,14 @@ async fn bad_credentials_are_treated_as_none() {
     let truncated = token[..token.len() / 2].to_owned();
     let oversized = "a".repeat(5000);
 
-    for bad in [expired, alg_none, forged, truncated, oversized, "garbage".into()] {
+    for bad in [
+        expired,
+        alg_none,
+        forged,
+        truncated,
+        oversized,
+        "garbage".into(),
+    ] {
         client.clear_cookies();
         client.set_cookie(COOKIE, &bad);
         let response = client.get("/me").await;
@@ -338,7 +363,11 @@ async fn session_expiry_slides_at_most_once_per_interval() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(user.expires_at, Some(after), "the guest's expiry slides too");
+    assert_eq!(
+        user.expires_at,
+        Some(after),
+        "the guest's expiry slides too"
+    );
     // The next request inside the new interval does not refresh again.
     assert!(client.get("/me").await.set_cookie(COOKIE).is_none());
 }

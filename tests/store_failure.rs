@@ -114,7 +114,10 @@ impl Store for FlakyStore {
 
 async fn start(mode: StoreFailureMode) -> (Client, Arc<FlakyStore>) {
     let store = Arc::new(FlakyStore::default());
-    let config = support::apps::builder().store_failure(mode).build().unwrap();
+    let config = support::apps::builder()
+        .store_failure(mode)
+        .build()
+        .unwrap();
     let addr = support::client::serve_axum(support::apps::app(store.clone(), config)).await;
     (Client::new(addr), store)
 }
@@ -137,7 +140,11 @@ async fn fail_closed_answers_503_and_recovers() {
     assert_eq!(newcomer.get("/me").await.status, 503);
 
     store.down.store(false, Ordering::SeqCst);
-    assert_eq!(client.get("/me").await.json()["id"], first["id"], "nothing lost");
+    assert_eq!(
+        client.get("/me").await.json()["id"],
+        first["id"],
+        "nothing lost"
+    );
     assert_eq!(newcomer.get("/me").await.status, 200);
 }
 

@@ -31,7 +31,10 @@ pub fn auth_json(auth: &Auth) -> Value {
 /// Routes exercising every extractor and handle action.
 pub fn routes() -> Router {
     Router::new()
-        .route("/me", get(|auth: Auth| async move { Json(auth_json(&auth)) }))
+        .route(
+            "/me",
+            get(|auth: Auth| async move { Json(auth_json(&auth)) }),
+        )
         .route(
             "/optional",
             get(|OptionalAuth(auth): OptionalAuth| async move {
