@@ -2,9 +2,12 @@
 
 use crate::error::ConfigError;
 use crate::names;
+use crate::rate_limit::MintRateLimit;
+use crate::skip::{default_skip_mint, MintRequest, SkipPredicate};
 use crate::token::KeyRing;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
 use std::fmt;
 use std::future::Future;
@@ -107,6 +110,9 @@ pub struct AnonymousAuthConfig {
     pub(crate) refresh_interval: Duration,
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
+    pub(crate) skip_mint: Option<SkipPredicate>,
+    pub(crate) mint_rate_limit: Option<MintRateLimit>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
 }
 
@@ -122,6 +128,9 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("refresh_interval", &self.refresh_interval)
             .field("store_failure", &self.store_failure)
             .field("mint_policy", &self.mint_policy)
+            .field("skip_mint", &self.skip_mint.is_some())
+            .field("mint_rate_limit", &self.mint_rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field(
                 "disable_delete_anonymous_user",
                 &self.disable_delete_anonymous_user,
@@ -207,6 +216,24 @@ impl AnonymousAuthConfig {
         self.mint_policy
     }
 
+    /// The per-IP mint rate limit, if any.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.mint_rate_limit(), Some(MintRateLimit::default()));
+    /// ```
+    pub fn mint_rate_limit(&self) -> Option<MintRateLimit> {
+        self.mint_rate_limit
+    }
+
+    /// Whether the skip predicate says this request must not mint.
+    pub(crate) fn skips_mint(&self, request: &MintRequest<'_>) -> bool {
+        self.skip_mint
+            .as_ref()
+            .is_some_and(|predicate| predicate(request))
+    }
+
     /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
     pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
         if is_anonymous {
@@ -260,6 +287,10 @@ pub struct AnonymousAuthConfigBuilder {
     refresh_interval: Duration,
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
+    skip_mint: Option<SkipPredicate>,
+    mint_rate_limit: Option<MintRateLimit>,
+    trusted_proxies: Vec<IpNet>,
+    invalid_proxy: Option<String>,
     disable_delete_anonymous_user: bool,
 }
 
@@ -283,6 +314,10 @@ impl Default for AnonymousAuthConfigBuilder {
             refresh_interval: Duration::from_secs(3600),
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
+            skip_mint: Some(Arc::new(default_skip_mint)),
+            mint_rate_limit: Some(MintRateLimit::default()),
+            trusted_proxies: Vec::new(),
+            invalid_proxy: None,
             disable_delete_anonymous_user: false,
         }
     }
@@ -552,6 +587,83 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Requests for which the layer never mints (they still resolve an existing credential).
+    /// Replaces the default, [`default_skip_mint`] (crawlers, `HEAD`/`OPTIONS`, static assets).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{default_skip_mint, AnonymousAuthConfig, MintRequest};
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .skip_mint(|request: &MintRequest<'_>| {
+    ///         default_skip_mint(request) || request.uri.path().starts_with("/health")
+    ///     })
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn skip_mint<F>(mut self, predicate: F) -> Self
+    where
+        F: Fn(&MintRequest<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.skip_mint = Some(Arc::new(predicate));
+        self
+    }
+
+    /// Mint for every request without a credential, bots and assets included.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().never_skip_mint().build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn never_skip_mint(mut self) -> Self {
+        self.skip_mint = None;
+        self
+    }
+
+    /// The per-client-IP mint rate limit; `None` turns it off. Default
+    /// [`MintRateLimit::default`] (60 at once, then 60 a minute). Over the limit, the layer
+    /// answers `429 Too Many Requests` with `Retry-After`. The client IP comes from the socket
+    /// (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`; other servers:
+    /// insert a [`PeerAddr`](crate::PeerAddr)); without it, no limit applies.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().mint_rate_limit(Some(MintRateLimit::new(10, 30))).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn mint_rate_limit(mut self, limit: Option<MintRateLimit>) -> Self {
+        self.mint_rate_limit = limit;
+        self
+    }
+
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. By default
+    /// none: forwarded headers are ignored and the socket's peer is the client.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// let c = AnonymousAuthConfig::builder().random_key().trusted_proxies(["10.0.0.0/8", "127.0.0.1"]);
+    /// assert!(c.build().is_ok());
+    /// let bad = AnonymousAuthConfig::builder().random_key().trusted_proxies(["not an ip"]).build();
+    /// assert!(matches!(bad, Err(ConfigError::InvalidProxy(_))));
+    /// ```
+    pub fn trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        for proxy in proxies {
+            let text = proxy.as_ref().trim().to_owned();
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => self.trusted_proxies.push(net),
+                Err(_) => self.invalid_proxy = Some(text),
+            }
+        }
+        self
+    }
+
     /// Keep the anonymous user after it is linked to an account (default: delete it).
     ///
     /// ```
@@ -571,6 +683,9 @@ impl AnonymousAuthConfigBuilder {
     /// assert_eq!(AnonymousAuthConfig::builder().build().unwrap_err(), ConfigError::NoSigningKey);
     /// ```
     pub fn build(self) -> Result<AnonymousAuthConfig, ConfigError> {
+        if let Some(proxy) = self.invalid_proxy {
+            return Err(ConfigError::InvalidProxy(proxy));
+        }
         let keys = KeyRing::hmac(
             self.algorithm,
             self.keys
@@ -622,6 +737,9 @@ impl AnonymousAuthConfigBuilder {
             refresh_interval: self.refresh_interval,
             store_failure: self.store_failure,
             mint_policy: self.mint_policy,
+            skip_mint: self.skip_mint,
+            mint_rate_limit: self.mint_rate_limit,
+            trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
         })
     }

@@ -5,9 +5,11 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::error::AuthError;
+use crate::rate_limit::RateDecision;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
 use http::{header, HeaderMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_cookies::cookie::time::Duration as CookieDuration;
@@ -100,13 +102,26 @@ impl AuthEngine {
         Ok(Some(Auth::from_claims(refreshed, token, false)))
     }
 
-    /// Mints a new anonymous user with a session, and sets its cookie.
+    /// Mints a new anonymous user with a session, and sets its cookie; refused with
+    /// [`AuthError::RateLimited`] when the client IP is over the mint rate limit.
     pub(crate) async fn mint(
         &self,
         collection: Option<&str>,
         cookies: &Cookies,
+        client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
         let now = now_millis();
+        if let (Some(limit), Some(ip)) = (self.config.mint_rate_limit, client_ip) {
+            let key = crate::rate_limit::rate_key(ip);
+            if let RateDecision::Limited { retry_after_ms } =
+                self.store.rate_limit(&key, limit, now).await?
+            {
+                tracing::info!(%ip, retry_after_ms, "anonymous mint rate limited");
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+                });
+            }
+        }
         let id = new_id();
         let email = self.config.email_for(&id).await;
         let name = (self.config.generate_name)(&id);

@@ -4,6 +4,7 @@ use crate::auth::Auth;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::store::{ClaimOutcome, Store};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tower_cookies::Cookies;
 
@@ -55,6 +56,7 @@ struct HandleState {
     engine: Arc<AuthEngine>,
     cookies: Cookies,
     current: Mutex<Option<Auth>>,
+    client_ip: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for AuthHandle {
@@ -66,14 +68,31 @@ impl std::fmt::Debug for AuthHandle {
 }
 
 impl AuthHandle {
-    pub(crate) fn new(engine: Arc<AuthEngine>, cookies: Cookies, current: Option<Auth>) -> Self {
+    pub(crate) fn new(
+        engine: Arc<AuthEngine>,
+        cookies: Cookies,
+        current: Option<Auth>,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
         Self {
             inner: Arc::new(HandleState {
                 engine,
                 cookies,
                 current: Mutex::new(current),
+                client_ip,
             }),
         }
+    }
+
+    /// The client IP the layer resolved (peer, or forwarded by a trusted proxy), if known.
+    ///
+    /// ```
+    /// # fn f(handle: tower_anonymous_auth::AuthHandle) {
+    /// if let Some(ip) = handle.client_ip() { println!("{ip}"); }
+    /// # }
+    /// ```
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.inner.client_ip
     }
 
     fn current(&self) -> MutexGuard<'_, Option<Auth>> {
@@ -131,7 +150,10 @@ impl AuthHandle {
         if let Some(auth) = self.auth() {
             return Ok(auth);
         }
-        let auth = self.engine().mint(None, self.cookies()).await?;
+        let auth = self
+            .engine()
+            .mint(None, self.cookies(), self.client_ip())
+            .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -171,7 +193,11 @@ impl AuthHandle {
         }
         let auth = self
             .engine()
-            .mint(options.collection.as_deref(), self.cookies())
+            .mint(
+                options.collection.as_deref(),
+                self.cookies(),
+                self.client_ip(),
+            )
             .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)

@@ -67,6 +67,8 @@ mod error;
 mod handle;
 mod layer;
 mod names;
+mod rate_limit;
+mod skip;
 pub mod store;
 pub mod token;
 
@@ -79,6 +81,8 @@ pub use config::{
 pub use error::{AuthError, ConfigError};
 pub use handle::{AnonymousSignIn, AuthHandle};
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
+pub use rate_limit::{MintRateLimit, PeerAddr, RateDecision};
+pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
 
 /// Future types of the services in this crate.

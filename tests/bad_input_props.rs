@@ -27,7 +27,10 @@ fn router() -> &'static axum::Router {
 
 /// Sends `GET /optional` with the given raw header values; returns (status, minted_now).
 fn send(cookie: Option<&[u8]>, authorization: Option<&[u8]>) -> (u16, serde_json::Value) {
-    let mut request = Request::get("/optional").body(Body::empty()).unwrap();
+    let mut request = Request::get("/optional")
+        .header(header::USER_AGENT, support::client::BROWSER)
+        .body(Body::empty())
+        .unwrap();
     if let Some(Ok(value)) = cookie.map(HeaderValue::from_bytes) {
         request.headers_mut().insert(header::COOKIE, value);
     }

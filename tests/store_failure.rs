@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use support::client::Client;
 use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, TransferReport, UserRecord};
-use tower_anonymous_auth::{MemoryStore, Store, StoreError, StoreFailureMode};
+use tower_anonymous_auth::{
+    MemoryStore, MintRateLimit, RateDecision, Store, StoreError, StoreFailureMode,
+};
 
 /// A MemoryStore with a switch that makes every call fail as if the backend were down.
 #[derive(Default)]
@@ -109,6 +111,15 @@ impl Store for FlakyStore {
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.check()?;
         self.inner.transfer(from, to).await
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        self.check()?;
+        self.inner.rate_limit(key, limit, now).await
     }
 }
 

@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+/// The User-Agent the client sends unless told otherwise: a browser's (the default skip
+/// predicate does not mint for clients without one).
+pub const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
 /// Serves an axum router on a fresh loopback port; the server lives as long as the runtime.
 pub async fn serve_axum(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -136,6 +140,11 @@ impl Client {
             request
                 .headers_mut()
                 .insert(header::COOKIE, HeaderValue::from_str(&cookie_line).unwrap());
+        }
+        if !headers.contains_key(header::USER_AGENT) {
+            request
+                .headers_mut()
+                .insert(header::USER_AGENT, HeaderValue::from_static(BROWSER));
         }
         for (name, value) in &headers {
             request.headers_mut().append(name, value.clone());
