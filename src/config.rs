@@ -108,6 +108,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) anonymous_ttl: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) refresh_interval: Duration,
+    pub(crate) session_cache_ttl: Duration,
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
     pub(crate) skip_mint: Option<SkipPredicate>,
@@ -126,6 +127,7 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("anonymous_ttl", &self.anonymous_ttl)
             .field("session_ttl", &self.session_ttl)
             .field("refresh_interval", &self.refresh_interval)
+            .field("session_cache_ttl", &self.session_cache_ttl)
             .field("store_failure", &self.store_failure)
             .field("mint_policy", &self.mint_policy)
             .field("skip_mint", &self.skip_mint.is_some())
@@ -285,6 +287,7 @@ pub struct AnonymousAuthConfigBuilder {
     anonymous_ttl: Duration,
     session_ttl: Duration,
     refresh_interval: Duration,
+    session_cache_ttl: Duration,
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
     skip_mint: Option<SkipPredicate>,
@@ -312,6 +315,7 @@ impl Default for AnonymousAuthConfigBuilder {
             anonymous_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
+            session_cache_ttl: Duration::ZERO,
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
             skip_mint: Some(Arc::new(default_skip_mint)),
@@ -563,6 +567,24 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// How long this process trusts a session the store confirmed live, before asking the
+    /// store again; default zero: every request with a credential reads its session (a token
+    /// stops working everywhere the moment its session is revoked). With a TTL, returning
+    /// visitors cost no store read within it; a session revoked by *this* process stops working
+    /// here at once, but other instances accept it until their memo expires (Better Auth's
+    /// `cookieCache` makes the same trade).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().session_cache_ttl(Duration::from_secs(30)).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn session_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.session_cache_ttl = ttl;
+        self
+    }
+
     /// What a request gets when the store fails; default [`StoreFailureMode::FailClosed`].
     ///
     /// ```
@@ -735,6 +757,7 @@ impl AnonymousAuthConfigBuilder {
             anonymous_ttl: self.anonymous_ttl,
             session_ttl: self.session_ttl,
             refresh_interval: self.refresh_interval,
+            session_cache_ttl: self.session_cache_ttl,
             store_failure: self.store_failure,
             mint_policy: self.mint_policy,
             skip_mint: self.skip_mint,

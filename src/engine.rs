@@ -6,6 +6,7 @@ use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
+use crate::session_cache::SessionCache;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
 use http::{header, HeaderMap};
@@ -31,13 +32,29 @@ pub(crate) struct Credential {
     pub(crate) source: CredentialSource,
 }
 
-/// Shared state of one layer: the store and the configuration.
+/// Shared state of one layer: the store, the configuration, the session memo.
 pub(crate) struct AuthEngine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: AnonymousAuthConfig,
+    pub(crate) sessions: SessionCache,
 }
 
 impl AuthEngine {
+    pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
+        let sessions = SessionCache::new(millis(config.session_cache_ttl));
+        Self {
+            store,
+            config,
+            sessions,
+        }
+    }
+
+    /// Revokes a session: deletes it from the store and from this process's memo.
+    pub(crate) async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.sessions.forget(session_id);
+        self.store.delete_session(session_id).await
+    }
+
     /// Finds the credential of a request: a bearer token wins over the cookie.
     /// Non-UTF-8 or oversized values are ignored (treated as no credential).
     pub(crate) fn credential(&self, headers: &HeaderMap, cookies: &Cookies) -> Option<Credential> {
@@ -71,10 +88,13 @@ impl AuthEngine {
             }
         };
         let now = now_millis();
-        let session = self.store.get_session(&claims.sid, now).await?;
-        if session.is_none_or(|s| s.user_id != claims.sub) {
-            tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
-            return Ok(None);
+        if !self.sessions.is_fresh(&claims.sid, now) {
+            let session = self.store.get_session(&claims.sid, now).await?;
+            if session.is_none_or(|s| s.user_id != claims.sub) {
+                tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
+                return Ok(None);
+            }
+            self.sessions.remember(&claims.sid, now);
         }
         let refresh_after = claims
             .iat

@@ -186,10 +186,7 @@ impl AuthHandle {
             if current.is_anonymous {
                 return Err(AuthError::AnonymousCannotSignInAgain);
             }
-            self.engine()
-                .store
-                .delete_session(&current.session_id)
-                .await?;
+            self.engine().revoke_session(&current.session_id).await?;
         }
         let auth = self
             .engine()
@@ -214,10 +211,7 @@ impl AuthHandle {
     /// ```
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         if let Some(current) = self.auth() {
-            self.engine()
-                .store
-                .delete_session(&current.session_id)
-                .await?;
+            self.engine().revoke_session(&current.session_id).await?;
             tracing::debug!(user_id = %current.user.id, "signed out");
         }
         self.engine().clear_cookie(self.cookies());

@@ -77,7 +77,7 @@ impl AnonymousAuthLayer {
     /// ```
     pub fn from_arc(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
         Self {
-            engine: Arc::new(AuthEngine { store, config }),
+            engine: Arc::new(AuthEngine::new(store, config)),
         }
     }
 

@@ -68,6 +68,7 @@ mod handle;
 mod layer;
 mod names;
 mod rate_limit;
+mod session_cache;
 mod skip;
 pub mod store;
 pub mod token;

@@ -392,3 +392,34 @@ async fn extractors_without_the_layer_answer_layer_missing() {
     assert_eq!(response.status, 500);
     assert_eq!(response.json()["code"], "LAYER_MISSING");
 }
+
+#[tokio::test]
+async fn the_session_cache_skips_store_reads_but_not_local_revocation() {
+    let config = builder()
+        .session_cache_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let (client, store) = start(config).await;
+    let first = client.get("/me").await.json();
+    let sid = first["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(client.get("/me").await.json()["id"], first["id"]);
+
+    // Revoked behind this process's back (as another instance would): still trusted here
+    // within the TTL — the documented trade-off.
+    store.delete_session(&sid).await.unwrap();
+    assert_eq!(client.get("/me").await.json()["id"], first["id"]);
+
+    // Revoked by this process (sign-out): stops working at once.
+    let (client, _store) = start(
+        builder()
+            .session_cache_ttl(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let first = client.get("/me").await.json();
+    let old_token = first["token"].as_str().unwrap().to_owned();
+    client.post("/sign-out", "").await;
+    client.set_cookie(COOKIE, &old_token);
+    assert_ne!(client.get("/me").await.json()["id"], first["id"]);
+}
