@@ -4,9 +4,12 @@ use crate::error::ConfigError;
 use crate::link::{LinkEvent, LinkHook};
 use crate::names;
 use crate::password;
+use crate::rate_limit::MintRateLimit;
+use crate::skip::{default_skip_mint, MintRequest, SkipPredicate};
 use crate::token::KeyRing;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
 use std::fmt;
 use std::future::Future;
@@ -107,8 +110,12 @@ pub struct AnonymousAuthConfig {
     pub(crate) anonymous_ttl: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) refresh_interval: Duration,
+    pub(crate) session_cache_ttl: Duration,
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
+    pub(crate) skip_mint: Option<SkipPredicate>,
+    pub(crate) mint_rate_limit: Option<MintRateLimit>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
     pub(crate) on_link_account: Option<LinkHook>,
     pub(crate) password_min: usize,
@@ -125,8 +132,12 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("anonymous_ttl", &self.anonymous_ttl)
             .field("session_ttl", &self.session_ttl)
             .field("refresh_interval", &self.refresh_interval)
+            .field("session_cache_ttl", &self.session_cache_ttl)
             .field("store_failure", &self.store_failure)
             .field("mint_policy", &self.mint_policy)
+            .field("skip_mint", &self.skip_mint.is_some())
+            .field("mint_rate_limit", &self.mint_rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field(
                 "disable_delete_anonymous_user",
                 &self.disable_delete_anonymous_user,
@@ -225,6 +236,24 @@ impl AnonymousAuthConfig {
         self.password_min..=self.password_max
     }
 
+    /// The per-IP mint rate limit, if any.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.mint_rate_limit(), Some(MintRateLimit::default()));
+    /// ```
+    pub fn mint_rate_limit(&self) -> Option<MintRateLimit> {
+        self.mint_rate_limit
+    }
+
+    /// Whether the skip predicate says this request must not mint.
+    pub(crate) fn skips_mint(&self, request: &MintRequest<'_>) -> bool {
+        self.skip_mint
+            .as_ref()
+            .is_some_and(|predicate| predicate(request))
+    }
+
     /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
     pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
         if is_anonymous {
@@ -276,8 +305,13 @@ pub struct AnonymousAuthConfigBuilder {
     anonymous_ttl: Duration,
     session_ttl: Duration,
     refresh_interval: Duration,
+    session_cache_ttl: Duration,
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
+    skip_mint: Option<SkipPredicate>,
+    mint_rate_limit: Option<MintRateLimit>,
+    trusted_proxies: Vec<IpNet>,
+    invalid_proxy: Option<String>,
     disable_delete_anonymous_user: bool,
     on_link_account: Option<LinkHook>,
     password_min: usize,
@@ -302,8 +336,13 @@ impl Default for AnonymousAuthConfigBuilder {
             anonymous_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
+            session_cache_ttl: Duration::ZERO,
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
+            skip_mint: Some(Arc::new(default_skip_mint)),
+            mint_rate_limit: Some(MintRateLimit::default()),
+            trusted_proxies: Vec::new(),
+            invalid_proxy: None,
             disable_delete_anonymous_user: false,
             on_link_account: None,
             password_min: password::DEFAULT_MIN_LEN,
@@ -552,6 +591,24 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// How long this process trusts a session the store confirmed live, before asking the
+    /// store again; default zero: every request with a credential reads its session (a token
+    /// stops working everywhere the moment its session is revoked). With a TTL, returning
+    /// visitors cost no store read within it; a session revoked by *this* process stops working
+    /// here at once, but other instances accept it until their memo expires (Better Auth's
+    /// `cookieCache` makes the same trade).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().session_cache_ttl(Duration::from_secs(30)).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn session_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.session_cache_ttl = ttl;
+        self
+    }
+
     /// What a request gets when the store fails; default [`StoreFailureMode::FailClosed`].
     ///
     /// ```
@@ -573,6 +630,83 @@ impl AnonymousAuthConfigBuilder {
     /// ```
     pub fn mint_policy(mut self, policy: MintPolicy) -> Self {
         self.mint_policy = policy;
+        self
+    }
+
+    /// Requests for which the layer never mints (they still resolve an existing credential).
+    /// Replaces the default, [`default_skip_mint`] (crawlers, `HEAD`/`OPTIONS`, static assets).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{default_skip_mint, AnonymousAuthConfig, MintRequest};
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .skip_mint(|request: &MintRequest<'_>| {
+    ///         default_skip_mint(request) || request.uri.path().starts_with("/health")
+    ///     })
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn skip_mint<F>(mut self, predicate: F) -> Self
+    where
+        F: Fn(&MintRequest<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.skip_mint = Some(Arc::new(predicate));
+        self
+    }
+
+    /// Mint for every request without a credential, bots and assets included.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().never_skip_mint().build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn never_skip_mint(mut self) -> Self {
+        self.skip_mint = None;
+        self
+    }
+
+    /// The per-client-IP mint rate limit; `None` turns it off. Default
+    /// [`MintRateLimit::default`] (60 at once, then 60 a minute). Over the limit, the layer
+    /// answers `429 Too Many Requests` with `Retry-After`. The client IP comes from the socket
+    /// (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`; other servers:
+    /// insert a [`PeerAddr`](crate::PeerAddr)); without it, no limit applies.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().mint_rate_limit(Some(MintRateLimit::new(10, 30))).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn mint_rate_limit(mut self, limit: Option<MintRateLimit>) -> Self {
+        self.mint_rate_limit = limit;
+        self
+    }
+
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. By default
+    /// none: forwarded headers are ignored and the socket's peer is the client.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// let c = AnonymousAuthConfig::builder().random_key().trusted_proxies(["10.0.0.0/8", "127.0.0.1"]);
+    /// assert!(c.build().is_ok());
+    /// let bad = AnonymousAuthConfig::builder().random_key().trusted_proxies(["not an ip"]).build();
+    /// assert!(matches!(bad, Err(ConfigError::InvalidProxy(_))));
+    /// ```
+    pub fn trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        for proxy in proxies {
+            let text = proxy.as_ref().trim().to_owned();
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => self.trusted_proxies.push(net),
+                Err(_) => self.invalid_proxy = Some(text),
+            }
+        }
         self
     }
 
@@ -642,6 +776,9 @@ impl AnonymousAuthConfigBuilder {
     /// assert_eq!(AnonymousAuthConfig::builder().build().unwrap_err(), ConfigError::NoSigningKey);
     /// ```
     pub fn build(self) -> Result<AnonymousAuthConfig, ConfigError> {
+        if let Some(proxy) = self.invalid_proxy {
+            return Err(ConfigError::InvalidProxy(proxy));
+        }
         let keys = KeyRing::hmac(
             self.algorithm,
             self.keys
@@ -697,8 +834,12 @@ impl AnonymousAuthConfigBuilder {
             anonymous_ttl: self.anonymous_ttl,
             session_ttl: self.session_ttl,
             refresh_interval: self.refresh_interval,
+            session_cache_ttl: self.session_cache_ttl,
             store_failure: self.store_failure,
             mint_policy: self.mint_policy,
+            skip_mint: self.skip_mint,
+            mint_rate_limit: self.mint_rate_limit,
+            trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
             on_link_account: self.on_link_account,
             password_min: self.password_min,

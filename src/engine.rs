@@ -5,10 +5,13 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::error::AuthError;
+use crate::rate_limit::RateDecision;
+use crate::session_cache::SessionCache;
 use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
 use http::{header, HeaderMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_cookies::cookie::time::Duration as CookieDuration;
@@ -30,21 +33,30 @@ pub(crate) struct Credential {
     pub(crate) source: CredentialSource,
 }
 
-/// Shared state of one layer: the store, the configuration, and the per-guest locks of the
-/// link flow.
+/// Shared state of one layer: the store, the configuration, the session memo, and the
+/// per-guest locks of the link flow.
 pub(crate) struct AuthEngine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: AnonymousAuthConfig,
+    pub(crate) sessions: SessionCache,
     pub(crate) link_locks: KeyedLocks,
 }
 
 impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
+        let sessions = SessionCache::new(millis(config.session_cache_ttl));
         Self {
             store,
             config,
+            sessions,
             link_locks: KeyedLocks::default(),
         }
+    }
+
+    /// Revokes a session: deletes it from the store and from this process's memo.
+    pub(crate) async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.sessions.forget(session_id);
+        self.store.delete_session(session_id).await
     }
 
     /// Finds the credential of a request: a bearer token wins over the cookie.
@@ -80,10 +92,13 @@ impl AuthEngine {
             }
         };
         let now = now_millis();
-        let session = self.store.get_session(&claims.sid, now).await?;
-        if !session.is_some_and(|s| s.user_id == claims.sub) {
-            tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
-            return Ok(None);
+        if !self.sessions.is_fresh(&claims.sid, now) {
+            let session = self.store.get_session(&claims.sid, now).await?;
+            if session.is_none_or(|s| s.user_id != claims.sub) {
+                tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
+                return Ok(None);
+            }
+            self.sessions.remember(&claims.sid, now);
         }
         let refresh_after = claims
             .iat
@@ -111,13 +126,26 @@ impl AuthEngine {
         Ok(Some(Auth::from_claims(refreshed, token, false)))
     }
 
-    /// Mints a new anonymous user with a session, and sets its cookie.
+    /// Mints a new anonymous user with a session, and sets its cookie; refused with
+    /// [`AuthError::RateLimited`] when the client IP is over the mint rate limit.
     pub(crate) async fn mint(
         &self,
         collection: Option<&str>,
         cookies: &Cookies,
+        client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
         let now = now_millis();
+        if let (Some(limit), Some(ip)) = (self.config.mint_rate_limit, client_ip) {
+            let key = crate::rate_limit::rate_key(ip);
+            if let RateDecision::Limited { retry_after_ms } =
+                self.store.rate_limit(&key, limit, now).await?
+            {
+                tracing::info!(%ip, retry_after_ms, "anonymous mint rate limited");
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+                });
+            }
+        }
         let id = new_id();
         let email = self.config.email_for(&id).await;
         let name = (self.config.generate_name)(&id);
@@ -135,6 +163,7 @@ impl AuthEngine {
     }
 
     /// Starts a new session for an existing user, and sets its cookie.
+    #[allow(dead_code)] // the account flows (sign-in, register) use it
     pub(crate) async fn start_session(
         &self,
         user: &User,

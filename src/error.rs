@@ -184,6 +184,9 @@ pub enum ConfigError {
     /// A `__Host-` cookie must be Secure, have path `/` and no domain.
     #[error("a __Host- cookie must be Secure, with path \"/\" and no Domain")]
     HostPrefixRequirements,
+    /// A trusted proxy is neither an IP address nor a CIDR range.
+    #[error("invalid trusted proxy {0:?}: use an IP address or a CIDR range such as 10.0.0.0/8")]
+    InvalidProxy(String),
     /// A duration option is zero or out of range.
     #[error("option {0} is out of range")]
     OutOfRange(&'static str),

@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::store::{ClaimOutcome, Store};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tower_cookies::Cookies;
 
@@ -56,6 +57,7 @@ struct HandleState {
     engine: Arc<AuthEngine>,
     cookies: Cookies,
     current: Mutex<Option<Auth>>,
+    client_ip: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for AuthHandle {
@@ -67,14 +69,31 @@ impl std::fmt::Debug for AuthHandle {
 }
 
 impl AuthHandle {
-    pub(crate) fn new(engine: Arc<AuthEngine>, cookies: Cookies, current: Option<Auth>) -> Self {
+    pub(crate) fn new(
+        engine: Arc<AuthEngine>,
+        cookies: Cookies,
+        current: Option<Auth>,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
         Self {
             inner: Arc::new(HandleState {
                 engine,
                 cookies,
                 current: Mutex::new(current),
+                client_ip,
             }),
         }
+    }
+
+    /// The client IP the layer resolved (peer, or forwarded by a trusted proxy), if known.
+    ///
+    /// ```
+    /// # fn f(handle: tower_anonymous_auth::AuthHandle) {
+    /// if let Some(ip) = handle.client_ip() { println!("{ip}"); }
+    /// # }
+    /// ```
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.inner.client_ip
     }
 
     fn current(&self) -> MutexGuard<'_, Option<Auth>> {
@@ -132,7 +151,10 @@ impl AuthHandle {
         if let Some(auth) = self.auth() {
             return Ok(auth);
         }
-        let auth = self.engine().mint(None, self.cookies()).await?;
+        let auth = self
+            .engine()
+            .mint(None, self.cookies(), self.client_ip())
+            .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -165,14 +187,15 @@ impl AuthHandle {
             if current.is_anonymous {
                 return Err(AuthError::AnonymousCannotSignInAgain);
             }
-            self.engine()
-                .store
-                .delete_session(&current.session_id)
-                .await?;
+            self.engine().revoke_session(&current.session_id).await?;
         }
         let auth = self
             .engine()
-            .mint(options.collection.as_deref(), self.cookies())
+            .mint(
+                options.collection.as_deref(),
+                self.cookies(),
+                self.client_ip(),
+            )
             .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
@@ -296,10 +319,7 @@ impl AuthHandle {
     /// ```
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         if let Some(current) = self.auth() {
-            self.engine()
-                .store
-                .delete_session(&current.session_id)
-                .await?;
+            self.engine().revoke_session(&current.session_id).await?;
             tracing::debug!(user_id = %current.user.id, "signed out");
         }
         self.engine().clear_cookie(self.cookies());

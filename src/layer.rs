@@ -5,12 +5,15 @@ use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::handle::AuthHandle;
+use crate::rate_limit::client_ip;
+use crate::skip::MintRequest;
 use crate::store::Store;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use pin_project::pin_project;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -200,40 +203,60 @@ where
             .cloned()
             .unwrap_or_default();
         let credential = engine.credential(request.headers(), &cookies);
+        let config = &engine.config;
+        let may_mint = config.mint_policy == MintPolicy::Always
+            && !config.skips_mint(&MintRequest {
+                method: request.method(),
+                uri: request.uri(),
+                headers: request.headers(),
+            });
+        let client_ip = client_ip(
+            request.extensions(),
+            request.headers(),
+            &config.trusted_proxies,
+        );
         let span = tracing::debug_span!(
             "anonymous_auth",
             method = %request.method(),
             path = %request.uri().path()
         );
-        let resolve = resolve(engine.clone(), credential, cookies.clone())
-            .instrument(span)
-            .boxed();
+        let resolve = resolve(
+            engine.clone(),
+            credential,
+            cookies.clone(),
+            may_mint.then_some(client_ip),
+        )
+        .instrument(span)
+        .boxed();
         ResponseFuture {
-            state: State::Resolving {
-                resolve,
-                request: Some(request),
-                inner: Some(inner),
+            state: State::Resolving { resolve },
+            pending: Some(Pending {
+                request,
+                inner,
                 engine,
                 cookies,
-            },
+                client_ip,
+            }),
         }
     }
 }
 
-/// Resolves the request's auth, minting an anonymous user when it has none.
+/// Resolves the request's auth; when it has none and minting is allowed for it
+/// (`mint_for` holds the client IP), mints an anonymous user.
 async fn resolve(
     engine: Arc<AuthEngine>,
     credential: Option<crate::engine::Credential>,
     cookies: Cookies,
+    mint_for: Option<Option<IpAddr>>,
 ) -> Result<Option<Auth>, AuthError> {
     if let Some(credential) = credential {
         if let Some(auth) = engine.resolve(credential, &cookies).await? {
             return Ok(Some(auth));
         }
     }
-    match engine.config.mint_policy {
-        MintPolicy::Always => engine.mint(None, &cookies).await.map(Some),
-        MintPolicy::OnDemand => Ok(None),
+    match mint_for {
+        Some(client_ip) => engine.mint(None, &cookies, client_ip).await.map(Some),
+        None => Ok(None),
     }
 }
 
@@ -244,25 +267,28 @@ where
     S: Service<Request<ReqBody>>,
 {
     #[pin]
-    state: State<S, ReqBody>,
+    state: State<S::Future>,
+    pending: Option<Pending<S, ReqBody>>,
+}
+
+/// What the inner call needs once auth is resolved.
+struct Pending<S, ReqBody> {
+    request: Request<ReqBody>,
+    inner: S,
+    engine: Arc<AuthEngine>,
+    cookies: Cookies,
+    client_ip: Option<IpAddr>,
 }
 
 #[pin_project(project = StateProj)]
-enum State<S, ReqBody>
-where
-    S: Service<Request<ReqBody>>,
-{
+enum State<F> {
     Resolving {
         #[pin]
         resolve: BoxFuture<'static, Result<Option<Auth>, AuthError>>,
-        request: Option<Request<ReqBody>>,
-        inner: Option<S>,
-        engine: Arc<AuthEngine>,
-        cookies: Cookies,
     },
     Calling {
         #[pin]
-        future: S::Future,
+        future: F,
     },
 }
 
@@ -286,25 +312,27 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Resolving {
-                    resolve,
-                    request,
-                    inner,
-                    engine,
-                    cookies,
-                } => {
+                StateProj::Resolving { resolve } => {
                     let outcome = ready!(resolve.poll(cx));
-                    let (Some(mut request), Some(mut inner)) = (request.take(), inner.take())
+                    let Some(Pending {
+                        mut request,
+                        mut inner,
+                        engine,
+                        cookies,
+                        client_ip,
+                    }) = this.pending.take()
                     else {
-                        // Only reachable if polled again after a panic in the inner service.
                         panic!("ResponseFuture polled after completion");
                     };
                     let auth = match outcome {
                         Ok(auth) => auth,
+                        Err(error @ AuthError::RateLimited { .. }) => {
+                            return Poll::Ready(Ok(error_response(error)));
+                        }
                         Err(error) => match engine.config.store_failure {
                             StoreFailureMode::FailClosed => {
                                 tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
-                                return Poll::Ready(Ok(unavailable(error)));
+                                return Poll::Ready(Ok(error_response(error)));
                             }
                             StoreFailureMode::FailOpen => {
                                 tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
@@ -312,7 +340,7 @@ where
                             }
                         },
                     };
-                    let handle = AuthHandle::new(engine.clone(), cookies.clone(), auth.clone());
+                    let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip);
                     let extensions = request.extensions_mut();
                     if let Some(auth) = auth {
                         extensions.insert(auth);
@@ -327,13 +355,21 @@ where
     }
 }
 
-/// The fail-closed answer: 503 with `Retry-After`, the error's code in `x-auth-error`, and the
-/// typed [`AuthError`] in the response extensions.
-fn unavailable<ResBody: Default>(error: AuthError) -> Response<ResBody> {
+/// The layer's own answers (fail closed: 503; rate limited: 429): the error's status, a
+/// `Retry-After`, the error's code in `x-auth-error`, and the typed [`AuthError`] in the
+/// response extensions. The body is empty (the body type is the inner service's).
+fn error_response<ResBody: Default>(error: AuthError) -> Response<ResBody> {
     let mut response = Response::new(ResBody::default());
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    *response.status_mut() = error.status();
+    if error.status().is_server_error() {
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let retry_after = match &error {
+        AuthError::RateLimited { retry_after_secs } => *retry_after_secs,
+        _ => 1,
+    };
     let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-auth-error", HeaderValue::from_static(error.code()));
     response.extensions_mut().insert(error);

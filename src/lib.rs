@@ -71,7 +71,10 @@ mod layer;
 mod link;
 mod names;
 mod password;
+mod rate_limit;
+mod session_cache;
 mod single_flight;
+mod skip;
 pub mod store;
 pub mod token;
 
@@ -86,6 +89,8 @@ pub use error::{AuthError, ConfigError};
 pub use handle::{AnonymousSignIn, AuthHandle};
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use link::{LinkEvent, LinkKind};
+pub use rate_limit::{MintRateLimit, PeerAddr, RateDecision};
+pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
 
 /// Future types of the services in this crate.

@@ -87,7 +87,10 @@ pub enum TokenError {
 ///
 /// let old = KeyRing::hs256([("2026-10", &[1u8; 32][..])]).unwrap();
 /// let rotated = KeyRing::hs256([("2026-10", &[1u8; 32][..]), ("2026-11", &[2u8; 32][..])]).unwrap();
-/// let claims = Claims { sub: "u1".into(), exp: u64::MAX / 2, iss: "tower-anonymous-auth".into(), ..Claims::default() };
+/// let mut claims = Claims::default();
+/// claims.sub = "u1".into();
+/// claims.exp = 4_000_000_000;
+/// claims.iss = tower_anonymous_auth::token::ISSUER.into();
 /// let token = old.sign(&claims).unwrap();
 /// assert_eq!(rotated.verify(&token).unwrap().sub, "u1");
 /// assert_eq!(rotated.signing_kid(), "2026-11");

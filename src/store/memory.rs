@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: the embedded default store.
 
 use super::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
+use crate::rate_limit::{MintRateLimit, RateDecision};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,6 +32,7 @@ struct Inner {
     user_sessions: HashMap<String, HashSet<String>>,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
+    rate_buckets: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -365,4 +367,25 @@ impl Store for MemoryStore {
             .extend(resources);
         Ok(TransferReport { moved })
     }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        let mut inner = self.write();
+        if inner.rate_buckets.len() >= MAX_RATE_BUCKETS {
+            // Buckets whose time has passed are full again: forgetting them changes nothing.
+            inner.rate_buckets.retain(|_, tat| *tat > now);
+        }
+        let (decision, tat) = limit.apply(inner.rate_buckets.get(key).copied(), now);
+        if let Some(tat) = tat {
+            inner.rate_buckets.insert(key.to_owned(), tat);
+        }
+        Ok(decision)
+    }
 }
+
+/// Past this many rate-limit buckets, expired ones are swept on the next check.
+const MAX_RATE_BUCKETS: usize = 10_000;

@@ -9,6 +9,7 @@ mod memory;
 
 pub use memory::MemoryStore;
 
+use crate::rate_limit::{MintRateLimit, RateDecision};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -389,6 +390,16 @@ pub trait Store: Send + Sync + 'static {
     /// Moves every resource of `from` to `to`: atomic for readers, idempotent, and safe
     /// under concurrent calls for the same `from`.
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError>;
+
+    /// Counts one event against the rate-limit bucket `key` (GCRA, see
+    /// [`MintRateLimit::apply`]) and says whether it is allowed. Stores shared by several app
+    /// instances (Redis) share the buckets too.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError>;
 }
 
 #[async_trait]
@@ -456,5 +467,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         (**self).transfer(from, to).await
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        (**self).rate_limit(key, limit, now).await
     }
 }

@@ -4,7 +4,7 @@
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{COOKIE, SET_COOKIE};
+use hyper::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -12,6 +12,9 @@ use hyper_util::rt::TokioExecutor;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+/// A browser's User-Agent: the default skip predicate does not mint for clients without one.
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 /// One browser: a base address and a cookie jar. `fork` copies the jar (a second tab that
 /// replays the same cookies).
@@ -82,7 +85,8 @@ impl TestClient {
     ) -> TestResponse {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base));
+            .uri(format!("{}{path}", self.base))
+            .header(USER_AGENT, BROWSER);
         let cookie_header = {
             let jar = self.jar.lock().unwrap();
             jar.iter()

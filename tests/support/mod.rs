@@ -3,5 +3,7 @@
 
 pub mod account_app;
 pub mod account_cases;
+pub mod apps;
+pub mod client;
 pub mod http_client;
 pub mod store_cases;
