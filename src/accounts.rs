@@ -150,7 +150,7 @@ async fn upgrade_guest(
         .upgrade_user(&guest.user.id, &email, &name, Some(&hash), now)
         .await
         .map_err(email_taken)?;
-    engine.store.delete_user_sessions(&guest.user.id).await?;
+    link::revoke_guest(engine, guest, false).await?;
     let auth = engine.start_session(&upgraded.user, cookies).await?;
     tracing::info!(user_id = %upgraded.user.id, "guest registered (upgraded in place)");
     Ok(auth)
@@ -257,7 +257,7 @@ pub(crate) async fn sign_in_with_token(
         return Err(AuthError::InvalidToken);
     };
     let auth = finish_sign_in(engine, current, &record.user, LinkKind::Token, cookies).await?;
-    engine.store.delete_session(&claims.sid).await?;
+    engine.revoke_session(&claims.sid).await?;
     Ok(auth)
 }
 
@@ -276,7 +276,7 @@ async fn finish_sign_in(
             link::link_guest(engine, guest, target, kind, cookies).await
         }
         Some(previous) => {
-            engine.store.delete_session(&previous.session_id).await?;
+            engine.revoke_session(&previous.session_id).await?;
             let auth = engine.start_session(target, cookies).await?;
             tracing::info!(from = %previous.user.id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
             Ok(auth)

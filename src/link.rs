@@ -136,6 +136,22 @@ pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<()
     Err(AuthError::LinkFailed(message))
 }
 
+/// Revokes every session of the guest (in the store and in this process's session memo), and
+/// deletes the guest itself when `delete_user`.
+pub(crate) async fn revoke_guest(
+    engine: &AuthEngine,
+    guest: &Auth,
+    delete_user: bool,
+) -> Result<(), AuthError> {
+    engine.sessions.forget(&guest.session_id);
+    if delete_user {
+        engine.store.delete_user(&guest.user.id).await?;
+    } else {
+        engine.store.delete_user_sessions(&guest.user.id).await?;
+    }
+    Ok(())
+}
+
 /// Links the signed-in guest `guest` to the registered user `account` and signs in as the
 /// account (new session and cookie). See the module docs for the order of the steps.
 pub(crate) async fn link_guest(
@@ -172,11 +188,7 @@ pub(crate) async fn link_guest(
     )
     .await?;
     let report = engine.store.transfer(&guest.user.id, &account.id).await?;
-    if engine.config.disable_delete_anonymous_user {
-        engine.store.delete_user_sessions(&guest.user.id).await?;
-    } else {
-        engine.store.delete_user(&guest.user.id).await?;
-    }
+    revoke_guest(engine, guest, !engine.config.disable_delete_anonymous_user).await?;
     let auth = engine.start_session(account, cookies).await?;
     tracing::info!(
         guest_id = %guest.user.id,

@@ -23,6 +23,8 @@ pub struct AppOptions {
     pub hook_failures: usize,
     /// The hook sleeps this long (to widen race windows).
     pub hook_delay: Duration,
+    /// Turn on the in-process session memo (`session_cache_ttl`, 60 s).
+    pub session_cache: bool,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -57,7 +59,11 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     let failures_left = Arc::new(AtomicUsize::new(options.hook_failures));
     let hook_events = events.clone();
     let delay = options.hook_delay;
-    let config = AnonymousAuthConfig::builder()
+    let mut builder = AnonymousAuthConfig::builder();
+    if options.session_cache {
+        builder = builder.session_cache_ttl(Duration::from_secs(60));
+    }
+    let config = builder
         .key("test", b"an integration-test secret of 32+ bytes")
         .secure(false)
         .mint_policy(if options.on_demand {

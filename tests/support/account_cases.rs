@@ -488,6 +488,42 @@ pub async fn sign_in_while_registered_switches_accounts(store: Arc<dyn Store>) {
     assert_eq!(app.events().len(), 2, "only the two registrations");
 }
 
+pub async fn old_cookies_are_refused_with_session_cache(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        session_cache: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+
+    // Register: the guest's session was just confirmed (and memoised) by two requests.
+    let (client, guest_id) = guest(&app).await;
+    assert_eq!(id(&me(&client).await), guest_id);
+    let before_register = client.fork();
+    let response = register(&client, "bob@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_ne!(id(&me(&before_register).await), guest_id);
+
+    // Sign-out.
+    let before_sign_out = client.fork();
+    client.post("/sign-out", Value::Null).await;
+    assert_ne!(id(&me(&before_sign_out).await), guest_id);
+
+    // Sign-in of a guest into an account, and a switch between accounts.
+    let (client, guest_id) = guest(&app).await;
+    assert_eq!(id(&me(&client).await), guest_id);
+    let before_sign_in = client.fork();
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(id(&response.json), account_id);
+    assert_ne!(id(&me(&before_sign_in).await), guest_id);
+    assert_eq!(id(&me(&client).await), account_id);
+    let before_switch = client.fork();
+    sign_in(&client, "bob@example.com", PASSWORD).await;
+    let replay = me(&before_switch).await;
+    assert_ne!(id(&replay), account_id);
+    assert_eq!(replay["anonymous"], true);
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! account_suite {
@@ -507,6 +543,7 @@ macro_rules! account_suite {
             sign_out_revokes_the_session,
             double_submit_links_once,
             sign_in_while_registered_switches_accounts,
+            old_cookies_are_refused_with_session_cache,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
