@@ -326,6 +326,25 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// Medians of interleaved unknown-email and wrong-password sign-ins; returns their ratio.
+async fn timing_ratio(client: &TestClient) -> f64 {
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for round in 0..9 {
+        let unknown_first = round % 2 == 0;
+        if unknown_first {
+            unknown.push(timed_failure(client, "nobody@example.com").await);
+        }
+        wrong.push(timed_failure(client, "ann@example.com").await);
+        if !unknown_first {
+            unknown.push(timed_failure(client, "nobody@example.com").await);
+        }
+    }
+    let (unknown, wrong) = (median(unknown), median(wrong));
+    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
+    eprintln!("timing: unknown email median {unknown:?}, wrong password median {wrong:?}, ratio {ratio:.3}");
+    ratio
+}
+
 pub async fn unknown_email_and_wrong_password_take_similar_time(store: Arc<dyn Store>) {
     let app = spawn_app(store, AppOptions::default()).await;
     account(&app, "ann@example.com").await;
@@ -333,24 +352,18 @@ pub async fn unknown_email_and_wrong_password_take_similar_time(store: Arc<dyn S
     // Warm up: the first unknown email computes the dummy hash.
     timed_failure(&client, "nobody@example.com").await;
     timed_failure(&client, "ann@example.com").await;
-    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-    for round in 0..9 {
-        let unknown_first = round % 2 == 0;
-        if unknown_first {
-            unknown.push(timed_failure(&client, "nobody@example.com").await);
-        }
-        wrong.push(timed_failure(&client, "ann@example.com").await);
-        if !unknown_first {
-            unknown.push(timed_failure(&client, "nobody@example.com").await);
+    // The machine is shared (other builds, other tests): a burst of load can skew one
+    // measurement, so allow three. A real difference (skipping argon2 for unknown emails is
+    // ~100x faster) fails all three.
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let ratio = timing_ratio(&client).await;
+        ratios.push(ratio);
+        if (0.5..=2.0).contains(&ratio) {
+            return;
         }
     }
-    let (unknown, wrong) = (median(unknown), median(wrong));
-    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
-    eprintln!("timing: unknown email median {unknown:?}, wrong password median {wrong:?}, ratio {ratio:.3}");
-    assert!(
-        (0.5..=2.0).contains(&ratio),
-        "unknown email {unknown:?} vs wrong password {wrong:?}: ratio {ratio:.3}"
-    );
+    panic!("unknown email vs wrong password timing ratios out of 0.5..=2.0: {ratios:?}");
 }
 
 pub async fn sign_in_with_token_links_and_consumes_token(store: Arc<dyn Store>) {
