@@ -250,7 +250,7 @@ pub(crate) async fn sign_in_with_token(
     })?;
     let now = now_millis();
     let session = engine.store.get_session(&claims.sid, now).await?;
-    if !session.is_some_and(|session| session.user_id == claims.sub) {
+    if session.is_none_or(|session| session.user_id != claims.sub) {
         return Err(AuthError::InvalidToken);
     }
     let Some(record) = engine.store.get_user(&claims.sub, now).await? else {
