@@ -727,7 +727,8 @@ impl AnonymousAuthConfigBuilder {
     /// (two carts). It runs before anything changes: an error (any `Display` type, e.g. a boxed
     /// error) aborts the link with [`AuthError::LinkFailed`](crate::AuthError::LinkFailed) and
     /// leaves the guest intact; a retry runs it again, so make it idempotent. See
-    /// [`LinkEvent`] for an example, and the crate docs for the order of the link steps.
+    /// [`LinkEvent`] for an example, and the [crate docs](crate#accounts-register-sign-in-link-the-guest)
+    /// for the order of the link steps.
     ///
     /// ```
     /// # use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent};

@@ -48,6 +48,71 @@
 //! # let _ = app;
 //! ```
 //!
+//! ## Accounts: register, sign in, link the guest
+//!
+//! [`AuthHandle::register_with_password`] upgrades the guest in place (same id, it keeps what
+//! it owns). [`AuthHandle::sign_in_with_password`] and [`AuthHandle::sign_in_with_token`] link
+//! a guest to an existing account, in this order:
+//!
+//! 1. one request at a time per guest (in this process); a request whose guest session is
+//!    already gone (a double submit that lost the race) just signs in to the account;
+//! 2. `on_link_account(LinkEvent { anonymous, account, kind })` runs while nothing has changed
+//!    yet, so it can still tell the guest's cart from the account's. If it fails the guest is
+//!    left exactly as it was (data, session, cookie) and the call returns
+//!    [`AuthError::LinkFailed`]; a retry runs the flow again, so the hook must be idempotent;
+//! 3. the store moves the guest's resources to the account (atomic, idempotent);
+//! 4. the guest and its sessions are deleted (only its sessions are revoked with
+//!    `disable_delete_anonymous_user`);
+//! 5. a new session and cookie are issued for the account.
+//!
+//! Every change of privilege (register, sign-in, sign-out) issues a new session and token and
+//! revokes the old one. Error codes and statuses: see [`AuthError::code`].
+//!
+//! ```
+//! use axum::{body::Body, routing::post, Router};
+//! use tower::ServiceExt;
+//! use tower_anonymous_auth::{
+//!     AnonymousAuthConfig, AnonymousAuthLayer, AuthError, AuthHandle, LinkEvent, MemoryStore,
+//!     Registration,
+//! };
+//!
+//! async fn register(handle: AuthHandle) -> Result<String, AuthError> {
+//!     let registration = Registration::new("ann@example.com", "correct horse");
+//!     Ok(handle.register_with_password(registration).await?.user.id)
+//! }
+//!
+//! async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
+//!     let auth = handle.sign_in_with_password("ann@example.com", "correct horse").await?;
+//!     Ok(auth.user.id)
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let config = AnonymousAuthConfig::builder()
+//!     .random_key()
+//!     .on_link_account(|event: LinkEvent| async move {
+//!         println!("guest {} joins {} ({:?})", event.anonymous.id, event.account.id, event.kind);
+//!         Ok::<(), std::convert::Infallible>(())
+//!     })
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new()
+//!     .route("/register", post(register))
+//!     .route("/sign-in", post(sign_in))
+//!     .layer(AnonymousAuthLayer::new(MemoryStore::new(), config));
+//! let request = |path: &str| {
+//!     http::Request::post(path)
+//!         .header("user-agent", "Mozilla/5.0")
+//!         .body(Body::empty())
+//!         .unwrap()
+//! };
+//! // A first visitor registers; a second visitor (another guest) signs in to that account.
+//! let registered = app.clone().oneshot(request("/register")).await.unwrap();
+//! assert_eq!(registered.status(), 200);
+//! let signed_in = app.oneshot(request("/sign-in")).await.unwrap();
+//! assert_eq!(signed_in.status(), 200);
+//! # });
+//! ```
+//!
 //! ## Features
 //! - `axum` (default): extractors [`Auth`], `Option<Auth>`, [`OptionalAuth`], [`RegisteredUser`],
 //!   [`AuthHandle`], and `IntoResponse` for [`AuthError`].
