@@ -45,6 +45,7 @@ pub(crate) struct AuthEngine {
 impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
         let sessions = SessionCache::new(millis(config.session_cache_ttl));
+        crate::password::warm_dummy();
         Self {
             store,
             config,

@@ -200,3 +200,51 @@ pub(crate) async fn link_guest(
     );
     Ok(auth)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AnonymousAuthConfig;
+    use crate::store::MemoryStore;
+
+    fn event() -> LinkEvent {
+        LinkEvent {
+            anonymous: User::anonymous("g", "users", "t@x.io", "G", 0),
+            account: User::registered("a", "users", "a@x.io", "A", 0),
+            kind: LinkKind::SignIn,
+        }
+    }
+
+    fn engine(config: AnonymousAuthConfig) -> AuthEngine {
+        AuthEngine::new(Arc::new(MemoryStore::new()), config)
+    }
+
+    #[tokio::test]
+    async fn hook_errors_and_panics_become_link_failed() {
+        let failing = AnonymousAuthConfig::builder()
+            .random_key()
+            .on_link_account(|_| async { Err::<(), _>("merge failed") })
+            .build()
+            .unwrap();
+        assert_eq!(
+            run_hook(&engine(failing), event()).await,
+            Err(AuthError::LinkFailed("merge failed".into()))
+        );
+        let panicking = AnonymousAuthConfig::builder()
+            .random_key()
+            .on_link_account(|event: LinkEvent| async move {
+                if event.kind == LinkKind::SignIn {
+                    panic!("bug in the app's merge");
+                }
+                Ok::<(), String>(())
+            })
+            .build()
+            .unwrap();
+        assert_eq!(
+            run_hook(&engine(panicking), event()).await,
+            Err(AuthError::LinkFailed("on_link_account panicked".into()))
+        );
+        let none = AnonymousAuthConfig::builder().random_key().build().unwrap();
+        assert_eq!(run_hook(&engine(none), event()).await, Ok(()));
+    }
+}

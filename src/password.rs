@@ -65,17 +65,35 @@ pub(crate) async fn verify(password: String, phc: String) -> Result<bool, AuthEr
     .map_err(|err| AuthError::Internal(format!("password verification task failed: {err}")))?
 }
 
-/// Burns the same time as a real verification, for an email with no password to check, so
-/// that "unknown email" and "wrong password" cannot be told apart by timing. The dummy hash
-/// (of a random password, same parameters) is computed once per process.
-pub(crate) async fn verify_dummy(password: String) -> Result<(), AuthError> {
-    static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
-    let dummy = DUMMY_HASH
+static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
+
+async fn dummy_hash() -> Result<&'static String, AuthError> {
+    DUMMY_HASH
         .get_or_try_init(|| {
             let secret: [u8; 16] = rand::random();
             hash(secret.iter().map(|b| format!("{b:02x}")).collect())
         })
-        .await?;
+        .await
+}
+
+/// Computes the dummy hash in the background when called inside a Tokio runtime, so that the
+/// first unknown-email sign-in does not pay for it (and stand out by its time).
+pub(crate) fn warm_dummy() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async {
+            if let Err(err) = dummy_hash().await {
+                tracing::warn!(%err, "could not precompute the dummy password hash");
+            }
+        });
+    }
+}
+
+/// Burns the same time as a real verification, for an email with no password to check, so
+/// that "unknown email" and "wrong password" cannot be told apart by timing. The dummy hash
+/// (of a random password, same parameters) is computed once per process, ahead of time when
+/// [`warm_dummy`] ran.
+pub(crate) async fn verify_dummy(password: String) -> Result<(), AuthError> {
+    let dummy = dummy_hash().await?;
     verify(password, dummy.clone()).await.map(|_| ())
 }
 
