@@ -308,6 +308,18 @@ pub async fn unknown_email_and_wrong_password_look_the_same(store: Arc<dyn Store
     assert_error(&unknown, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     assert_eq!(unknown.json, wrong.json);
     assert_eq!(unknown.status, wrong.status);
+    let huge = sign_in(&client, "ann@example.com", &"x".repeat(100_000)).await;
+    assert_eq!(
+        huge.json, wrong.json,
+        "oversized passwords are plain wrong passwords"
+    );
+    let garbage = sign_in(&client, "not an email", PASSWORD).await;
+    assert_error(&garbage, StatusCode::BAD_REQUEST, "INVALID_EMAIL");
+    let guest_as_account = sign_in(&client, me(&client).await["email"].as_str().unwrap(), "").await;
+    assert_eq!(
+        guest_as_account.json, wrong.json,
+        "a guest's placeholder email cannot sign in"
+    );
     let still = me(&client).await;
     assert_eq!(id(&still), guest_id);
     assert!(app.links().is_empty());
