@@ -3,4 +3,5 @@
 
 pub mod apps;
 pub mod client;
+pub mod flaky_store;
 pub mod store_cases;
