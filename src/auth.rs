@@ -35,6 +35,9 @@ pub struct Auth {
     pub minted_now: bool,
     /// When the token expires (seconds since the Unix epoch).
     pub expires_at: u64,
+    /// Whether the user and session are in the store. `false` only for lazy guests
+    /// (see `lazy_persistence`), which are written at their first write.
+    pub persisted: bool,
 }
 
 impl Auth {
@@ -55,6 +58,7 @@ impl Auth {
             session_id: claims.sid,
             minted_now,
             expires_at: claims.exp,
+            persisted: !claims.lz,
         }
     }
 }

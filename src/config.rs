@@ -111,6 +111,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) session_ttl: Duration,
     pub(crate) refresh_interval: Duration,
     pub(crate) session_cache_ttl: Duration,
+    pub(crate) lazy_persistence: bool,
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
     pub(crate) skip_mint: Option<SkipPredicate>,
@@ -133,6 +134,7 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("session_ttl", &self.session_ttl)
             .field("refresh_interval", &self.refresh_interval)
             .field("session_cache_ttl", &self.session_cache_ttl)
+            .field("lazy_persistence", &self.lazy_persistence)
             .field("store_failure", &self.store_failure)
             .field("mint_policy", &self.mint_policy)
             .field("skip_mint", &self.skip_mint.is_some())
@@ -247,6 +249,16 @@ impl AnonymousAuthConfig {
         self.mint_rate_limit
     }
 
+    /// Whether guests are stored lazily, at their first write.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// assert!(!AnonymousAuthConfig::builder().random_key().build().unwrap().lazy_persistence());
+    /// ```
+    pub fn lazy_persistence(&self) -> bool {
+        self.lazy_persistence
+    }
+
     /// Whether the skip predicate says this request must not mint.
     pub(crate) fn skips_mint(&self, request: &MintRequest<'_>) -> bool {
         self.skip_mint
@@ -306,6 +318,7 @@ pub struct AnonymousAuthConfigBuilder {
     session_ttl: Duration,
     refresh_interval: Duration,
     session_cache_ttl: Duration,
+    lazy_persistence: bool,
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
     skip_mint: Option<SkipPredicate>,
@@ -337,6 +350,7 @@ impl Default for AnonymousAuthConfigBuilder {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
             session_cache_ttl: Duration::ZERO,
+            lazy_persistence: false,
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
             skip_mint: Some(Arc::new(default_skip_mint)),
@@ -609,6 +623,22 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Lazy persistence (default off): a minted guest lives only in its signed token, costing
+    /// no store write, until it first writes (claims a resource, registers, signs in); then its
+    /// user and session are stored under the same ids and a new token is issued. While lazy,
+    /// each request with its token costs store reads only. In lazy mode the mint rate limit
+    /// applies when a guest is first stored rather than when it is minted.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().lazy_persistence(true).build().unwrap();
+    /// assert!(c.lazy_persistence());
+    /// ```
+    pub fn lazy_persistence(mut self, lazy: bool) -> Self {
+        self.lazy_persistence = lazy;
+        self
+    }
+
     /// What a request gets when the store fails; default [`StoreFailureMode::FailClosed`].
     ///
     /// ```
@@ -836,6 +866,7 @@ impl AnonymousAuthConfigBuilder {
             session_ttl: self.session_ttl,
             refresh_interval: self.refresh_interval,
             session_cache_ttl: self.session_cache_ttl,
+            lazy_persistence: self.lazy_persistence,
             store_failure: self.store_failure,
             mint_policy: self.mint_policy,
             skip_mint: self.skip_mint,

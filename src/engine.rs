@@ -94,10 +94,16 @@ impl AuthEngine {
         };
         let now = now_millis();
         if !self.sessions.is_fresh(&claims.sid, now) {
-            let session = self.store.get_session(&claims.sid, now).await?;
-            if session.is_none_or(|s| s.user_id != claims.sub) {
-                tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
-                return Ok(None);
+            match self.store.get_session(&claims.sid, now).await? {
+                Some(session) if session.user_id == claims.sub => {}
+                Some(_) => return Ok(None),
+                // A lazy guest is valid while nothing of it is stored; once its user is
+                // stored without this session, the token was revoked.
+                None if claims.lz && self.store.get_user(&claims.sub, now).await?.is_none() => {}
+                None => {
+                    tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
+                    return Ok(None);
+                }
             }
             self.sessions.remember(&claims.sid, now);
         }
@@ -109,7 +115,9 @@ impl AuthEngine {
         }
         let ttl = self.config.ttl_for(claims.anon);
         let expires_at = now.saturating_add(millis(ttl));
-        self.store.refresh(&claims.sid, expires_at).await?;
+        if !claims.lz {
+            self.store.refresh(&claims.sid, expires_at).await?;
+        }
         let mut refreshed = claims;
         refreshed.iat = now / 1000;
         refreshed.exp = expires_at / 1000;
@@ -136,16 +144,9 @@ impl AuthEngine {
         client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
         let now = now_millis();
-        if let (Some(limit), Some(ip)) = (self.config.mint_rate_limit, client_ip) {
-            let key = crate::rate_limit::rate_key(ip);
-            if let RateDecision::Limited { retry_after_ms } =
-                self.store.rate_limit(&key, limit, now).await?
-            {
-                tracing::info!(%ip, retry_after_ms, "anonymous mint rate limited");
-                return Err(AuthError::RateLimited {
-                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
-                });
-            }
+        let lazy = self.config.lazy_persistence;
+        if !lazy {
+            self.check_mint_rate(client_ip, now).await?;
         }
         let id = new_id();
         let email = self.config.email_for(&id).await;
@@ -154,13 +155,71 @@ impl AuthEngine {
         let user = User::anonymous(id, collection, email, name, now);
         let ttl = self.config.anonymous_ttl;
         let expires_at = now.saturating_add(millis(ttl));
-        let record = UserRecord::new(user.clone()).with_expires_at(Some(expires_at));
         let session = SessionRecord::new(new_id(), user.id.clone(), now, expires_at);
-        self.store.insert_user(&record, Some(&session), now).await?;
-        tracing::debug!(user_id = %user.id, "minted anonymous user");
-        let auth = self.issue(&user, &session, true)?;
+        if !lazy {
+            let record = UserRecord::new(user.clone()).with_expires_at(Some(expires_at));
+            self.store.insert_user(&record, Some(&session), now).await?;
+        }
+        tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");
+        let auth = self.sign(claims_for(&user, &session, lazy), true)?;
         self.set_cookie(cookies, &auth.token, ttl);
         Ok(auth)
+    }
+
+    /// Refuses with [`AuthError::RateLimited`] when `client_ip` is over the mint rate limit.
+    async fn check_mint_rate(&self, client_ip: Option<IpAddr>, now: u64) -> Result<(), AuthError> {
+        let (Some(limit), Some(ip)) = (self.config.mint_rate_limit, client_ip) else {
+            return Ok(());
+        };
+        let key = crate::rate_limit::rate_key(ip);
+        match self.store.rate_limit(&key, limit, now).await? {
+            RateDecision::Allowed => Ok(()),
+            RateDecision::Limited { retry_after_ms } => {
+                tracing::info!(%ip, retry_after_ms, "anonymous mint rate limited");
+                Err(AuthError::RateLimited {
+                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+                })
+            }
+        }
+    }
+
+    /// Stores a lazy guest (user and session under the ids its token names) and issues its
+    /// first stored token. A stored auth is returned as is.
+    pub(crate) async fn persist(
+        &self,
+        auth: &Auth,
+        cookies: &Cookies,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Auth, AuthError> {
+        if auth.persisted {
+            return Ok(auth.clone());
+        }
+        let now = now_millis();
+        self.check_mint_rate(client_ip, now).await?;
+        let ttl = self.config.anonymous_ttl;
+        let expires_at = now.saturating_add(millis(ttl));
+        let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
+        let session = SessionRecord::new(
+            auth.session_id.clone(),
+            auth.user.id.clone(),
+            now,
+            expires_at,
+        );
+        self.store.insert_user(&record, Some(&session), now).await?;
+        tracing::debug!(user_id = %auth.user.id, "lazy guest stored at its first write");
+        let stored = self.sign(claims_for(&auth.user, &session, false), auth.minted_now)?;
+        self.set_cookie(cookies, &stored.token, ttl);
+        Ok(stored)
+    }
+
+    /// Revokes a lazy guest's token: stores the guest without a session, which every later
+    /// check of that token reads as "revoked".
+    pub(crate) async fn revoke_lazy(&self, auth: &Auth) -> Result<(), StoreError> {
+        let now = now_millis();
+        let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
+        let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
+        self.sessions.forget(&auth.session_id);
+        self.store.insert_user(&record, None, now).await
     }
 
     /// Starts a new session for an existing user, and sets its cookie.
@@ -184,25 +243,17 @@ impl AuthEngine {
         Ok(auth)
     }
 
-    /// Signs a token for a user's session.
+    /// Signs a token for a user's stored session.
     pub(crate) fn issue(
         &self,
         user: &User,
         session: &SessionRecord,
         minted_now: bool,
     ) -> Result<Auth, AuthError> {
-        let claims = Claims {
-            sub: user.id.clone(),
-            sid: session.id.clone(),
-            col: user.collection.clone(),
-            email: user.email.clone(),
-            name: user.name.clone(),
-            anon: user.is_anonymous,
-            uca: user.created_at,
-            iat: session.created_at / 1000,
-            exp: session.expires_at / 1000,
-            iss: ISSUER.to_owned(),
-        };
+        self.sign(claims_for(user, session, false), minted_now)
+    }
+
+    fn sign(&self, claims: Claims, minted_now: bool) -> Result<Auth, AuthError> {
         let token = self
             .config
             .keys
@@ -238,6 +289,23 @@ impl AuthEngine {
             builder = builder.domain(domain.clone());
         }
         builder
+    }
+}
+
+/// The claims of a token for `user`'s `session`.
+fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
+    Claims {
+        sub: user.id.clone(),
+        sid: session.id.clone(),
+        col: user.collection.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        anon: user.is_anonymous,
+        uca: user.created_at,
+        iat: session.created_at / 1000,
+        exp: session.expires_at / 1000,
+        iss: ISSUER.to_owned(),
+        lz: lazy,
     }
 }
 

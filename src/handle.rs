@@ -159,6 +159,28 @@ impl AuthHandle {
         Ok(auth)
     }
 
+    /// The current auth, stored first if it is a lazy guest (see `lazy_persistence`): what
+    /// every write on behalf of the user goes through.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let auth = handle.ensure_persisted().await?;
+    /// assert!(auth.persisted);
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_persisted(&self) -> Result<Auth, AuthError> {
+        let auth = self.require()?;
+        if auth.persisted {
+            return Ok(auth);
+        }
+        let stored = self
+            .engine()
+            .persist(&auth, self.cookies(), self.client_ip())
+            .await?;
+        self.set_current(Some(stored.clone()));
+        Ok(stored)
+    }
+
     /// The store behind the layer, for reads the handle does not wrap.
     ///
     /// ```
@@ -319,7 +341,11 @@ impl AuthHandle {
     /// ```
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         if let Some(current) = self.auth() {
-            self.engine().revoke_session(&current.session_id).await?;
+            if current.persisted {
+                self.engine().revoke_session(&current.session_id).await?;
+            } else {
+                self.engine().revoke_lazy(&current).await?;
+            }
             tracing::debug!(user_id = %current.user.id, "signed out");
         }
         self.engine().clear_cookie(self.cookies());
@@ -337,7 +363,7 @@ impl AuthHandle {
     /// # Ok(()) }
     /// ```
     pub async fn claim(&self, resource: &str) -> Result<ClaimOutcome, AuthError> {
-        let auth = self.require()?;
+        let auth = self.ensure_persisted().await?;
         Ok(self.engine().store.claim(resource, &auth.user.id).await?)
     }
 

@@ -133,7 +133,11 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(format!("{}", auth.is_some())))
 ///     },
 /// ));
-/// let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
+/// let request = http::Request::builder()
+///     .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
+///     .body(String::new())
+///     .unwrap();
+/// let response = service.oneshot(request).await.unwrap();
 /// assert!(response.headers().contains_key("set-cookie"));
 /// assert_eq!(response.body(), "true");
 /// # });

@@ -46,6 +46,9 @@ pub struct Claims {
     pub exp: u64,
     /// Issuer.
     pub iss: String,
+    /// Lazy: the user and session exist only in this token, not yet in the store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lz: bool,
 }
 
 /// Why a token was not accepted.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Load comparison on loopback, all servers started in this one run (see benches/load/src/main.rs):
+# bare axum, axum + tower-sessions on Redis, axum + tower-anonymous-auth on MemoryStore and
+# RedisStore; scenarios "returning visitor" (valid cookie) and "new visitor" (no cookie); and the
+# p99 of cheap requests with and without 2 concurrent argon2 sign-ins.
+#
+# Usage: benches/load.sh [seconds-per-run]     (needs wrk and redis-server; prints a markdown table)
+set -euo pipefail
+cd "$(dirname "$0")/load"
+SECONDS_PER_RUN="${1:-10}"
+PORT_REDIS=6391
+UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/load-compare"
+
+# A Redis of our own, so the shared one is left alone; nothing persisted.
+WORK="$(mktemp -d)"
+redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    --daemonize yes --logfile "$WORK/redis.log" --pidfile "$WORK/redis.pid"
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    redis-cli -p "$PORT_REDIS" shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 1 50); do redis-cli -p "$PORT_REDIS" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export REDIS_URL="redis://127.0.0.1:$PORT_REDIS"
+
+start() { # variant port
+    "$BIN" "$1" "127.0.0.1:$2" 2>"$WORK/$1.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$2/" -A "$UA" && return 0
+        sleep 0.1
+    done
+    echo "server $1 did not start" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+stop() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+rps() { # wrk output -> requests/sec
+    awk '/Requests\/sec/ {print $2}'
+}
+p99_ms() { # wrk --latency output -> p99 in ms
+    awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } print v }'
+}
+
+declare -A RETURNING NEW
+port=3200
+for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached; do
+    port=$((port + 1))
+    start "$variant" "$port"
+    url="http://127.0.0.1:$port/"
+    cookie="$(curl -s -D - -o /dev/null -A "$UA" "$url" | awk 'tolower($1)=="set-cookie:" {split($2,a,";"); print a[1]; exit}')"
+    wrk -t1 -c16 -d2s -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" >/dev/null # warm-up
+    RETURNING[$variant]="$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | rps)"
+    NEW[$variant]="$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" "$url" | rps)"
+    if [ "$variant" = "ours-memory" ]; then
+        CHEAP_ALONE="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
+        wrk -t1 -c2 -d"$((SECONDS_PER_RUN + 2))s" -s /dev/stdin "http://127.0.0.1:$port/sign-in" >"$WORK/signin.txt" <<<'wrk.method = "POST"' &
+        SIGNIN_PID=$!
+        sleep 1
+        CHEAP_WITH_SIGNINS="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
+        wait "$SIGNIN_PID"
+        SIGNINS="$(rps <"$WORK/signin.txt")"
+    fi
+    stop
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo
+echo "| variant | returning visitor req/s | x bare | x tower-sessions+Redis | new visitor req/s | x bare | x tower-sessions+Redis |"
+echo "|---|---|---|---|---|---|---|"
+for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached; do
+    r="${RETURNING[$variant]}"; n="${NEW[$variant]}"
+    echo "| $variant | $r | $(ratio "$r" "${RETURNING[bare]}") | $(ratio "$r" "${RETURNING[sessions-redis]}") | $n | $(ratio "$n" "${NEW[bare]}") | $(ratio "$n" "${NEW[sessions-redis]}") |"
+done
+echo
+echo "p99 of cheap requests (ours-memory, returning): alone ${CHEAP_ALONE} ms; with 2 concurrent argon2 sign-ins (${SIGNINS} sign-ins/s) ${CHEAP_WITH_SIGNINS} ms"

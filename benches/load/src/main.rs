@@ -1,0 +1,100 @@
+//! One server per variant of the load comparison (see `benches/load.sh`):
+//!
+//! `load-compare <variant> <addr>` where variant is one of
+//! - `bare`: axum, no auth at all (the baseline);
+//! - `sessions-redis`: axum + tower-sessions 0.14 on tower-sessions-redis-store 0.16, doing
+//!   the same auto-guest (insert a user id in the session when absent);
+//! - `ours-memory`, `ours-redis`: axum + AnonymousAuthLayer on MemoryStore / RedisStore;
+//! - `ours-memory-cached`, `ours-redis-cached`: the same with `session_cache_ttl(60 s)`.
+//!
+//! Every variant serves `GET /` (a cheap page that reads the visitor's id) and
+//! `POST /sign-in` (an argon2id verification, like a password sign-in).
+
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore, OptionalAuth};
+
+async fn bare() -> &'static str {
+    "hello guest"
+}
+
+async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
+    match auth {
+        Some(auth) => format!("hello {}", auth.user.id),
+        None => "hello".into(),
+    }
+}
+
+async fn guest_session(session: tower_sessions::Session) -> String {
+    let id: Option<String> = session.get("uid").await.ok().flatten();
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let _ = session.insert("uid", &id).await;
+            id
+        }
+    };
+    format!("hello {id}")
+}
+
+/// An argon2id verification with OWASP parameters, off the executor.
+async fn sign_in() -> &'static str {
+    let _ = tokio::task::spawn_blocking(|| {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(19_456, 2, 1, None).expect("params");
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").expect("salt");
+        argon.hash_password(b"correct horse battery staple", &salt).map(|h| h.to_string())
+    })
+    .await;
+    "signed in"
+}
+
+fn config(cached: bool) -> AnonymousAuthConfig {
+    let mut builder = AnonymousAuthConfig::builder()
+        .key("load", [5u8; 32])
+        .secure(false)
+        .mint_rate_limit(None);
+    if cached {
+        builder = builder.session_cache_ttl(Duration::from_secs(60));
+    }
+    builder.build().expect("config")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let variant = args.next().unwrap_or_else(|| "bare".into());
+    let addr: SocketAddr = args.next().unwrap_or_else(|| "127.0.0.1:3100".into()).parse()?;
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let base = Router::new().route("/sign-in", post(sign_in));
+    let app = match variant.as_str() {
+        "bare" => base.route("/", get(bare)),
+        "sessions-redis" => {
+            use tower_sessions_redis_store::fred::prelude::*;
+            let pool = Pool::new(Config::from_url(&redis_url)?, None, None, None, 2)?;
+            pool.init().await?;
+            let store = tower_sessions_redis_store::RedisStore::new(pool);
+            base.route("/", get(guest_session))
+                .layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false))
+        }
+        "ours-memory" | "ours-memory-cached" => base.route("/", get(ours)).layer(
+            AnonymousAuthLayer::new(MemoryStore::new(), config(variant.ends_with("cached"))),
+        ),
+        "ours-redis" | "ours-redis-cached" => {
+            let store = tower_anonymous_auth::store::RedisStore::connect(&redis_url)
+                .await?
+                .with_prefix(format!("load:{}:", uuid::Uuid::new_v4().simple()));
+            base.route("/", get(ours))
+                .layer(AnonymousAuthLayer::new(store, config(variant.ends_with("cached"))))
+        }
+        other => return Err(format!("unknown variant {other}").into()),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("{variant} listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    Ok(())
+}

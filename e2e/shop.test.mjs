@@ -1,0 +1,160 @@
+// End-to-end: the try_before_you_buy shop in Debian's headless Chromium (playwright-core).
+// Guest visit, add to cart, register, cart still there, sign out, sign in from a fresh browser
+// context as a guest with its own cart: both carts merged. Screenshots go to ../target/e2e/.
+//
+// Needs: the example built (`cargo build --example try_before_you_buy`), /usr/bin/chromium,
+// `npm ci` here. Run: `npm test` (or `node --test shop.test.mjs`).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+const shopBinary = path.join(targetDir, 'debug', 'examples', 'try_before_you_buy');
+const shots = path.join(targetDir, 'e2e');
+mkdirSync(shots, { recursive: true });
+
+let server;
+let browser;
+let base;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(url, deadlineMs) {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const response = await fetch(url, { headers: { 'user-agent': 'Mozilla/5.0 e2e-probe' } });
+      if (response.ok) return;
+    } catch { /* not up yet */ }
+    if (Date.now() > until) throw new Error(`shop did not start at ${url}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(shopBinary, [], {
+    env: { ...process.env, ADDR: `127.0.0.1:${port}` },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitForServer(`${base}/`, 20_000);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+async function addToCart(page, product) {
+  await page.goto(`${base}/`);
+  await page.click(`li[data-product="${product}"] button`);
+  await page.waitForURL(`${base}/cart`);
+}
+
+async function cartItems(page) {
+  await page.goto(`${base}/cart`);
+  return (await page.locator('li.cart-item').allInnerTexts()).map((text) => text.trim());
+}
+
+test('a guest keeps its cart through register, sign-out and sign-in, and carts merge', async () => {
+  const email = `ann+${Date.now()}@example.com`;
+  const password = 'correct horse battery staple';
+
+  // A first visit: a guest at once.
+  const first = await browser.newContext();
+  const page = await first.newPage();
+  await page.goto(`${base}/`);
+  assert.match(await page.locator('header').innerText(), /Browsing as guest/);
+  await page.screenshot({ path: path.join(shots, '1-guest-landing.png'), fullPage: true });
+
+  await addToCart(page, 'tea');
+  assert.deepEqual((await cartItems(page)).length, 1);
+  assert.match((await cartItems(page))[0], /Lapsang/);
+  await page.screenshot({ path: path.join(shots, '2-guest-cart.png'), fullPage: true });
+
+  // Register: the same user, upgraded in place; the cart is still there.
+  await page.goto(`${base}/account`);
+  await page.fill('#register input[name=email]', email);
+  await page.fill('#register input[name=password]', password);
+  await page.click('#register button');
+  await page.waitForURL(`${base}/cart`);
+  assert.match(await page.locator('header').innerText(), new RegExp(`Signed in as ${email.replace(/[+.]/g, '\\$&')}`));
+  assert.match((await cartItems(page)).join('\n'), /Lapsang/);
+  await page.screenshot({ path: path.join(shots, '3-registered-cart.png'), fullPage: true });
+
+  // Sign out: a new guest with an empty cart.
+  await page.goto(`${base}/account`);
+  await page.click('#sign-out button');
+  await page.waitForURL(`${base}/`);
+  assert.match(await page.locator('header').innerText(), /Browsing as guest/);
+  assert.deepEqual(await cartItems(page), []);
+  await first.close();
+
+  // A fresh browser: a guest fills its own cart, then signs in: both carts, merged.
+  const second = await browser.newContext();
+  const other = await second.newPage();
+  await addToCart(other, 'honey');
+  await other.goto(`${base}/account`);
+  await other.fill('#sign-in input[name=email]', email);
+  await other.fill('#sign-in input[name=password]', password);
+  await other.click('#sign-in button');
+  await other.waitForURL(`${base}/cart`);
+  assert.match(await other.locator('header').innerText(), /Signed in as/);
+  const merged = (await cartItems(other)).join('\n');
+  assert.match(merged, /Lapsang/);
+  assert.match(merged, /honey/i);
+  await other.screenshot({ path: path.join(shots, '4-signed-in-merged-cart.png'), fullPage: true });
+
+  // A wrong password is refused with a clear message, and nothing changes.
+  await other.goto(`${base}/account`);
+  await second.clearCookies();
+  await other.goto(`${base}/account`);
+  await other.fill('#sign-in input[name=email]', email);
+  await other.fill('#sign-in input[name=password]', 'wrong password!');
+  await other.click('#sign-in button');
+  assert.match(await other.locator('.error').innerText(), /Invalid email or password/i);
+  await other.screenshot({ path: path.join(shots, '5-wrong-password.png'), fullPage: true });
+  await second.close();
+});
+
+test('a form posted without its CSRF token is refused', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  const status = await page.evaluate(async () => {
+    const response = await fetch('/cart', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'product=tea&csrf=forged',
+    });
+    return response.status;
+  });
+  assert.equal(status, 403);
+  await context.close();
+});

@@ -1,0 +1,127 @@
+//! A test store: MemoryStore behind counters of reads and writes and an outage switch.
+
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, TransferReport, UserRecord};
+use tower_anonymous_auth::{MemoryStore, MintRateLimit, RateDecision, Store, StoreError};
+
+/// A MemoryStore that counts reads and writes, with a switch that makes every call fail as
+/// if the backend were down.
+#[derive(Default)]
+pub struct FlakyStore {
+    pub inner: MemoryStore,
+    pub down: AtomicBool,
+    pub reads: AtomicUsize,
+    pub writes: AtomicUsize,
+}
+
+impl FlakyStore {
+    fn count(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("connection refused (test)".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn read(&self) -> Result<(), StoreError> {
+        self.count(&self.reads)
+    }
+
+    fn write(&self) -> Result<(), StoreError> {
+        self.count(&self.writes)
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn insert_user(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.insert_user(user, session, now).await
+    }
+    async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
+        self.read()?;
+        self.inner.get_user(id, now).await
+    }
+    async fn find_user_by_email(
+        &self,
+        collection: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.read()?;
+        self.inner.find_user_by_email(collection, email, now).await
+    }
+    async fn upgrade_user(
+        &self,
+        id: &str,
+        email: &str,
+        name: &str,
+        password_hash: Option<&str>,
+        now: u64,
+    ) -> Result<UserRecord, StoreError> {
+        self.write()?;
+        self.inner
+            .upgrade_user(id, email, name, password_hash, now)
+            .await
+    }
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete_user(id).await
+    }
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.insert_session(session).await
+    }
+    async fn get_session(&self, id: &str, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+        self.read()?;
+        self.inner.get_session(id, now).await
+    }
+    async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.refresh(session_id, expires_at).await
+    }
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete_session(id).await
+    }
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        self.write()?;
+        self.inner.delete_user_sessions(user_id).await
+    }
+    async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
+        self.write()?;
+        self.inner.claim(resource, owner).await
+    }
+    async fn release(&self, resource: &str, owner: &str) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.release(resource, owner).await
+    }
+    async fn owner_of(&self, resource: &str) -> Result<Option<String>, StoreError> {
+        self.read()?;
+        self.inner.owner_of(resource).await
+    }
+    async fn resources_of(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        self.read()?;
+        self.inner.resources_of(owner).await
+    }
+    async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
+        self.write()?;
+        self.inner.transfer(from, to).await
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        self.write()?;
+        self.inner.rate_limit(key, limit, now).await
+    }
+}
