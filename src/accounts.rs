@@ -10,6 +10,7 @@ use crate::error::AuthError;
 use crate::link::{self, LinkEvent, LinkKind};
 use crate::password;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use std::net::IpAddr;
 use tower_cookies::Cookies;
 
 /// What [`AuthHandle::register_with_password`](crate::AuthHandle::register_with_password)
@@ -79,6 +80,7 @@ pub(crate) async fn register(
     current: Option<&Auth>,
     registration: Registration,
     cookies: &Cookies,
+    client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
     if current.is_some_and(|auth| !auth.is_anonymous) {
         return Err(AuthError::AlreadyRegistered);
@@ -101,7 +103,11 @@ pub(crate) async fn register(
     }
     let hash = password::hash(registration.password).await?;
     match current {
-        Some(guest) => upgrade_guest(engine, guest, email, registration.name, hash, cookies).await,
+        Some(guest) => {
+            // A lazy guest (only in its token) is stored first, under the same ids.
+            let guest = engine.persist(guest, cookies, client_ip).await?;
+            upgrade_guest(engine, &guest, email, registration.name, hash, cookies).await
+        }
         None => create_user(engine, email, registration.name, hash, cookies).await,
     }
 }
@@ -276,7 +282,11 @@ async fn finish_sign_in(
             link::link_guest(engine, guest, target, kind, cookies).await
         }
         Some(previous) => {
-            engine.revoke_session(&previous.session_id).await?;
+            if previous.persisted {
+                engine.revoke_session(&previous.session_id).await?;
+            } else {
+                engine.revoke_lazy(previous).await?;
+            }
             let auth = engine.start_session(target, cookies).await?;
             tracing::info!(from = %previous.user.id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
             Ok(auth)

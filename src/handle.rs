@@ -259,6 +259,7 @@ impl AuthHandle {
             current.as_ref(),
             registration,
             self.cookies(),
+            self.client_ip(),
         )
         .await?;
         self.set_current(Some(auth.clone()));
@@ -311,6 +312,7 @@ impl AuthHandle {
     /// with [`sign_in_with_password`](Self::sign_in_with_password) (kind
     /// [`LinkKind::Token`](crate::LinkKind::Token)). The caller gets a new session and cookie;
     /// the given token's session is revoked once the sign-in succeeds (the token is single use).
+    /// Tokens of lazy guests (not yet stored, see `lazy_persistence`) are not accepted.
     ///
     /// ```
     /// use tower_anonymous_auth::{AuthError, AuthHandle};

@@ -62,7 +62,9 @@
 //!    [`AuthError::LinkFailed`]; a retry runs the flow again, so the hook must be idempotent;
 //! 3. the store moves the guest's resources to the account (atomic, idempotent);
 //! 4. the guest and its sessions are deleted (only its sessions are revoked with
-//!    `disable_delete_anonymous_user`);
+//!    `disable_delete_anonymous_user`; with `lazy_persistence`, a session-less record of the
+//!    guest stays until its anonymous lifetime ends, so that its first token, which needed no
+//!    stored session, cannot come back);
 //! 5. a new session and cookie are issued for the account.
 //!
 //! Every change of privilege (register, sign-in, sign-out) issues a new session and token and

@@ -16,7 +16,8 @@
 //! 3. **Transfer.** The store moves every resource of the guest to the account, atomically and
 //!    idempotently.
 //! 4. **Revoke.** The guest is deleted with all its sessions (or, with
-//!    `disable_delete_anonymous_user`, only its sessions are revoked).
+//!    `disable_delete_anonymous_user`, only its sessions are revoked). A lazy guest's token
+//!    (see `lazy_persistence`) is revoked by keeping a session-less record of the guest.
 //! 5. **Rotate.** A new session is started for the account and its cookie set.
 //!
 //! A crash or store failure after step 2 leaves the guest's session live, so a retry runs the
@@ -26,7 +27,7 @@
 //! since the single-flight lock is per process). Resources still move exactly once: that is
 //! the store's `transfer` guarantee.
 //!
-//! Registering while anonymous upgrades the guest in place (same id, nothing to move); the hook
+//! Registering while anonymous stores a lazy guest first, then upgrades the guest in place (same id, nothing to move); the hook
 //! runs with [`LinkKind::Register`] before the store upgrades the user, so a failing hook
 //! leaves the guest anonymous and unchanged.
 
@@ -137,7 +138,10 @@ pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<()
 }
 
 /// Revokes every session of the guest (in the store and in this process's session memo), and
-/// deletes the guest itself when `delete_user`.
+/// deletes the guest itself when `delete_user`. When the guest may have a lazy token (one that
+/// is valid while nothing of the guest is stored, see `lazy_persistence`), a session-less
+/// record of the guest is kept until its anonymous lifetime ends, so that the token cannot
+/// come back to life once the guest is deleted.
 pub(crate) async fn revoke_guest(
     engine: &AuthEngine,
     guest: &Auth,
@@ -149,7 +153,20 @@ pub(crate) async fn revoke_guest(
     } else {
         engine.store.delete_user_sessions(&guest.user.id).await?;
     }
+    if !guest.persisted || (delete_user && engine.config.lazy_persistence) {
+        engine.revoke_lazy(guest).await?;
+    }
     Ok(())
+}
+
+/// Whether the guest's credential is still good in the store: its session is stored, or it is
+/// a lazy guest of which nothing is stored yet. `false` once a link (or a sign-out) revoked it.
+async fn guest_is_live(engine: &AuthEngine, guest: &Auth, now: u64) -> Result<bool, AuthError> {
+    let session = engine.store.get_session(&guest.session_id, now).await?;
+    if session.is_some_and(|session| session.user_id == guest.user.id) {
+        return Ok(true);
+    }
+    Ok(!guest.persisted && engine.store.get_user(&guest.user.id, now).await?.is_none())
 }
 
 /// Links the signed-in guest `guest` to the registered user `account` and signs in as the
@@ -163,12 +180,7 @@ pub(crate) async fn link_guest(
 ) -> Result<Auth, AuthError> {
     let _flight = engine.link_locks.lock(&guest.user.id).await;
     let now = now_millis();
-    let live = engine
-        .store
-        .get_session(&guest.session_id, now)
-        .await?
-        .is_some_and(|session| session.user_id == guest.user.id);
-    if !live {
+    if !guest_is_live(engine, guest, now).await? {
         tracing::info!(guest_id = %guest.user.id, account_id = %account.id,
             "guest session already gone (linked by a concurrent request); signing in without linking");
         return engine.start_session(account, cookies).await;

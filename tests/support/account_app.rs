@@ -25,6 +25,8 @@ pub struct AppOptions {
     pub hook_delay: Duration,
     /// Turn on the in-process session memo (`session_cache_ttl`, 60 s).
     pub session_cache: bool,
+    /// Turn on `lazy_persistence` (guests live in their token until their first write).
+    pub lazy: bool,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -64,6 +66,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         builder = builder.session_cache_ttl(Duration::from_secs(60));
     }
     let config = builder
+        .lazy_persistence(options.lazy)
         .key("test", b"an integration-test secret of 32+ bytes")
         .secure(false)
         .mint_policy(if options.on_demand {
@@ -117,6 +120,7 @@ fn auth_json(auth: &Auth) -> Value {
         "email": auth.user.email,
         "name": auth.user.name,
         "anonymous": auth.is_anonymous,
+        "persisted": auth.persisted,
         "session_id": auth.session_id,
         "token": auth.token,
     })

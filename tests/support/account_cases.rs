@@ -549,6 +549,62 @@ pub async fn old_cookies_are_refused_with_session_cache(store: Arc<dyn Store>) {
     assert_eq!(replay["anonymous"], true);
 }
 
+pub async fn lazy_guests_are_linked_and_their_tokens_revoked(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+
+    // A guest that never wrote (it lives only in its token) signs in.
+    let (client, guest_id) = guest(&app).await;
+    assert_eq!(me(&client).await["persisted"], false);
+    let lazy_cookie = client.fork();
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), account_id);
+    assert!(app
+        .links()
+        .iter()
+        .any(|event| event.anonymous.id == guest_id));
+    assert_ne!(
+        id(&me(&lazy_cookie).await),
+        guest_id,
+        "the lazy token is revoked"
+    );
+
+    // A guest stored at its first write (a claim) signs in.
+    let (client, guest_id) = guest(&app).await;
+    let lazy_cookie = client.fork();
+    claim(&client, "cart:guest").await;
+    let stored_cookie = client.fork();
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(id(&response.json), account_id);
+    let owner_of = app.store.owner_of("cart:guest").await.unwrap();
+    assert_eq!(owner_of.as_deref(), Some(account_id.as_str()));
+    assert_ne!(
+        id(&me(&lazy_cookie).await),
+        guest_id,
+        "the lazy token stays dead"
+    );
+    assert_ne!(
+        id(&me(&stored_cookie).await),
+        guest_id,
+        "the stored token is revoked"
+    );
+
+    // A lazy guest registers: upgraded in place, its lazy token revoked.
+    let (client, guest_id) = guest(&app).await;
+    let lazy_cookie = client.fork();
+    let response = register(&client, "bob@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), guest_id);
+    assert_eq!(response.json["persisted"], true);
+    assert_ne!(id(&me(&lazy_cookie).await), guest_id);
+    assert_eq!(id(&me(&client).await), guest_id);
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! account_suite {
@@ -569,6 +625,7 @@ macro_rules! account_suite {
             double_submit_links_once,
             sign_in_while_registered_switches_accounts,
             old_cookies_are_refused_with_session_cache,
+            lazy_guests_are_linked_and_their_tokens_revoked,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
