@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod ownership;
 pub mod redis_server;
 pub mod store_cases;
