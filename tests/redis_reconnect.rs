@@ -21,14 +21,21 @@ async fn store_recovers_after_redis_restarts() {
         .await
         .unwrap()
         .with_prefix("reconnect:");
-    assert_eq!(store.claim("cart:1", "u").await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        store.claim("cart:1", "u").await.unwrap(),
+        ClaimOutcome::Claimed
+    );
 
     server.stop();
     for _ in 0..3 {
         let started = Instant::now();
         let err = store.owner_of("cart:1").await.unwrap_err();
         assert!(err.is_unavailable(), "expected Unavailable, got {err:?}");
-        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
     }
     let err = store.transfer("u", "v").await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -43,10 +50,16 @@ async fn store_recovers_after_redis_restarts() {
             }
             Err(err) => assert!(err.is_unavailable(), "{err:?}"),
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "store did not recover");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "store did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(store.owner_of("cart:2").await.unwrap().as_deref(), Some("u"));
+    assert_eq!(
+        store.owner_of("cart:2").await.unwrap().as_deref(),
+        Some("u")
+    );
     println!("recovered {:?} after the restart", started.elapsed());
 }
 
@@ -60,5 +73,9 @@ async fn connecting_to_a_dead_server_is_unavailable() {
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -24,7 +24,7 @@ fn guest_keys(store: &RedisStore, id: &str) -> [String; 3] {
     [
         format!("{p}{{u:{id}}}"),
         format!("{p}{{s:{id}-s}}"),
-        format!("{p}{{e:5:users:temp-{id}@example.com}}"),
+        format!("{p}{{e:5:users:guest-{id}@example.com}}"),
     ]
 }
 
@@ -32,13 +32,17 @@ async fn insert_guest(store: &RedisStore, id: &str, now: u64) {
     let guest = UserRecord::new(User::anonymous(
         id,
         "users",
-        format!("temp-{id}@example.com"),
+        // Not a `temp-{id}@` placeholder, so the email has an index key, with a TTL.
+        format!("guest-{id}@example.com"),
         "Guest",
         now,
     ))
     .with_expires_at(Some(now + TTL_MS));
     let session = SessionRecord::new(format!("{id}-s"), id, now, now + TTL_MS);
-    store.insert_user(&guest, Some(&session), now).await.unwrap();
+    store
+        .insert_user(&guest, Some(&session), now)
+        .await
+        .unwrap();
 }
 
 async fn existing(conn: &mut redis::aio::MultiplexedConnection, keys: &[String]) -> usize {
@@ -82,17 +86,37 @@ async fn redis_evicts_idle_guests_and_keeps_registered_users() {
     store.refresh("active-s", now_ms() + TTL_MS).await.unwrap();
 
     sleep_until(start, 1_300).await;
-    assert_eq!(existing(&mut conn, &idle).await, 0, "the idle guest is evicted");
-    assert_eq!(existing(&mut conn, &active).await, 3, "the refreshed guest is kept");
-    assert!(store.get_session("active-s", now_ms()).await.unwrap().is_some());
+    assert_eq!(
+        existing(&mut conn, &idle).await,
+        0,
+        "the idle guest is evicted"
+    );
+    assert_eq!(
+        existing(&mut conn, &active).await,
+        3,
+        "the refreshed guest is kept"
+    );
+    assert!(store
+        .get_session("active-s", now_ms())
+        .await
+        .unwrap()
+        .is_some());
 
     sleep_until(start, 2_000).await;
-    assert_eq!(existing(&mut conn, &active).await, 0, "evicted once idle again");
+    assert_eq!(
+        existing(&mut conn, &active).await,
+        0,
+        "evicted once idle again"
+    );
     // The registered user, its email and its (still live) session index stay.
     assert_eq!(existing(&mut conn, &[member_key, member_email]).await, 2);
     let later = now_ms();
     let member = store.get_user("joins", later).await.unwrap().unwrap();
     assert!(!member.user.is_anonymous);
     assert_eq!(existing(&mut conn, &joins[..1]).await, 1);
-    assert_eq!(existing(&mut conn, &joins[1..2]).await, 0, "its guest session expired");
+    assert_eq!(
+        existing(&mut conn, &joins[1..2]).await,
+        0,
+        "its guest session expired"
+    );
 }

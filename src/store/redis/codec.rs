@@ -1,7 +1,7 @@
 //! Records as Redis hash fields, with one-letter field names so that small hashes stay in
 //! Redis's compact listpack encoding.
 //!
-//! User hash: `c` collection, `e` email, `n` name, `a` `1`/`0` anonymous, `t` created at,
+//! User hash: `c` collection, `e` email (just `@domain` for the placeholder `temp-{id}@domain`), `n` name, `a` `1`/`0` anonymous, `t` created at,
 //! `x` expires at (absent for registered users), `p` password hash (absent when none).
 //! Session hash: `u` user id, `t` created at, `x` expires at.
 
@@ -17,7 +17,7 @@ pub(crate) fn encode_user(record: &UserRecord) -> Vec<(&'static str, String)> {
     let user = &record.user;
     let mut fields = vec![
         ("c", user.collection.clone()),
-        ("e", user.email.clone()),
+        ("e", compact_email(&user.id, &user.email).to_owned()),
         ("n", user.name.clone()),
         ("a", if user.is_anonymous { "1" } else { "0" }.to_owned()),
         ("t", user.created_at.to_string()),
@@ -38,6 +38,24 @@ pub(crate) fn encode_session(session: &SessionRecord) -> Vec<(&'static str, Stri
         ("t", session.created_at.to_string()),
         ("x", session.expires_at.to_string()),
     ]
+}
+
+/// The stored form of an email: `@domain` when it is the placeholder `temp-{id}@domain`.
+fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
+    email
+        .strip_prefix("temp-")
+        .and_then(|rest| rest.strip_prefix(id))
+        .filter(|domain| domain.starts_with('@') && !domain[1..].contains('@'))
+        .unwrap_or(email)
+}
+
+/// The email a stored form stands for (real emails never start with `@`).
+pub(crate) fn full_email(id: &str, stored: String) -> String {
+    if stored.starts_with('@') {
+        format!("temp-{id}{stored}")
+    } else {
+        stored
+    }
 }
 
 fn number(key: &str, field: &str, value: &str) -> Result<u64, StoreError> {
@@ -70,7 +88,7 @@ pub(crate) fn decode_user(
     let user = User {
         id: id.to_owned(),
         collection,
-        email: required(key, "e", e)?,
+        email: full_email(id, required(key, "e", e)?),
         name: required(key, "n", n)?,
         is_anonymous,
         created_at: number(key, "t", &required(key, "t", t)?)?,
@@ -123,6 +141,20 @@ mod tests {
             .with_password_hash(Some("$h".into()));
         let back = decode_user("k", "2", values(&encode_user(&member), &USER_FIELDS)).unwrap();
         assert_eq!(back, Some(member));
+    }
+
+    #[test]
+    fn placeholder_email_is_stored_compactly() {
+        assert_eq!(compact_email("42", "temp-42@example.com"), "@example.com");
+        assert_eq!(
+            compact_email("42", "temp-43@example.com"),
+            "temp-43@example.com"
+        );
+        assert_eq!(compact_email("42", "temp-42@a@b"), "temp-42@a@b");
+        assert_eq!(
+            full_email("42", "@example.com".into()),
+            "temp-42@example.com"
+        );
     }
 
     #[test]

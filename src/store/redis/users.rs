@@ -10,6 +10,11 @@
 //! - The email index is a hint checked against the user it names: a holder that is missing or
 //!   expired at the caller's `now` is stale and may be taken over with a compare-and-set
 //!   ([`EMAIL_CLAIM`]); `find_user_by_email` also checks the user's own email.
+//! - Placeholder emails need no index entry: an email of the form `temp-{id}@{domain}` names
+//!   its holder, so `find_user_by_email` reads user `id` and checks that its email (and
+//!   collection) still match. Most guests have such an email, and this saves them a key. Such
+//!   an email is still unique: reserving it for anyone else first checks that user `id` does
+//!   not hold it.
 //! - `delete_user` removes sessions, then the email entry (only if it still names the user),
 //!   and the user hash last, so a retry after a crash finds what is left to do.
 //!
@@ -20,7 +25,7 @@
 //! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`.
 
 use super::codec::{decode_session, decode_user, encode_session, encode_user};
-use super::codec::{SESSION_FIELDS, USER_FIELDS};
+use super::codec::{full_email, SESSION_FIELDS, USER_FIELDS};
 use super::conn::map_err;
 use super::keys::{session_field, session_of_field};
 use super::scripts::{
@@ -35,6 +40,12 @@ use std::collections::HashMap;
 
 /// How often a contended email reservation is retried before giving up.
 const EMAIL_ATTEMPTS: usize = 8;
+
+/// The user id a placeholder email (`temp-{id}@{domain}`) names.
+fn placeholder_owner(email: &str) -> Option<&str> {
+    let (local, _domain) = email.rsplit_once('@')?;
+    local.strip_prefix("temp-").filter(|id| !id.is_empty())
+}
 
 impl RedisStore {
     /// Redis TTL in ms for a record expiring at `expires_at` (caller clock) seen at `now`;
@@ -96,6 +107,29 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let key = self.keys.email(collection, email);
         let mut conn = self.conn();
+        let named = placeholder_owner(email);
+        if named == Some(user_id) {
+            // The email names this user: no index entry unless a live user took the string.
+            let holder: Option<String> = conn.get(&key).await.map_err(map_err)?;
+            return match holder {
+                Some(holder) if holder != user_id => {
+                    if self.live_user(&holder, now).await?.is_some() {
+                        return Err(StoreError::EmailTaken);
+                    }
+                    self.release_email(collection, email, &holder).await?;
+                    self.remove_user(&holder).await
+                }
+                _ => Ok(()),
+            };
+        }
+        if let Some(named) = named {
+            let holds = self.live_user(named, now).await?.is_some_and(|record| {
+                record.user.collection == collection && record.user.email == email
+            });
+            if holds {
+                return Err(StoreError::EmailTaken);
+            }
+        }
         for _ in 0..EMAIL_ATTEMPTS {
             let holder: Option<String> = conn.get(&key).await.map_err(map_err)?;
             let stale = match holder {
@@ -179,7 +213,7 @@ impl RedisStore {
             .get(self.keys.email(collection, email))
             .await
             .map_err(map_err)?;
-        let Some(holder) = holder else {
+        let Some(holder) = holder.or_else(|| placeholder_owner(email).map(str::to_owned)) else {
             return Ok(None);
         };
         Ok(self
@@ -272,7 +306,8 @@ impl RedisStore {
             .collect();
         self.delete_keys(sessions).await?;
         if let (Some(collection), Some(email)) = (all.get("c"), all.get("e")) {
-            self.release_email(collection, email, id).await?;
+            self.release_email(collection, &full_email(id, email.clone()), id)
+                .await?;
         }
         self.delete_keys(vec![key]).await?;
         Ok(())
@@ -332,7 +367,9 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(map_err)?;
-        if let Some((collection, email, shift)) = moved {
+        let moved = moved.map(|(c, email, shift)| (c, full_email(&user_id, email), shift));
+        let indexed = |email: &str| placeholder_owner(email) != Some(user_id.as_str());
+        if let Some((collection, email, shift)) = moved.filter(|(_, email, _)| indexed(email)) {
             EMAIL_EXTEND
                 .key(self.keys.email(&collection, &email))
                 .arg(&user_id)
