@@ -1,6 +1,8 @@
 //! Memory footprint of one anonymous user with one session in Redis (`MEMORY USAGE` of every
 //! key it has). Run with `--nocapture` to see the figure.
 
+#![cfg(feature = "redis")]
+
 mod support;
 
 use redis::AsyncCommands;

@@ -1,6 +1,8 @@
 //! Redis going down and coming back: typed `Unavailable` errors, fast, no panic, and the
 //! store recovers by itself.
 
+#![cfg(feature = "redis")]
+
 mod support;
 
 use std::time::{Duration, Instant};

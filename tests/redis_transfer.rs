@@ -1,6 +1,8 @@
 //! `RedisStore::transfer` on one node: atomic for readers, resumable, exactly-once under
 //! concurrency, and never blocking Redis for long.
 
+#![cfg(feature = "redis")]
+
 mod support;
 
 use redis::AsyncCommands;

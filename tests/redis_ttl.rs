@@ -1,6 +1,8 @@
 //! Real Redis expiry: idle guests and their sessions and email entries are evicted by Redis
 //! itself, `refresh` slides the expiry, `upgrade_user` removes it.
 
+#![cfg(feature = "redis")]
+
 mod support;
 
 use redis::AsyncCommands;

@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod ownership;
+#[cfg(feature = "redis")]
 pub mod redis_server;
 pub mod store_cases;

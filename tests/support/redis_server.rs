@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tower_anonymous_auth::store::{RedisStore, Store};
 
@@ -222,7 +222,9 @@ fn spawn_cluster_node(port: u16) {
         dir = dir.display(),
         parent = std::process::id(),
     );
-    Command::new("sh")
+    // The watchdogs live as long as the test process; their handles are kept here.
+    static WATCHDOGS: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+    let watchdog = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
@@ -230,6 +232,10 @@ fn spawn_cluster_node(port: u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("cannot spawn a cluster node");
+    WATCHDOGS
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .push(watchdog);
 }
 
 /// A store on the cluster under a fresh prefix.
