@@ -12,7 +12,11 @@
 //!   `resources_of` then reads the set and keeps only the members whose owner key still names
 //!   the owner. So in cluster mode `resources_of(o)` lists exactly the resources whose owner
 //!   key said `o` when it was read, and it never omits a resource owned by `o` for the whole
-//!   call: a resource is never listed for an owner that `owner_of` would deny.
+//!   call: a resource is never listed for an owner that `owner_of` would deny. Readers that
+//!   list `from` then `to` during a transfer see every resource at least once; `to` then
+//!   `from`, at most once (tests/redis_cluster.rs checks both). A failed cluster claim may
+//!   leave a stale set entry; it is filtered out like any other. A `release` racing with a
+//!   new `claim` of the same resource by the same owner may drop the new set entry.
 
 use super::conn::map_err;
 use super::scripts::{CLAIM_SINGLE, DELETE_IF, RELEASE_SINGLE};

@@ -19,6 +19,17 @@
 //!   concurrent transfer counts each resource exactly once (only the winning compare-and-set
 //!   counts). The set invariant of [`ownership`](super::ownership) holds between every two
 //!   steps, so `resources_of` (which filters by owner key) never lists a resource under both.
+//!
+//! Why no separate journal key: a journal in from's slot would have to name the work still to
+//! do, which is exactly what the from-set already holds, in the same slot, updated after each
+//! batch. A crash after step 1 leaves stale to-set entries (filtered out, and picked up again
+//! by the retry); after step 2, resources owned by `to` still in the from-set (the retry's
+//! compare-and-set fails, so they are not counted twice, and step 3 drops them).
+//!
+//! Known limit (cluster only): a resource claimed by `from`, or moved into `from` by another
+//! transfer, in the instant between a batch's compare-and-set and its `SREM` can lose its
+//! from-set entry. `owner_of` stays right; only `resources_of(from)` misses it. Links run once
+//! per sign-in, so the window is a race between a guest's own concurrent requests.
 
 use super::conn::map_err;
 use super::scripts::{SET_IF, TRANSFER_BATCH_SINGLE};
