@@ -8,7 +8,7 @@ mod support;
 store_suite!(support::redis_server::shared_dyn_store("suite"));
 
 use redis::AsyncCommands;
-use support::redis_server::{redis_url, shared_store};
+use support::redis_server::{delete_prefix, redis_url, shared_store};
 use tower_anonymous_auth::{Store, StoreError};
 
 /// Data this crate cannot read is a typed error, never a panic.
@@ -51,6 +51,7 @@ async fn unreadable_records_are_errors_not_panics() {
         .unwrap();
     let err = store.resources_of("bad").await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    delete_prefix(&store).await;
 }
 
 /// `RedisStore` is `Clone + Debug`; clones share the connection and the prefix.
@@ -68,4 +69,5 @@ async fn clones_share_data_and_debug_shows_the_setup() {
         debug.contains("single") && debug.contains(store.prefix()),
         "{debug}"
     );
+    delete_prefix(&store).await;
 }

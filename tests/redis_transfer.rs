@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::ownership::{check_ordered_reads, claim_many};
-use support::redis_server::{redis_url, shared_store, RedisServer};
+use support::redis_server::{delete_prefix, redis_url, shared_store, RedisServer};
 use tower_anonymous_auth::store::{RedisStore, Store};
 
 const N: usize = 10_000;
@@ -83,6 +83,7 @@ async fn readers_never_see_neither_or_both() {
     );
     check_ordered_reads(&store, "guest", "account", N).await;
     assert_eq!(store.resources_of("account").await.unwrap().len(), N);
+    delete_prefix(&store).await;
 }
 
 /// (b) A transfer aborted midway leaves a consistent state, and a retry finishes the job,
@@ -118,6 +119,7 @@ async fn interrupted_transfer_completes_on_retry() {
     assert_eq!(store.resources_of("account").await.unwrap().len(), N);
     assert!(store.resources_of("guest").await.unwrap().is_empty());
     assert_eq!(store.transfer("guest", "account").await.unwrap().moved, 0);
+    delete_prefix(&store).await;
 }
 
 /// (c) Concurrent transfers of one guest move each resource exactly once.
@@ -138,6 +140,7 @@ async fn concurrent_transfers_move_each_resource_once() {
     assert_eq!(moved, N);
     assert_eq!(store.resources_of("account").await.unwrap().len(), N);
     assert!(store.resources_of("guest").await.unwrap().is_empty());
+    delete_prefix(&store).await;
 }
 
 /// (d) No Redis call of a 10,000-resource transfer blocks the server for more than a few

@@ -7,7 +7,7 @@ mod support;
 
 use redis::AsyncCommands;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::redis_server::{redis_url, shared_store};
+use support::redis_server::{delete_prefix, redis_url, shared_store};
 use tower_anonymous_auth::store::{RedisStore, SessionRecord, Store, UserRecord};
 use tower_anonymous_auth::User;
 
@@ -121,4 +121,5 @@ async fn redis_evicts_idle_guests_and_keeps_registered_users() {
         0,
         "its guest session expired"
     );
+    delete_prefix(&store).await;
 }

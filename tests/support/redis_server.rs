@@ -28,9 +28,39 @@ pub async fn shared_store(test: &str) -> RedisStore {
         .with_prefix(unique_prefix(test))
 }
 
-/// [`shared_store`] as the `Arc<dyn Store>` the conformance suite wants.
+/// Deletes every key under the store's prefix on the shared server (tests that write many keys
+/// call it at the end so that the shared Redis does not fill up).
+pub async fn delete_prefix(store: &RedisStore) {
+    use futures::StreamExt;
+    let mut conn = redis::Client::open(redis_url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let pattern = format!("{}*", store.prefix());
+    let keys: Vec<String> = {
+        let mut scan = redis::AsyncCommands::scan_match::<_, String>(&mut conn, pattern)
+            .await
+            .expect("scan");
+        let mut keys = Vec::new();
+        while let Some(key) = scan.next().await {
+            keys.push(key.expect("scan item"));
+        }
+        keys
+    };
+    for chunk in keys.chunks(1000) {
+        let _: () = redis::cmd("UNLINK")
+            .arg(chunk)
+            .query_async(&mut conn)
+            .await
+            .expect("unlink");
+    }
+}
+
+/// [`shared_store`] as the `Arc<dyn Store>` the conformance suite wants; its keys are deleted
+/// when the last clone is dropped.
 pub async fn shared_dyn_store(test: &str) -> Arc<dyn Store> {
-    Arc::new(shared_store(test).await)
+    Arc::new(super::cleanup::CleanedUp(shared_store(test).await))
 }
 
 /// Runs `redis-cli -p PORT args...` and returns its output (empty when it fails).
