@@ -81,3 +81,34 @@ async fn connecting_to_a_dead_server_is_unavailable() {
         started.elapsed()
     );
 }
+
+/// A Redis that accepts connections but never answers makes calls time out quickly (the
+/// response timeout), instead of hanging the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_times_out_fast() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect_with_config(&server.url(), config())
+        .await
+        .unwrap()
+        .with_prefix("hung:");
+    store.claim("cart:1", "u").await.unwrap();
+    server.pause();
+    let started = Instant::now();
+    let err = store.owner_of("cart:1").await.unwrap_err();
+    let waited = started.elapsed();
+    server.resume();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(waited < Duration::from_secs(2), "took {waited:?}");
+    let started = Instant::now();
+    while store.owner_of("cart:1").await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "store did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.owner_of("cart:1").await.unwrap().as_deref(),
+        Some("u")
+    );
+}
