@@ -1,7 +1,8 @@
 //! [`RedisStore`]: users, sessions and ownership in Redis or Redis Cluster.
 //!
 //! One submodule per job: [`keys`] (the key layout), [`codec`] (records as compact hashes),
-//! [`scripts`] (the Lua scripts), [`users`] (users, emails, sessions, expiry),
+//! [`scripts`] (the Lua scripts), [`users`] (user records), [`emails`] (the email index),
+//! [`sessions`] (sessions and sliding expiry),
 //! [`ownership`] (claim, release, lookups) and [`transfer`] (the batched ownership rewrite).
 //! Their module docs explain the protocols; in short:
 //!
@@ -18,9 +19,11 @@
 
 mod codec;
 mod conn;
+mod emails;
 mod keys;
 mod ownership;
 mod scripts;
+mod sessions;
 mod transfer;
 mod users;
 
