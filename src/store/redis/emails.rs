@@ -25,6 +25,29 @@ pub(super) fn placeholder_owner(email: &str) -> Option<&str> {
 }
 
 impl RedisStore {
+    /// Reserving a user's own placeholder email writes nothing; it only fails when a live user
+    /// took that string as a real email (and removes a dead one that did).
+    async fn check_own_placeholder(
+        &self,
+        collection: &str,
+        email: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.email(collection, email);
+        let holder: Option<String> = self.conn().get(&key).await.map_err(map_err)?;
+        match holder {
+            Some(holder) if holder != user_id => {
+                if self.live_user(&holder, now).await?.is_some() {
+                    return Err(StoreError::EmailTaken);
+                }
+                self.release_email(collection, email, &holder).await?;
+                self.remove_user(&holder).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Points the email index at `user_id`, taking it over from a dead holder (which is then
     /// removed). Fails with [`StoreError::EmailTaken`] when a live user holds it.
     pub(super) async fn reserve_email(
@@ -39,18 +62,9 @@ impl RedisStore {
         let mut conn = self.conn();
         let named = placeholder_owner(email);
         if named == Some(user_id) {
-            // The email names this user: no index entry unless a live user took the string.
-            let holder: Option<String> = conn.get(&key).await.map_err(map_err)?;
-            return match holder {
-                Some(holder) if holder != user_id => {
-                    if self.live_user(&holder, now).await?.is_some() {
-                        return Err(StoreError::EmailTaken);
-                    }
-                    self.release_email(collection, email, &holder).await?;
-                    self.remove_user(&holder).await
-                }
-                _ => Ok(()),
-            };
+            return self
+                .check_own_placeholder(collection, email, user_id, now)
+                .await;
         }
         if let Some(named) = named {
             let holds = self.live_user(named, now).await?.is_some_and(|record| {
