@@ -112,3 +112,21 @@ async fn a_hung_redis_times_out_fast() {
         Some("u")
     );
 }
+
+/// An unreachable cluster is `Unavailable` too, and quickly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_a_dead_cluster_is_unavailable() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.stop();
+    let started = Instant::now();
+    let err = RedisStore::connect_cluster_with_config(&[url.as_str()], config())
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
