@@ -4,7 +4,9 @@
 //! `refresh` moves the session's `x` field and its key expiry together in one script, then
 //! (for an anonymous user) the user's, then the user's indexed email key's, each by exactly
 //! as much as its own `expires_at` moved. The session index field holds the session's expiry,
-//! so adding a session prunes the fields of sessions long expired.
+//! so adding a session prunes the fields of sessions long expired. The index field is written
+//! before the session hash, so every session that exists is indexed and
+//! `delete_user_sessions` (revocation on a privilege change) cannot miss one.
 
 use super::codec::{decode_session, encode_session, full_email, SESSION_FIELDS};
 use super::conn::map_err;
