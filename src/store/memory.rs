@@ -108,15 +108,11 @@ impl MemoryStore {
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than refusing service forever, so recover from poisoning.
-        self.inner
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.inner.read().unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.inner.write().unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -234,11 +230,7 @@ impl Store for MemoryStore {
             }
         }
         let old_key = (collection, current.user.email.clone());
-        if inner
-            .emails
-            .get(&old_key)
-            .is_some_and(|holder| holder == id)
-        {
+        if inner.emails.get(&old_key).is_some_and(|holder| holder == id) {
             inner.emails.remove(&old_key);
         }
         inner.emails.insert(new_key, id.to_owned());
@@ -358,11 +350,7 @@ impl Store for MemoryStore {
         for resource in &resources {
             inner.owners.insert(resource.clone(), to.to_owned());
         }
-        inner
-            .owned
-            .entry(to.to_owned())
-            .or_default()
-            .extend(resources);
+        inner.owned.entry(to.to_owned()).or_default().extend(resources);
         Ok(TransferReport { moved })
     }
 }

@@ -29,14 +29,8 @@ fn member(id: &str, email: &str) -> UserRecord {
 pub async fn insert_and_get_user(store: Arc<dyn Store>) {
     let record = guest("u1", NOW + HOUR);
     let session = SessionRecord::new("s1", "u1", NOW, NOW + HOUR);
-    store
-        .insert_user(&record, Some(&session), NOW)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get_user("u1", NOW).await.unwrap(),
-        Some(record.clone())
-    );
+    store.insert_user(&record, Some(&session), NOW).await.unwrap();
+    assert_eq!(store.get_user("u1", NOW).await.unwrap(), Some(record.clone()));
     assert_eq!(store.get_session("s1", NOW).await.unwrap(), Some(session));
     assert_eq!(
         store
@@ -50,10 +44,7 @@ pub async fn insert_and_get_user(store: Arc<dyn Store>) {
 }
 
 pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
-    store
-        .insert_user(&member("a", "ann@example.com"), None, NOW)
-        .await
-        .unwrap();
+    store.insert_user(&member("a", "ann@example.com"), None, NOW).await.unwrap();
     let err = store
         .insert_user(&member("b", "ann@example.com"), None, NOW)
         .await
@@ -74,10 +65,7 @@ pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
 pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
     let record = guest("old", NOW + 10);
     let session = SessionRecord::new("old-s", "old", NOW, NOW + 10);
-    store
-        .insert_user(&record, Some(&session), NOW)
-        .await
-        .unwrap();
+    store.insert_user(&record, Some(&session), NOW).await.unwrap();
     assert!(store.get_user("old", NOW + 9).await.unwrap().is_some());
     assert_eq!(store.get_user("old", NOW + 10).await.unwrap(), None);
     assert_eq!(store.get_session("old-s", NOW + 10).await.unwrap(), None);
@@ -101,14 +89,8 @@ pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
 }
 
 pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
-    store
-        .insert_user(&guest("g", NOW + HOUR), None, NOW)
-        .await
-        .unwrap();
-    store
-        .insert_user(&member("m", "taken@example.com"), None, NOW)
-        .await
-        .unwrap();
+    store.insert_user(&guest("g", NOW + HOUR), None, NOW).await.unwrap();
+    store.insert_user(&member("m", "taken@example.com"), None, NOW).await.unwrap();
     let err = store
         .upgrade_user("g", "taken@example.com", "G", Some("$h"), NOW)
         .await
@@ -124,10 +106,7 @@ pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
     assert_eq!(upgraded.password_hash.as_deref(), Some("$h"));
     // Far in the future the registered user is still there.
     let later = NOW + 1_000 * HOUR;
-    assert_eq!(
-        store.get_user("g", later).await.unwrap(),
-        Some(upgraded.clone())
-    );
+    assert_eq!(store.get_user("g", later).await.unwrap(), Some(upgraded.clone()));
     let by_email = store
         .find_user_by_email("users", "gina@example.com", later)
         .await
@@ -149,10 +128,7 @@ pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
 }
 
 pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
-    store
-        .insert_user(&member("u", "u@example.com"), None, NOW)
-        .await
-        .unwrap();
+    store.insert_user(&member("u", "u@example.com"), None, NOW).await.unwrap();
     for sid in ["s1", "s2", "s3"] {
         store
             .insert_session(&SessionRecord::new(sid, "u", NOW, NOW + HOUR))
@@ -211,33 +187,18 @@ pub async fn delete_user_removes_sessions_and_email(store: Arc<dyn Store>) {
     store.delete_user("d").await.unwrap();
     assert_eq!(store.get_user("d", NOW).await.unwrap(), None);
     assert_eq!(store.get_session("ds", NOW).await.unwrap(), None);
-    store
-        .insert_user(&member("e", "d@example.com"), None, NOW)
-        .await
-        .unwrap();
+    store.insert_user(&member("e", "d@example.com"), None, NOW).await.unwrap();
 }
 
 pub async fn claim_release_and_lookups(store: Arc<dyn Store>) {
-    assert_eq!(
-        store.claim("cart:2", "a").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-    assert_eq!(
-        store.claim("cart:1", "a").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-    assert_eq!(
-        store.claim("cart:1", "a").await.unwrap(),
-        ClaimOutcome::AlreadyOwned
-    );
+    assert_eq!(store.claim("cart:2", "a").await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.claim("cart:1", "a").await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.claim("cart:1", "a").await.unwrap(), ClaimOutcome::AlreadyOwned);
     assert_eq!(
         store.claim("cart:1", "b").await.unwrap(),
         ClaimOutcome::OwnedByOther("a".into())
     );
-    assert_eq!(
-        store.owner_of("cart:1").await.unwrap().as_deref(),
-        Some("a")
-    );
+    assert_eq!(store.owner_of("cart:1").await.unwrap().as_deref(), Some("a"));
     assert_eq!(store.owner_of("cart:9").await.unwrap(), None);
     assert_eq!(
         store.resources_of("a").await.unwrap(),
@@ -247,14 +208,8 @@ pub async fn claim_release_and_lookups(store: Arc<dyn Store>) {
     assert!(!store.release("cart:1", "b").await.unwrap());
     assert!(store.release("cart:1", "a").await.unwrap());
     assert_eq!(store.owner_of("cart:1").await.unwrap(), None);
-    assert_eq!(
-        store.resources_of("a").await.unwrap(),
-        vec!["cart:2".to_string()]
-    );
-    assert_eq!(
-        store.claim("cart:1", "b").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
+    assert_eq!(store.resources_of("a").await.unwrap(), vec!["cart:2".to_string()]);
+    assert_eq!(store.claim("cart:1", "b").await.unwrap(), ClaimOutcome::Claimed);
 }
 
 pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
@@ -269,10 +224,7 @@ pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
     assert_eq!(owned.len(), 51);
     for i in 0..50 {
         let r = format!("item:{i:03}");
-        assert_eq!(
-            store.owner_of(&r).await.unwrap().as_deref(),
-            Some("account")
-        );
+        assert_eq!(store.owner_of(&r).await.unwrap().as_deref(), Some("account"));
     }
     // A retry of a finished transfer is a no-op.
     assert_eq!(store.transfer("guest", "account").await.unwrap().moved, 0);
