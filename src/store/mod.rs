@@ -6,7 +6,11 @@
 //! `redis` feature, `RedisStore` keeps the same data in Redis or Redis Cluster.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreConfig};
 pub use memory::MemoryStore;
 
 use crate::rate_limit::{MintRateLimit, RateDecision};

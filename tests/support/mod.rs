@@ -4,7 +4,12 @@
 pub mod account_app;
 pub mod account_cases;
 pub mod apps;
+#[cfg(feature = "redis")]
+pub mod cleanup;
 pub mod client;
 pub mod flaky_store;
 pub mod http_client;
+pub mod ownership;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 pub mod store_cases;

@@ -1,0 +1,182 @@
+//! Records as Redis hash fields, with one-letter field names so that small hashes stay in
+//! Redis's compact listpack encoding.
+//!
+//! User hash: `c` collection, `e` email (just `@domain` for the placeholder `temp-{id}@domain`), `n` name, `a` `1`/`0` anonymous, `t` created at,
+//! `x` expires at (absent for registered users), `p` password hash (absent when none).
+//! Session hash: `u` user id, `t` created at, `x` expires at.
+
+use crate::store::{SessionRecord, StoreError, User, UserRecord};
+
+/// The user fields, in the order [`decode_user`] expects them from `HMGET`.
+pub(crate) const USER_FIELDS: [&str; 7] = ["c", "e", "n", "a", "t", "x", "p"];
+/// The session fields, in the order [`decode_session`] expects them from `HMGET`.
+pub(crate) const SESSION_FIELDS: [&str; 3] = ["u", "t", "x"];
+
+/// Field/value pairs for `HSET` of a user record.
+pub(crate) fn encode_user(record: &UserRecord) -> Vec<(&'static str, String)> {
+    let user = &record.user;
+    let mut fields = vec![
+        ("c", user.collection.clone()),
+        ("e", compact_email(&user.id, &user.email).to_owned()),
+        ("n", user.name.clone()),
+        ("a", if user.is_anonymous { "1" } else { "0" }.to_owned()),
+        ("t", user.created_at.to_string()),
+    ];
+    if let Some(at) = record.expires_at {
+        fields.push(("x", at.to_string()));
+    }
+    if let Some(hash) = &record.password_hash {
+        fields.push(("p", hash.clone()));
+    }
+    fields
+}
+
+/// Field/value pairs for `HSET` of a session record.
+pub(crate) fn encode_session(session: &SessionRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("u", session.user_id.clone()),
+        ("t", session.created_at.to_string()),
+        ("x", session.expires_at.to_string()),
+    ]
+}
+
+/// The stored form of an email: `@domain` when it is the placeholder `temp-{id}@domain`.
+fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
+    email
+        .strip_prefix("temp-")
+        .and_then(|rest| rest.strip_prefix(id))
+        .filter(|domain| domain.starts_with('@') && !domain[1..].contains('@'))
+        .unwrap_or(email)
+}
+
+/// The email a stored form stands for (real emails never start with `@`).
+pub(crate) fn full_email(id: &str, stored: String) -> String {
+    if stored.starts_with('@') {
+        format!("temp-{id}{stored}")
+    } else {
+        stored
+    }
+}
+
+fn number(key: &str, field: &str, value: &str) -> Result<u64, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{key}: field {field} is not a number")))
+}
+
+fn required(key: &str, field: &str, value: Option<String>) -> Result<String, StoreError> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("{key}: field {field} is missing")))
+}
+
+/// Decodes `HMGET key c e n a t x p`; `None` when the user does not exist.
+pub(crate) fn decode_user(
+    key: &str,
+    id: &str,
+    values: Vec<Option<String>>,
+) -> Result<Option<UserRecord>, StoreError> {
+    let [c, e, n, a, t, x, p]: [Option<String>; 7] = values
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{key}: wrong field count")))?;
+    let Some(collection) = c else {
+        return Ok(None);
+    };
+    let is_anonymous = match required(key, "a", a)?.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(StoreError::Corrupt(format!("{key}: field a is not 0/1"))),
+    };
+    let user = User {
+        id: id.to_owned(),
+        collection,
+        email: full_email(id, required(key, "e", e)?),
+        name: required(key, "n", n)?,
+        is_anonymous,
+        created_at: number(key, "t", &required(key, "t", t)?)?,
+    };
+    let expires_at = x.map(|at| number(key, "x", &at)).transpose()?;
+    Ok(Some(
+        UserRecord::new(user)
+            .with_password_hash(p)
+            .with_expires_at(expires_at),
+    ))
+}
+
+/// Decodes `HMGET key u t x`; `None` when the session does not exist.
+pub(crate) fn decode_session(
+    key: &str,
+    id: &str,
+    values: Vec<Option<String>>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let [u, t, x]: [Option<String>; 3] = values
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{key}: wrong field count")))?;
+    let Some(user_id) = u else {
+        return Ok(None);
+    };
+    let created_at = number(key, "t", &required(key, "t", t)?)?;
+    let expires_at = number(key, "x", &required(key, "x", x)?)?;
+    Ok(Some(SessionRecord::new(
+        id, user_id, created_at, expires_at,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, String)], fields: &[&str]) -> Vec<Option<String>> {
+        fields
+            .iter()
+            .map(|f| pairs.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn user_round_trips() {
+        let record = UserRecord::new(User::anonymous("1", "users", "t@x.io", "N", 5))
+            .with_expires_at(Some(9));
+        let back = decode_user("k", "1", values(&encode_user(&record), &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(record));
+        let member = UserRecord::new(User::registered("2", "u", "a@b", "A", 1))
+            .with_password_hash(Some("$h".into()));
+        let back = decode_user("k", "2", values(&encode_user(&member), &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(member));
+    }
+
+    #[test]
+    fn placeholder_email_is_stored_compactly() {
+        assert_eq!(compact_email("42", "temp-42@example.com"), "@example.com");
+        assert_eq!(
+            compact_email("42", "temp-43@example.com"),
+            "temp-43@example.com"
+        );
+        assert_eq!(compact_email("42", "temp-42@a@b"), "temp-42@a@b");
+        assert_eq!(
+            full_email("42", "@example.com".into()),
+            "temp-42@example.com"
+        );
+    }
+
+    #[test]
+    fn bad_data_is_corrupt_not_panic() {
+        let mut v = vec![Some("users".to_string()); 7];
+        v[3] = Some("maybe".into());
+        assert!(matches!(
+            decode_user("k", "1", v),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_user("k", "1", vec![]),
+            Err(StoreError::Corrupt(_))
+        ));
+        let s = vec![Some("u".into()), Some("x".into()), Some("1".into())];
+        assert!(matches!(
+            decode_session("k", "s", s),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            decode_session("k", "s", vec![None, None, None]).unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! User records: insert (with a first session), read, upgrade in place, delete.
+//!
+//! Each record lives in its own slot, so operations that touch several records are short
+//! sequences of single-slot steps, ordered so that a crash between two steps leaves only
+//! harmless leftovers:
+//!
+//! - `insert_user` writes the user hash (with its first session's index field) and the session
+//!   hash first, and reserves the email last (see [`emails`](super::emails)). A concurrent
+//!   insert of the same email therefore always finds a live holder. When the email is taken
+//!   the two writes are rolled back.
+//! - `upgrade_user` reserves the new email, then rewrites the hash and removes its expiry in
+//!   one script, then releases the old email.
+//! - `delete_user` removes sessions, then the email entry (only if it still names the user),
+//!   and the user hash last, so a retry after a crash finds what is left to do.
+//!
+//! Expiry: the records keep `expires_at` in the caller's clock. The keys get a Redis TTL of
+//! `expires_at - now` plus the store's grace period (`PEXPIRE`, i.e. `PEXPIREAT` of the same
+//! instant translated to the server's clock), so a clock difference between the application
+//! and Redis does not matter; [`Store::refresh`](crate::Store::refresh) moves the Redis expiry
+//! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`
+//! (see [`sessions`](super::sessions)).
+
+use super::codec::{decode_user, encode_user, full_email, USER_FIELDS};
+use super::conn::map_err;
+use super::keys::{session_field, session_of_field};
+use super::scripts::{REPLACE_FIELDS, UPGRADE};
+use super::RedisStore;
+use crate::store::{SessionRecord, StoreError, UserRecord};
+use futures::future::try_join_all;
+use redis::AsyncCommands;
+use std::collections::HashMap;
+
+impl RedisStore {
+    /// Redis TTL in ms for a record expiring at `expires_at` (caller clock) seen at `now`;
+    /// `0` means no expiry.
+    pub(super) fn ttl_ms(&self, expires_at: Option<u64>, now: u64) -> u64 {
+        match expires_at {
+            None => 0,
+            Some(at) => at.saturating_sub(now).saturating_add(self.grace_ms).max(1),
+        }
+    }
+
+    async fn write_user(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut pairs: Vec<(String, String)> = encode_user(record)
+            .into_iter()
+            .map(|(field, value)| (field.to_owned(), value))
+            .collect();
+        if let Some(session) = session {
+            pairs.push((session_field(&session.id), session.expires_at.to_string()));
+        }
+        REPLACE_FIELDS
+            .key(self.keys.user(&record.user.id))
+            .arg(self.ttl_ms(record.expires_at, now))
+            .arg(USER_FIELDS.len())
+            .arg(&USER_FIELDS[..])
+            .arg(&pairs)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(super) async fn live_user(
+        &self,
+        id: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let key = self.keys.user(id);
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&key)
+            .arg(&USER_FIELDS[..])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(decode_user(&key, id, values)?.filter(|record| !record.is_expired(now)))
+    }
+
+    pub(super) async fn insert_user_impl(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let user = &record.user;
+        self.write_user(record, session, now).await?;
+        if let Some(session) = session {
+            self.write_session(session, now).await?;
+        }
+        let ttl = self.ttl_ms(record.expires_at, now);
+        match self
+            .reserve_email(&user.collection, &user.email, &user.id, ttl, now)
+            .await
+        {
+            Err(StoreError::EmailTaken) => {
+                let mut keys = vec![self.keys.user(&user.id)];
+                keys.extend(session.map(|s| self.keys.session(&s.id)));
+                self.delete_keys(keys).await?;
+                Err(StoreError::EmailTaken)
+            }
+            other => other,
+        }
+    }
+
+    pub(super) async fn upgrade_user_impl(
+        &self,
+        id: &str,
+        email: &str,
+        name: &str,
+        password_hash: Option<&str>,
+        now: u64,
+    ) -> Result<UserRecord, StoreError> {
+        let Some(current) = self.live_user(id, now).await? else {
+            return Err(StoreError::UserNotFound(id.to_owned()));
+        };
+        let collection = current.user.collection.clone();
+        self.reserve_email(&collection, email, id, 0, now).await?;
+        let upgraded: i64 = UPGRADE
+            .key(self.keys.user(id))
+            .arg(email)
+            .arg(name)
+            .arg(if password_hash.is_some() { "1" } else { "0" })
+            .arg(password_hash.unwrap_or_default())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let mut conn = self.conn();
+        if upgraded == 0 {
+            self.release_email(&collection, email, id).await?;
+            return Err(StoreError::UserNotFound(id.to_owned()));
+        }
+        if current.user.email != email {
+            self.release_email(&collection, &current.user.email, id)
+                .await?;
+        }
+        let _: bool = conn
+            .persist(self.keys.email(&collection, email))
+            .await
+            .map_err(map_err)?;
+        let mut record = current;
+        record.user.email = email.to_owned();
+        record.user.name = name.to_owned();
+        record.user.is_anonymous = false;
+        record.password_hash = password_hash.map(str::to_owned);
+        record.expires_at = None;
+        Ok(record)
+    }
+
+    /// Deletes keys one command each (they may live on different cluster nodes); returns how
+    /// many existed.
+    pub(super) async fn delete_keys(&self, keys: Vec<String>) -> Result<usize, StoreError> {
+        let deleted = try_join_all(keys.into_iter().map(|key| {
+            let mut conn = self.conn();
+            async move { conn.del::<_, usize>(key).await }
+        }))
+        .await
+        .map_err(map_err)?;
+        Ok(deleted.into_iter().sum())
+    }
+
+    pub(super) async fn remove_user(&self, id: &str) -> Result<(), StoreError> {
+        let key = self.keys.user(id);
+        let all: HashMap<String, String> = self.conn().hgetall(&key).await.map_err(map_err)?;
+        if all.is_empty() {
+            return Ok(());
+        }
+        let sessions = all
+            .keys()
+            .filter_map(|field| session_of_field(field))
+            .map(|sid| self.keys.session(sid))
+            .collect();
+        self.delete_keys(sessions).await?;
+        if let (Some(collection), Some(email)) = (all.get("c"), all.get("e")) {
+            self.release_email(collection, &full_email(id, email.clone()), id)
+                .await?;
+        }
+        self.delete_keys(vec![key]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! The shared store conformance suite against `RedisStore` on one node (`REDIS_URL`),
+//! each case under its own key prefix.
+
+#![cfg(feature = "redis")]
+
+mod support;
+
+store_suite!(support::redis_server::shared_dyn_store("suite"));
+
+use redis::AsyncCommands;
+use support::redis_server::{delete_prefix, redis_url, shared_store};
+use tower_anonymous_auth::{Store, StoreError};
+
+/// Data this crate cannot read is a typed error, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_are_errors_not_panics() {
+    let store = shared_store("corrupt").await;
+    let mut conn = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let prefix = store.prefix().to_owned();
+    let _: () = conn
+        .hset_multiple(
+            format!("{prefix}{{u:bad}}"),
+            &[
+                ("c", "users"),
+                ("e", "x@y.z"),
+                ("n", "N"),
+                ("a", "maybe"),
+                ("t", "0"),
+            ],
+        )
+        .await
+        .unwrap();
+    let err = store.get_user("bad", 0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let _: () = conn
+        .hset_multiple(
+            format!("{prefix}{{s:bad}}"),
+            &[("u", "bad"), ("t", "soon"), ("x", "1")],
+        )
+        .await
+        .unwrap();
+    let err = store.get_session("bad", 0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let _: () = conn
+        .set(format!("{prefix}{{o:bad}}"), "not a set")
+        .await
+        .unwrap();
+    let err = store.resources_of("bad").await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    delete_prefix(&store).await;
+}
+
+/// `RedisStore` is `Clone + Debug`; clones share the connection and the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_share_data_and_debug_shows_the_setup() {
+    let store = shared_store("clone").await;
+    let clone = store.clone();
+    clone.claim("cart:1", "u").await.unwrap();
+    assert_eq!(
+        store.owner_of("cart:1").await.unwrap().as_deref(),
+        Some("u")
+    );
+    let debug = format!("{store:?}");
+    assert!(
+        debug.contains("single") && debug.contains(store.prefix()),
+        "{debug}"
+    );
+    delete_prefix(&store).await;
+}
+
+/// A guest's placeholder email has no index key, yet stays unique and findable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placeholder_emails_stay_unique_without_an_index_key() {
+    use tower_anonymous_auth::store::UserRecord;
+    use tower_anonymous_auth::User;
+    let store = shared_store("placeholder").await;
+    let now = 1_000;
+    let guest = UserRecord::new(User::anonymous("g1", "users", "temp-g1@x.io", "G", now))
+        .with_expires_at(Some(now + 10_000));
+    store.insert_user(&guest, None, now).await.unwrap();
+    let mut conn = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = conn.keys(format!("{}*", store.prefix())).await.unwrap();
+    assert_eq!(keys.len(), 1, "only the user hash: {keys:?}");
+    let found = store
+        .find_user_by_email("users", "temp-g1@x.io", now)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(guest));
+    assert_eq!(
+        store
+            .find_user_by_email("admins", "temp-g1@x.io", now)
+            .await
+            .unwrap(),
+        None
+    );
+    let thief = UserRecord::new(User::registered("t", "users", "temp-g1@x.io", "T", now));
+    assert_eq!(
+        store.insert_user(&thief, None, now).await.unwrap_err(),
+        StoreError::EmailTaken
+    );
+    assert_eq!(store.get_user("t", now).await.unwrap(), None, "rolled back");
+    // Once the guest has expired, the string is free to take.
+    let later = now + 10_000;
+    store.insert_user(&thief, None, later).await.unwrap();
+    let found = store
+        .find_user_by_email("users", "temp-g1@x.io", later)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|r| r.user.id).as_deref(), Some("t"));
+    delete_prefix(&store).await;
+}
