@@ -117,3 +117,34 @@ async fn placeholder_emails_stay_unique_without_an_index_key() {
     assert_eq!(found.map(|r| r.user.id).as_deref(), Some("t"));
     delete_prefix(&store).await;
 }
+
+/// Mint rate-limit buckets live in Redis: two app instances (two stores on one server)
+/// share them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_buckets_are_shared_between_instances() {
+    use tower_anonymous_auth::{MintRateLimit, RateDecision};
+    let first = shared_store("rate").await;
+    let second = tower_anonymous_auth::store::RedisStore::connect(&redis_url())
+        .await
+        .unwrap()
+        .with_prefix(first.prefix().to_owned());
+    let limit = MintRateLimit::new(3, 60);
+    let now = 5_000_000;
+    for store in [&first, &second, &first] {
+        assert!(store
+            .rate_limit("mint:198.51.100.1", limit, now)
+            .await
+            .unwrap()
+            .is_allowed());
+    }
+    assert_eq!(
+        second
+            .rate_limit("mint:198.51.100.1", limit, now)
+            .await
+            .unwrap(),
+        RateDecision::Limited {
+            retry_after_ms: 1_000
+        }
+    );
+    delete_prefix(&first).await;
+}

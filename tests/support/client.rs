@@ -115,6 +115,17 @@ impl Client {
             .await
     }
 
+    /// Posts an `application/x-www-form-urlencoded` body, as an HTML form does.
+    pub async fn post_form(&self, path: &str, body: &str) -> TestResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.send(Method::POST, path, headers, Bytes::from(body.to_owned()))
+            .await
+    }
+
     /// Sends a request with the jar's cookies plus `headers` (a `Cookie` header in `headers`
     /// replaces the jar's).
     pub async fn send(

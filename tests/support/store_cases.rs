@@ -299,6 +299,38 @@ pub async fn concurrent_transfers_move_each_resource_once(store: Arc<dyn Store>)
     assert!(store.resources_of("guest").await.unwrap().is_empty());
 }
 
+pub async fn rate_limit_buckets_are_per_key(store: Arc<dyn Store>) {
+    use tower_anonymous_auth::{MintRateLimit, RateDecision};
+    let limit = MintRateLimit::new(2, 60);
+    let now = 1_000_000;
+    assert!(store
+        .rate_limit("a", limit, now)
+        .await
+        .unwrap()
+        .is_allowed());
+    assert!(store
+        .rate_limit("a", limit, now)
+        .await
+        .unwrap()
+        .is_allowed());
+    assert_eq!(
+        store.rate_limit("a", limit, now).await.unwrap(),
+        RateDecision::Limited {
+            retry_after_ms: 1_000
+        }
+    );
+    assert!(store
+        .rate_limit("b", limit, now)
+        .await
+        .unwrap()
+        .is_allowed());
+    assert!(store
+        .rate_limit("a", limit, now + 1_000)
+        .await
+        .unwrap()
+        .is_allowed());
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! store_suite {
@@ -314,6 +346,7 @@ macro_rules! store_suite {
             claim_release_and_lookups,
             transfer_moves_everything_once,
             concurrent_transfers_move_each_resource_once,
+            rate_limit_buckets_are_per_key,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -9,6 +9,7 @@
 //! | `P{e:LEN:COLL:EMAIL}`   | string | id of the user holding that email in that collection |
 //! | `P{r:RESOURCE}`         | string | owner of the resource (the single source of truth) |
 //! | `P{o:OWNER}`            | set    | resources listed under the owner                   |
+//! | `P{l:BUCKET}`           | string | GCRA arrival time of a mint rate-limit bucket      |
 //!
 //! Each record sits in its own hash tag, so each key is one cluster slot and every Lua script
 //! touches the keys of one slot only (except the single-node transfer batch, see
@@ -65,6 +66,10 @@ impl Keys {
 
     pub(crate) fn owned(&self, owner: &str) -> String {
         format!("{}{{o:{owner}}}", self.prefix)
+    }
+
+    pub(crate) fn limit(&self, bucket: &str) -> String {
+        format!("{}{{l:{bucket}}}", self.prefix)
     }
 }
 

@@ -23,6 +23,7 @@ mod conn;
 mod emails;
 mod keys;
 mod ownership;
+mod rate_limit;
 mod scripts;
 mod sessions;
 mod transfer;
@@ -30,6 +31,7 @@ mod users;
 
 pub use conn::RedisStoreConfig;
 
+use crate::rate_limit::{MintRateLimit, RateDecision};
 use crate::store::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
 use async_trait::async_trait;
 use conn::Conn;
@@ -286,5 +288,14 @@ impl Store for RedisStore {
 
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.transfer_impl(from, to).await
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: MintRateLimit,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        self.rate_limit_impl(key, limit, now).await
     }
 }

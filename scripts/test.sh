@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: the Rust tests (unit, integration against real Redis and Redis Cluster,
+# property tests, doc tests) and the end-to-end browser test of the shop example.
+# Installs what a fresh Debian machine lacks (redis-server, chromium) when run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+apt_updated=0
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing $*: install it (apt-get install $*) or run as root" >&2
+        exit 1
+    fi
+    if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+log "redis"
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+    mkdir -p /tmp/taa-redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --dir /tmp/taa-redis --logfile /tmp/taa-redis/redis.log
+    for _ in $(seq 1 50); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+redis-cli -u "$REDIS_URL" ping
+
+log "cargo test --all-features"
+cargo test --all-features
+
+log "browser test (headless chromium)"
+command -v chromium >/dev/null || apt_install chromium
+command -v npm >/dev/null || apt_install npm
+cargo build --example try_before_you_buy
+(cd e2e && npm ci --no-audit --no-fund --silent && node --test shop.test.mjs)
+echo "screenshots: target/e2e/"

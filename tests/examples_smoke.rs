@@ -1,0 +1,123 @@
+//! The examples, run as the binaries `cargo run --example ...` starts (cargo builds them for
+//! `cargo test`), on a free loopback port, driven over HTTP: guest checkout end to end, and
+//! the bare hyper service's JSON.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::client::Client;
+
+/// A running example; killed on drop.
+struct Example(Child);
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn example_binary(name: &str) -> PathBuf {
+    // target/debug/deps/examples_smoke-... -> target/debug/examples/<name>
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join(name)
+}
+
+async fn start(name: &str) -> (Example, Client) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let binary = example_binary(name);
+    assert!(binary.exists(), "{} not built", binary.display());
+    let child = Command::new(binary)
+        .env("ADDR", addr.to_string())
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let example = Example(child);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return (example, Client::new(addr));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} did not start on {addr}");
+}
+
+#[tokio::test]
+async fn guest_checkout_continue_as_guest_then_register_keeps_the_order() {
+    let (_example, client) = start("guest_checkout").await;
+    let landing = client.get("/checkout").await;
+    assert!(landing.body.contains("Continue as guest"));
+    assert!(
+        landing.set_cookies().is_empty(),
+        "on-demand: nobody minted yet"
+    );
+
+    let guest = client.post_form("/guest", "").await;
+    assert_eq!(guest.status, 303);
+    assert!(client.cookie("auth_token").is_some());
+    let checkout = client.get("/checkout").await;
+    assert!(checkout.body.contains("Checking out as guest"));
+
+    let order = client.post_form("/order", "address=1+Quay+Street").await;
+    assert_eq!(order.status, 200);
+    assert!(order.body.contains("ships to 1 Quay Street"));
+    let order_id = order
+        .body
+        .split("<code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap()
+        .to_owned();
+
+    // A cross-site post is refused.
+    let mut headers = http::HeaderMap::new();
+    headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    let forged = client
+        .send(http::Method::POST, "/order", headers, "address=x".into())
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let registered = client
+        .post_form(
+            "/register",
+            "email=pat%40example.com&password=correct+horse+battery",
+        )
+        .await;
+    assert_eq!(registered.status, 303);
+    let orders = client.get("/orders").await;
+    assert!(orders.body.contains("Signed in as pat@example.com"));
+    assert!(
+        orders.body.contains(&order_id),
+        "the guest's order followed"
+    );
+}
+
+#[tokio::test]
+async fn hyper_service_prints_the_resolved_auth_as_json() {
+    let (_example, client) = start("hyper_service").await;
+    let first = client.get("/").await;
+    assert!(first.set_cookie("auth_token").is_some());
+    let first = first.json();
+    assert_eq!(first["is_anonymous"], true);
+    assert_eq!(first["minted_now"], true);
+    let again = client.get("/").await.json();
+    assert_eq!(again["user"]["id"], first["user"]["id"]);
+    assert_eq!(again["minted_now"], false);
+}
