@@ -1,6 +1,14 @@
-//! In-process cost of the layer (`tower::ServiceExt::oneshot` on an axum router):
-//! a bare router as the baseline, the layer with a returning visitor's cookie, and the layer
-//! minting a guest on MemoryStore. Compare the three in one run: `cargo bench --bench layer`.
+//! In-process cost of the layer (`tower::ServiceExt::oneshot` on an axum router), each variant
+//! against a bare router measured in the same run:
+//!
+//! - `bare_axum`: no layer (the baseline);
+//! - `returning_memory`: a valid cookie, session checked in MemoryStore;
+//! - `returning_stateless`: a valid cookie with `session_cache_ttl` (JWT verify only);
+//! - `returning_redis`: a valid cookie, session checked in Redis;
+//! - `new_memory`, `new_redis`: no cookie, a guest minted and stored;
+//! - `new_lazy`: no cookie, a lazy guest minted (no store write).
+//!
+//! Run: `cargo bench --bench layer` (Redis at `REDIS_URL`, default `redis://127.0.0.1:6379`).
 
 use axum::body::Body;
 use axum::routing::get;
@@ -8,19 +16,51 @@ use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header, HeaderValue, Request};
 use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
 use tower::ServiceExt;
-use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+use tower_anonymous_auth::store::RedisStore;
+use tower_anonymous_auth::{
+    AnonymousAuthConfig, AnonymousAuthConfigBuilder, AnonymousAuthLayer, MemoryStore, Store,
+};
+
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 fn routes() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
 }
 
-fn layered() -> Router {
-    let config = AnonymousAuthConfig::builder()
+fn config() -> AnonymousAuthConfigBuilder {
+    AnonymousAuthConfig::builder()
         .key("bench", [3u8; 32])
-        .build()
-        .expect("config");
-    routes().layer(AnonymousAuthLayer::new(MemoryStore::new(), config))
+        .mint_rate_limit(None)
+}
+
+fn layered(store: Arc<dyn Store>, config: AnonymousAuthConfigBuilder) -> Router {
+    routes().layer(AnonymousAuthLayer::from_arc(
+        store,
+        config.build().expect("config"),
+    ))
+}
+
+fn request(cookie: Option<&HeaderValue>) -> Request<Body> {
+    let mut request = Request::get("/")
+        .header(header::USER_AGENT, BROWSER)
+        .body(Body::empty())
+        .expect("request");
+    if let Some(cookie) = cookie {
+        request.headers_mut().insert(header::COOKIE, cookie.clone());
+    }
+    request
+}
+
+/// The `name=value` of the auth cookie a first visit gets.
+async fn first_cookie(app: &Router) -> HeaderValue {
+    let response = app.clone().oneshot(request(None)).await.expect("response");
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii");
+    HeaderValue::from_str(set_cookie.split(';').next().expect("pair")).expect("value")
 }
 
 fn bench_layer(c: &mut Criterion) {
@@ -28,42 +68,89 @@ fn bench_layer(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
+    let redis_url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
+    let redis: Arc<dyn Store> = runtime.block_on(async {
+        Arc::new(
+            RedisStore::connect(&redis_url)
+                .await
+                .expect("Redis at REDIS_URL")
+                .with_prefix(prefix.clone()),
+        )
+    });
+    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
+
     let bare = routes();
-    let app = layered();
-    let cookie = runtime.block_on(async {
-        let response = app
-            .clone()
-            .oneshot(Request::get("/").body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
-        let set_cookie = response.headers()[header::SET_COOKIE]
-            .to_str()
-            .expect("ascii");
-        HeaderValue::from_str(set_cookie.split(';').next().expect("pair")).expect("value")
+    let on_memory = layered(memory.clone(), config());
+    let stateless = layered(
+        memory.clone(),
+        config().session_cache_ttl(Duration::from_secs(3600)),
+    );
+    let on_redis = layered(redis.clone(), config());
+    let lazy = layered(memory.clone(), config().lazy_persistence(true));
+    let (memory_cookie, stateless_cookie, redis_cookie) = runtime.block_on(async {
+        (
+            first_cookie(&on_memory).await,
+            first_cookie(&stateless).await,
+            first_cookie(&on_redis).await,
+        )
     });
 
     let mut group = c.benchmark_group("layer");
-    group.bench_function("bare_axum", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let request = Request::get("/").body(Body::empty()).expect("request");
-            black_box(bare.clone().oneshot(request).await.expect("response"))
-        })
-    });
-    group.bench_function("returning_visitor_memory", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let mut request = Request::get("/").body(Body::empty()).expect("request");
-            request.headers_mut().insert(header::COOKIE, cookie.clone());
-            black_box(app.clone().oneshot(request).await.expect("response"))
-        })
-    });
-    group.bench_function("new_visitor_memory", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let request = Request::get("/").body(Body::empty()).expect("request");
-            black_box(app.clone().oneshot(request).await.expect("response"))
-        })
-    });
+    let cases: [(&str, &Router, Option<&HeaderValue>); 7] = [
+        ("bare_axum", &bare, None),
+        ("returning_memory", &on_memory, Some(&memory_cookie)),
+        ("returning_stateless", &stateless, Some(&stateless_cookie)),
+        ("returning_redis", &on_redis, Some(&redis_cookie)),
+        ("new_memory", &on_memory, None),
+        ("new_redis", &on_redis, None),
+        ("new_lazy", &lazy, None),
+    ];
+    for (name, app, cookie) in cases {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let response = app.clone().oneshot(request(cookie)).await;
+                black_box(response.expect("response"))
+            })
+        });
+    }
     group.finish();
+    runtime.block_on(delete_prefix(&redis_url, &prefix));
 }
 
-criterion_group!(benches, bench_layer);
+/// Removes the bench's keys from Redis.
+async fn delete_prefix(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let mut cursor = 0u64;
+    loop {
+        let reply: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await;
+        let Ok((next, keys)) = reply else { return };
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = bench_layer
+}
 criterion_main!(benches);

@@ -60,7 +60,8 @@ for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached our
     NEW[$variant]="$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" "$url" | rps)"
     if [ "$variant" = "ours-memory" ]; then
         CHEAP_ALONE="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
-        wrk -t1 -c2 -d"$((SECONDS_PER_RUN + 2))s" -s /dev/stdin "http://127.0.0.1:$port/sign-in" >"$WORK/signin.txt" <<<'wrk.method = "POST"' &
+        echo 'wrk.method = "POST"' >"$WORK/post.lua"
+        wrk -t1 -c2 -d"$((SECONDS_PER_RUN + 2))s" -s "$WORK/post.lua" "http://127.0.0.1:$port/sign-in" >"$WORK/signin.txt" &
         SIGNIN_PID=$!
         sleep 1
         CHEAP_WITH_SIGNINS="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"

@@ -7,6 +7,7 @@ use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
 use crate::session_cache::SessionCache;
+use crate::token_cache::TokenCache;
 use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
@@ -39,17 +40,20 @@ pub(crate) struct AuthEngine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: AnonymousAuthConfig,
     pub(crate) sessions: SessionCache,
+    pub(crate) tokens: TokenCache,
     pub(crate) link_locks: KeyedLocks,
 }
 
 impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
         let sessions = SessionCache::new(millis(config.session_cache_ttl));
+        let tokens = TokenCache::new(config.token_cache_capacity);
         crate::password::warm_dummy();
         Self {
             store,
             config,
             sessions,
+            tokens,
             link_locks: KeyedLocks::default(),
         }
     }
@@ -85,14 +89,20 @@ impl AuthEngine {
         credential: Credential,
         cookies: &Cookies,
     ) -> Result<Option<Auth>, StoreError> {
-        let claims = match self.config.keys.verify(&credential.token) {
-            Ok(claims) => claims,
-            Err(reason) => {
-                tracing::debug!(%reason, "ignoring invalid auth token");
-                return Ok(None);
-            }
-        };
         let now = now_millis();
+        let claims = match self.tokens.get(&credential.token, now / 1000) {
+            Some(claims) => claims,
+            None => match self.config.keys.verify(&credential.token) {
+                Ok(claims) => {
+                    self.tokens.insert(&credential.token, &claims, now / 1000);
+                    claims
+                }
+                Err(reason) => {
+                    tracing::debug!(%reason, "ignoring invalid auth token");
+                    return Ok(None);
+                }
+            },
+        };
         if !self.sessions.is_fresh(&claims.sid, now) {
             match self.store.get_session(&claims.sid, now).await? {
                 Some(session) if session.user_id == claims.sub => {}

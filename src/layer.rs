@@ -207,31 +207,30 @@ where
             .cloned()
             .unwrap_or_default();
         let credential = engine.credential(request.headers(), &cookies);
-        let config = &engine.config;
-        let may_mint = config.mint_policy == MintPolicy::Always
-            && !config.skips_mint(&MintRequest {
-                method: request.method(),
-                uri: request.uri(),
-                headers: request.headers(),
-            });
         let client_ip = client_ip(
             request.extensions(),
             request.headers(),
-            &config.trusted_proxies,
+            &engine.config.trusted_proxies,
         );
         let span = tracing::debug_span!(
             "anonymous_auth",
             method = %request.method(),
             path = %request.uri().path()
         );
-        let resolve = resolve(
-            engine.clone(),
-            credential,
-            cookies.clone(),
-            may_mint.then_some(client_ip),
-        )
-        .instrument(span)
-        .boxed();
+        // A request without a credential may mint at once; one with a credential only
+        // if the credential turns out invalid (decided in `poll`, off the hot path).
+        let (resolve, may_mint_later) = match credential {
+            Some(credential) => {
+                let engine = engine.clone();
+                let cookies = cookies.clone();
+                let resolve = async move { Ok(engine.resolve(credential, &cookies).await?) };
+                (resolve.instrument(span).boxed(), true)
+            }
+            None => {
+                let mint = may_mint(&engine, &request).then_some(client_ip);
+                (mint_future(engine.clone(), cookies.clone(), mint).instrument(span).boxed(), false)
+            }
+        };
         ResponseFuture {
             state: State::Resolving { resolve },
             pending: Some(Pending {
@@ -240,28 +239,36 @@ where
                 engine,
                 cookies,
                 client_ip,
+                may_mint_later,
             }),
         }
     }
 }
 
-/// Resolves the request's auth; when it has none and minting is allowed for it
-/// (`mint_for` holds the client IP), mints an anonymous user.
-async fn resolve(
+/// Whether the layer mints for this request when it has no valid credential: the mint
+/// policy says so and the skip predicate does not skip it.
+fn may_mint<B>(engine: &AuthEngine, request: &Request<B>) -> bool {
+    engine.config.mint_policy == MintPolicy::Always
+        && !engine.config.skips_mint(&MintRequest {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        })
+}
+
+/// Mints an anonymous user when `mint_for` holds the client IP; otherwise resolves to no auth.
+fn mint_future(
     engine: Arc<AuthEngine>,
-    credential: Option<crate::engine::Credential>,
     cookies: Cookies,
     mint_for: Option<Option<IpAddr>>,
-) -> Result<Option<Auth>, AuthError> {
-    if let Some(credential) = credential {
-        if let Some(auth) = engine.resolve(credential, &cookies).await? {
-            return Ok(Some(auth));
+) -> BoxFuture<'static, Result<Option<Auth>, AuthError>> {
+    async move {
+        match mint_for {
+            Some(client_ip) => engine.mint(None, &cookies, client_ip).await.map(Some),
+            None => Ok(None),
         }
     }
-    match mint_for {
-        Some(client_ip) => engine.mint(None, &cookies, client_ip).await.map(Some),
-        None => Ok(None),
-    }
+    .boxed()
 }
 
 /// Response future of [`AnonymousAuth`]: resolves auth, then runs the inner service.
@@ -282,6 +289,8 @@ struct Pending<S, ReqBody> {
     engine: Arc<AuthEngine>,
     cookies: Cookies,
     client_ip: Option<IpAddr>,
+    /// The request had a credential: if it proves invalid, a mint may still follow.
+    may_mint_later: bool,
 }
 
 #[pin_project(project = StateProj)]
@@ -318,12 +327,28 @@ where
             match this.state.as_mut().project() {
                 StateProj::Resolving { resolve } => {
                     let outcome = ready!(resolve.poll(cx));
+                    if let (Ok(None), Some(pending)) = (&outcome, this.pending.as_mut()) {
+                        if std::mem::take(&mut pending.may_mint_later) {
+                            let mint = may_mint(&pending.engine, &pending.request)
+                                .then_some(pending.client_ip);
+                            if mint.is_some() {
+                                let resolve = mint_future(
+                                    pending.engine.clone(),
+                                    pending.cookies.clone(),
+                                    mint,
+                                );
+                                this.state.set(State::Resolving { resolve });
+                                continue;
+                            }
+                        }
+                    }
                     let Some(Pending {
                         mut request,
                         mut inner,
                         engine,
                         cookies,
                         client_ip,
+                        ..
                     }) = this.pending.take()
                     else {
                         panic!("ResponseFuture polled after completion");

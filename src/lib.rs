@@ -140,6 +140,7 @@ mod names;
 mod password;
 mod rate_limit;
 mod session_cache;
+mod token_cache;
 mod single_flight;
 mod skip;
 pub mod store;

@@ -252,18 +252,23 @@ impl KeyRing {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::TooLarge);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != self.algorithm {
-            return Err(TokenError::Invalid);
-        }
-        let kid = header.kid.ok_or(TokenError::Malformed)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
-            .map(|data| data.claims)
+        let key = match self.keys.as_slice() {
+            // One key: nothing to choose, so the header is parsed once, by `decode`, which
+            // checks its algorithm against the pinned one; its `kid` is checked below.
+            [only] => only,
+            keys => {
+                let header =
+                    jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+                if header.alg != self.algorithm {
+                    return Err(TokenError::Invalid);
+                }
+                let kid = header.kid.ok_or(TokenError::Malformed)?;
+                keys.iter()
+                    .find(|k| k.kid == kid)
+                    .ok_or(TokenError::UnknownKey)?
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
             .map_err(|err| {
                 use jsonwebtoken::errors::ErrorKind;
                 match err.kind() {
@@ -273,7 +278,12 @@ impl KeyRing {
                     | ErrorKind::InvalidIssuer => TokenError::Invalid,
                     _ => TokenError::Malformed,
                 }
-            })
+            })?;
+        match data.header.kid {
+            Some(kid) if kid == key.kid => Ok(data.claims),
+            Some(_) => Err(TokenError::UnknownKey),
+            None => Err(TokenError::Malformed),
+        }
     }
 }
 
