@@ -3,7 +3,8 @@
 //! One submodule per job: [`keys`] (the key layout), [`codec`] (records as compact hashes),
 //! [`scripts`] (the Lua scripts), [`users`] (user records), [`emails`] (the email index),
 //! [`sessions`] (sessions and sliding expiry),
-//! [`ownership`] (claim, release, lookups) and [`transfer`] (the batched ownership rewrite).
+//! [`ownership`] (claim, release, lookups), [`transfer`] (the batched ownership rewrite) and
+//! [`sweep`] (releasing what evicted guests owned).
 //! Their module docs explain the protocols; in short:
 //!
 //! - Every key carries its own hash tag (`P{u:ID}`, `P{s:SID}`, `P{e:..}`, `P{r:RES}`,
@@ -26,10 +27,12 @@ mod ownership;
 mod rate_limit;
 mod scripts;
 mod sessions;
+mod sweep;
 mod transfer;
 mod users;
 
 pub use conn::RedisStoreConfig;
+pub use sweep::SweepReport;
 
 use crate::rate_limit::{MintRateLimit, RateDecision};
 use crate::store::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
