@@ -1,6 +1,7 @@
 //! Redis dies under load: an axum app with the layer on a `RedisStore` serves mixed traffic on
 //! a real loopback socket from a few concurrent clients while its private `redis-server` is
-//! killed (`SIGKILL`) and restarted a second later on the same port.
+//! killed (`SIGKILL`) and restarted a second later on the same port (or, in one test, frozen
+//! with `SIGSTOP` for a second and thawed).
 //!
 //! The server keeps an append-only file synced on every write, so everything Redis
 //! acknowledged before the kill is there after the restart: what the test then reads is what
@@ -262,7 +263,17 @@ async fn owner(store: &RedisStore, resource: &str) -> Option<String> {
     store.owner_of(resource).await.unwrap()
 }
 
-async fn run(mode: StoreFailureMode, name: &str) -> Arc<Harness> {
+/// What happens to Redis mid-run.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// `SIGKILL`, then a restart on the same port (the append-only file brings the data back).
+    Kill,
+    /// `SIGSTOP`, then `SIGCONT`: the process and its connections survive, and the commands of
+    /// requests that already timed out are executed late, after the client gave up.
+    Freeze,
+}
+
+async fn run(mode: StoreFailureMode, fault: Fault, name: &str) -> Arc<Harness> {
     let started = Instant::now();
     let mut server = tokio::task::spawn_blocking(RedisServer::start_persistent)
         .await
@@ -311,11 +322,17 @@ async fn run(mode: StoreFailureMode, name: &str) -> Arc<Harness> {
 
     tokio::time::sleep(WARM_UP).await;
     harness.tally.phase.store(1, Ordering::SeqCst);
-    server.stop(); // SIGKILL
+    match fault {
+        Fault::Kill => server.stop(),
+        Fault::Freeze => server.pause(),
+    }
     tokio::time::sleep(DOWN_FOR).await;
     harness.tally.phase.store(2, Ordering::SeqCst);
     let mut server = tokio::task::spawn_blocking(move || {
-        server.restart();
+        match fault {
+            Fault::Kill => server.restart(),
+            Fault::Freeze => server.resume(),
+        }
         server
     })
     .await
@@ -418,7 +435,7 @@ async fn check_links(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_open_survives_a_redis_kill() {
-    let harness = run(StoreFailureMode::FailOpen, "fail-open").await;
+    let harness = run(StoreFailureMode::FailOpen, Fault::Kill, "fail-open").await;
     harness.tally.print("fail open");
     assert!(harness.tally.failures_in(1) > 0, "the kill went unnoticed");
     assert_eq!(harness.tally.count(500), 0, "fail open answered 500");
@@ -434,7 +451,7 @@ async fn fail_open_survives_a_redis_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_closed_answers_503_and_recovers() {
-    let harness = run(StoreFailureMode::FailClosed, "fail-closed").await;
+    let harness = run(StoreFailureMode::FailClosed, Fault::Kill, "fail-closed").await;
     harness.tally.print("fail closed");
     assert!(
         harness.tally.count(503) > 0,
@@ -446,5 +463,22 @@ async fn fail_closed_answers_503_and_recovers() {
             *status < 500 || *status == 503,
             "fail closed answered {status}"
         );
+    }
+}
+
+/// A frozen Redis (`SIGSTOP` for a second): calls time out, and the commands of requests that
+/// gave up run late once it thaws. Links whose transfer ran after their request failed still
+/// leave every resource with the guest or the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_survives_a_redis_freeze() {
+    let harness = run(StoreFailureMode::FailClosed, Fault::Freeze, "freeze").await;
+    harness.tally.print("fail closed, Redis frozen");
+    assert!(
+        harness.tally.count(503) > 0,
+        "no request noticed the freeze"
+    );
+    let statuses = harness.tally.statuses.lock().unwrap();
+    for ((_, status), _) in statuses.iter() {
+        assert!(*status < 500 || *status == 503, "answered {status}");
     }
 }

@@ -13,7 +13,9 @@
 //!   session hash): its placeholder email `temp-{id}@domain` names it and needs no index key.
 //! - Anonymous users, their email entry and their sessions carry a real Redis TTL derived from
 //!   their `expires_at` (plus a grace period), so Redis itself evicts guests that went away;
-//!   [`Store::refresh`] slides it and `upgrade_user` removes it.
+//!   [`Store::refresh`] slides it and `upgrade_user` removes it. Ownership keys carry no TTL;
+//!   [`RedisStore::sweep_orphaned_ownership`], run periodically, releases what evicted guests
+//!   owned.
 //! - `transfer` moves at most 500 resources per call; on a single node each batch is one
 //!   atomic script, on a cluster each resource moves by a compare-and-set on its owner key.
 //! - Connection failures, timeouts and cluster-down replies are [`StoreError::Unavailable`];
