@@ -209,3 +209,52 @@ async fn sweep_scans_every_cluster_primary() {
     let again = store.sweep_orphaned_ownership().await.unwrap();
     assert_eq!((again.owners_scanned, again.orphaned_owners), (1, 0));
 }
+
+/// End to end: a guest minted by the layer (anonymous lifetime 1 s) claims a cart over HTTP
+/// and goes away; Redis evicts it by TTL and the sweep frees the cart, while a registered
+/// member's order stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_frees_the_cart_of_a_guest_the_layer_minted() {
+    use std::sync::Arc;
+    use support::apps::{app, builder};
+    use support::client::{serve_axum, Client};
+
+    let store = RedisStore::connect(&redis_url())
+        .await
+        .unwrap()
+        .with_prefix(unique_prefix("sweep-e2e"))
+        .with_expiry_grace(Duration::ZERO);
+    let config = builder()
+        .secure(false)
+        .mint_rate_limit(None)
+        .anonymous_ttl(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let addr = serve_axum(app(Arc::new(store.clone()), config)).await;
+    let client = Client::new(addr);
+    let claim = client.post("/claim/cart:guest", "").await;
+    assert_eq!(claim.status, http::StatusCode::OK, "{}", claim.body);
+    let guest = client.get("/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(owner(&store, "cart:guest").await, Some(guest.clone()));
+    insert_member(&store, "member").await;
+    claim_all(&store, "member", &["order:1"]).await;
+
+    let mut conn = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    wait_evicted(&mut conn, &format!("{}{{u:{guest}}}", store.prefix())).await;
+    let report = store.sweep_orphaned_ownership().await.unwrap();
+    assert_eq!(
+        (report.orphaned_owners, report.released_resources),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(owner(&store, "cart:guest").await, None);
+    assert_eq!(owner(&store, "order:1").await.as_deref(), Some("member"));
+    delete_prefix(&store).await;
+}

@@ -69,7 +69,10 @@ impl RedisStore {
     /// Releases the ownership entries of owners that no longer exist: guests that Redis
     /// evicted after their anonymous lifetime (their user and session keys carry a TTL, their
     /// ownership keys do not). Registered users never expire, so what they own is never
-    /// touched; neither is anything a live guest owns.
+    /// touched; neither is anything a live guest owns. A user the app deleted with
+    /// [`Store::delete_user`](crate::Store::delete_user) while it still owned resources is gone
+    /// too, so its resources are released as well (`MemoryStore::purge_expired` only releases
+    /// what expired guests owned).
     ///
     /// It scans the keyspace with `SCAN ... COUNT` (never `KEYS`), on every primary of a
     /// cluster, and deletes an owner key only while it still names the dead owner, so it is
