@@ -35,12 +35,15 @@ use super::conn::{map_err, Conn};
 use super::scripts::DELETE_IF;
 use super::RedisStore;
 use crate::store::StoreError;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncCommands, Value};
 
 /// How many keys one `SCAN` / `SSCAN` step asks for.
 const SCAN_COUNT: usize = 500;
+/// How many owner checks (`EXISTS`) one sweep keeps in flight.
+const EXISTS_IN_FLIGHT: usize = 32;
 
 /// What one [`RedisStore::sweep_orphaned_ownership`] did.
 ///
@@ -151,21 +154,29 @@ impl RedisStore {
         set_keys: Vec<String>,
         report: &mut SweepReport,
     ) -> Result<(), StoreError> {
-        for set_key in set_keys {
-            let Some(owner) = self.owner_of_set_key(&set_key) else {
-                continue;
-            };
-            report.owners_scanned += 1;
-            let alive: bool = self
-                .conn()
-                .exists(self.keys.user(owner))
-                .await
-                .map_err(map_err)?;
-            if alive {
-                continue;
+        let owners: Vec<(&str, &str)> = set_keys
+            .iter()
+            .filter_map(|key| Some((key.as_str(), self.owner_of_set_key(key)?)))
+            .collect();
+        report.owners_scanned += owners.len();
+        // One `EXISTS` per owner, several in flight at once on the multiplexed connection.
+        let checked: Vec<(&str, &str, bool)> = stream::iter(owners)
+            .map(|(set_key, owner)| {
+                let mut conn = self.conn();
+                let user_key = self.keys.user(owner);
+                async move {
+                    let alive: bool = conn.exists(user_key).await.map_err(map_err)?;
+                    Ok::<_, StoreError>((set_key, owner, alive))
+                }
+            })
+            .buffered(EXISTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        for (set_key, owner, alive) in checked {
+            if !alive {
+                report.orphaned_owners += 1;
+                self.release_orphan(owner, set_key, report).await?;
             }
-            report.orphaned_owners += 1;
-            self.release_orphan(owner, &set_key, report).await?;
         }
         Ok(())
     }
