@@ -66,7 +66,34 @@ impl MemoryStore {
 
     /// Removes every user and session that expired at `now` (ms since the epoch), with the
     /// ownership entries of the removed users. Registered users never expire, so they are never
-    /// touched. Returns the number of users removed.
+    /// touched, nor is anything they own. Returns the number of users removed.
+    ///
+    /// Expired records already read as missing; purging frees their memory and releases what
+    /// expired guests owned. It is cheap to run periodically: the expired records are found
+    /// under the shared (read) lock, so requests go on meanwhile, and removed under the write
+    /// lock in batches of [`PURGE_BATCH`](Self::PURGE_BATCH), each record checked again (a
+    /// guest refreshed in between stays). Run it from a timer, for example every minute:
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use tower_anonymous_auth::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let purger = store.clone();
+    /// let task = tokio::spawn(async move {
+    ///     let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    ///     loop {
+    ///         every_minute.tick().await;
+    ///         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    ///         purger.purge_expired(now);
+    ///     }
+    /// });
+    /// # task.abort();
+    /// # });
+    /// ```
+    ///
+    /// What it removes:
     ///
     /// ```
     /// use tower_anonymous_auth::{MemoryStore, User, store::{Store, UserRecord}};
@@ -80,32 +107,50 @@ impl MemoryStore {
     /// # });
     /// ```
     pub fn purge_expired(&self, now: u64) -> usize {
-        let mut inner = self.write();
-        let expired: Vec<String> = inner
-            .users
-            .values()
-            .filter(|record| record.is_expired(now))
-            .map(|record| record.user.id.clone())
-            .collect();
-        for id in &expired {
-            inner.remove_user(id);
-            if let Some(resources) = inner.owned.remove(id) {
-                for resource in resources {
-                    inner.owners.remove(&resource);
+        let (expired_users, expired_sessions) = {
+            let inner = self.read();
+            let users: Vec<String> = inner
+                .users
+                .values()
+                .filter(|record| record.is_expired(now))
+                .map(|record| record.user.id.clone())
+                .collect();
+            let sessions: Vec<String> = inner
+                .sessions
+                .values()
+                .filter(|session| session.is_expired(now))
+                .map(|session| session.id.clone())
+                .collect();
+            (users, sessions)
+        };
+        let mut removed = 0;
+        for batch in expired_users.chunks(Self::PURGE_BATCH) {
+            let mut inner = self.write();
+            for id in batch {
+                if inner.users.get(id).is_some_and(|r| r.is_expired(now)) {
+                    inner.remove_user(id);
+                    inner.release_all(id);
+                    removed += 1;
                 }
             }
         }
-        let stale: Vec<String> = inner
-            .sessions
-            .values()
-            .filter(|session| session.is_expired(now))
-            .map(|session| session.id.clone())
-            .collect();
-        for id in stale {
-            inner.remove_session(&id);
+        for batch in expired_sessions.chunks(Self::PURGE_BATCH) {
+            let mut inner = self.write();
+            for id in batch {
+                if inner.sessions.get(id).is_some_and(|s| s.is_expired(now)) {
+                    inner.remove_session(id);
+                }
+            }
         }
-        expired.len()
+        removed
     }
+
+    /// How many records [`purge_expired`](Self::purge_expired) removes per write-lock hold.
+    ///
+    /// ```
+    /// assert!(tower_anonymous_auth::MemoryStore::PURGE_BATCH > 0);
+    /// ```
+    pub const PURGE_BATCH: usize = 1_000;
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
@@ -144,6 +189,17 @@ impl Inner {
         if let Some(sessions) = self.user_sessions.remove(id) {
             for session in sessions {
                 self.sessions.remove(&session);
+            }
+        }
+    }
+
+    /// Drops every ownership entry of `owner`.
+    fn release_all(&mut self, owner: &str) {
+        if let Some(resources) = self.owned.remove(owner) {
+            for resource in resources {
+                if self.owners.get(&resource).is_some_and(|o| o == owner) {
+                    self.owners.remove(&resource);
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ mod memory;
 mod redis;
 
 #[cfg(feature = "redis")]
-pub use self::redis::{RedisStore, RedisStoreConfig};
+pub use self::redis::{RedisStore, RedisStoreConfig, SweepReport};
 pub use memory::MemoryStore;
 
 use crate::rate_limit::{MintRateLimit, RateDecision};

@@ -97,11 +97,13 @@ fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A `redis-server` owned by one test (no persistence), killed on drop.
+/// A `redis-server` owned by one test, killed on drop. No persistence unless started with
+/// [`start_persistent`](Self::start_persistent).
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -112,6 +114,23 @@ impl RedisServer {
             port,
             dir: fresh_dir(&format!("redis-{port}")),
             child: None,
+            persistent: false,
+        };
+        server.restart();
+        server
+    }
+
+    /// Like [`start`](Self::start), with an append-only file synced on every write
+    /// (`--appendonly yes --appendfsync always`) in the server's own temp dir: every write
+    /// Redis acknowledged survives a `SIGKILL` ([`stop`](Self::stop)) and a
+    /// [`restart`](Self::restart).
+    pub fn start_persistent() -> Self {
+        let port = free_port();
+        let mut server = Self {
+            port,
+            dir: fresh_dir(&format!("redis-aof-{port}")),
+            child: None,
+            persistent: true,
         };
         server.restart();
         server
@@ -127,7 +146,7 @@ impl RedisServer {
         self.port
     }
 
-    /// Kills the server and waits for it to exit.
+    /// Kills the server (`SIGKILL`: no shutdown, no final save) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
@@ -164,7 +183,12 @@ impl RedisServer {
         self.stop();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"].as_slice()
+            } else {
+                ["--appendonly", "no"].as_slice()
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -3,7 +3,8 @@
 //! One submodule per job: [`keys`] (the key layout), [`codec`] (records as compact hashes),
 //! [`scripts`] (the Lua scripts), [`users`] (user records), [`emails`] (the email index),
 //! [`sessions`] (sessions and sliding expiry),
-//! [`ownership`] (claim, release, lookups) and [`transfer`] (the batched ownership rewrite).
+//! [`ownership`] (claim, release, lookups), [`transfer`] (the batched ownership rewrite) and
+//! [`sweep`] (releasing what evicted guests owned).
 //! Their module docs explain the protocols; in short:
 //!
 //! - Every key carries its own hash tag (`P{u:ID}`, `P{s:SID}`, `P{e:..}`, `P{r:RES}`,
@@ -12,7 +13,9 @@
 //!   session hash): its placeholder email `temp-{id}@domain` names it and needs no index key.
 //! - Anonymous users, their email entry and their sessions carry a real Redis TTL derived from
 //!   their `expires_at` (plus a grace period), so Redis itself evicts guests that went away;
-//!   [`Store::refresh`] slides it and `upgrade_user` removes it.
+//!   [`Store::refresh`] slides it and `upgrade_user` removes it. Ownership keys carry no TTL;
+//!   [`RedisStore::sweep_orphaned_ownership`], run periodically, releases what evicted guests
+//!   owned.
 //! - `transfer` moves at most 500 resources per call; on a single node each batch is one
 //!   atomic script, on a cluster each resource moves by a compare-and-set on its owner key.
 //! - Connection failures, timeouts and cluster-down replies are [`StoreError::Unavailable`];
@@ -26,10 +29,12 @@ mod ownership;
 mod rate_limit;
 mod scripts;
 mod sessions;
+mod sweep;
 mod transfer;
 mod users;
 
 pub use conn::RedisStoreConfig;
+pub use sweep::SweepReport;
 
 use crate::rate_limit::{MintRateLimit, RateDecision};
 use crate::store::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
