@@ -228,7 +228,12 @@ where
             }
             None => {
                 let mint = may_mint(&engine, &request).then_some(client_ip);
-                (mint_future(engine.clone(), cookies.clone(), mint).instrument(span).boxed(), false)
+                (
+                    mint_future(engine.clone(), cookies.clone(), mint)
+                        .instrument(span)
+                        .boxed(),
+                    false,
+                )
             }
         };
         ResponseFuture {

@@ -140,11 +140,11 @@ mod names;
 mod password;
 mod rate_limit;
 mod session_cache;
-mod token_cache;
 mod single_flight;
 mod skip;
 pub mod store;
 pub mod token;
+mod token_cache;
 
 pub use accounts::Registration;
 pub use auth::Auth;

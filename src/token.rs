@@ -268,8 +268,8 @@ impl KeyRing {
                     .ok_or(TokenError::UnknownKey)?
             }
         };
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
-            .map_err(|err| {
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(
+            |err| {
                 use jsonwebtoken::errors::ErrorKind;
                 match err.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -278,7 +278,8 @@ impl KeyRing {
                     | ErrorKind::InvalidIssuer => TokenError::Invalid,
                     _ => TokenError::Malformed,
                 }
-            })?;
+            },
+        )?;
         match data.header.kid {
             Some(kid) if kid == key.kid => Ok(data.claims),
             Some(_) => Err(TokenError::UnknownKey),

@@ -154,16 +154,18 @@ impl RedisStore {
         set_keys: Vec<String>,
         report: &mut SweepReport,
     ) -> Result<(), StoreError> {
-        let owners: Vec<(&str, &str)> = set_keys
+        // Owned strings: a stream of futures borrowing them would make this future `!Send`
+        // for callers (higher-ranked lifetimes), and apps spawn the sweep on a runtime.
+        let owners: Vec<(String, String)> = set_keys
             .iter()
-            .filter_map(|key| Some((key.as_str(), self.owner_of_set_key(key)?)))
+            .filter_map(|key| Some((key.clone(), self.owner_of_set_key(key)?.to_owned())))
             .collect();
         report.owners_scanned += owners.len();
         // One `EXISTS` per owner, several in flight at once on the multiplexed connection.
-        let checked: Vec<(&str, &str, bool)> = stream::iter(owners)
+        let checked: Vec<(String, String, bool)> = stream::iter(owners)
             .map(|(set_key, owner)| {
                 let mut conn = self.conn();
-                let user_key = self.keys.user(owner);
+                let user_key = self.keys.user(&owner);
                 async move {
                     let alive: bool = conn.exists(user_key).await.map_err(map_err)?;
                     Ok::<_, StoreError>((set_key, owner, alive))
@@ -175,7 +177,7 @@ impl RedisStore {
         for (set_key, owner, alive) in checked {
             if !alive {
                 report.orphaned_owners += 1;
-                self.release_orphan(owner, set_key, report).await?;
+                self.release_orphan(&owner, &set_key, report).await?;
             }
         }
         Ok(())
