@@ -61,10 +61,11 @@ mod tests {
     use crate::token::Claims;
 
     fn claims(exp: u64) -> Claims {
-        let mut claims = Claims::default();
-        claims.sub = "u".into();
-        claims.exp = exp;
-        claims
+        Claims {
+            sub: "u".into(),
+            exp,
+            ..Claims::default()
+        }
     }
 
     #[test]
