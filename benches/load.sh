@@ -50,7 +50,7 @@ p99_ms() { # wrk --latency output -> p99 in ms
 
 declare -A RETURNING NEW
 port=3200
-for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached; do
+for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy; do
     port=$((port + 1))
     start "$variant" "$port"
     url="http://127.0.0.1:$port/"
@@ -76,7 +76,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "| variant | returning visitor req/s | x bare | x tower-sessions+Redis | new visitor req/s | x bare | x tower-sessions+Redis |"
 echo "|---|---|---|---|---|---|---|"
-for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached; do
+for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy; do
     r="${RETURNING[$variant]}"; n="${NEW[$variant]}"
     echo "| $variant | $r | $(ratio "$r" "${RETURNING[bare]}") | $(ratio "$r" "${RETURNING[sessions-redis]}") | $n | $(ratio "$n" "${NEW[bare]}") | $(ratio "$n" "${NEW[sessions-redis]}") |"
 done

@@ -7,7 +7,8 @@
 use crate::error::AuthError;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::OnceCell;
+use std::sync::LazyLock;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// OWASP password storage cheat sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
 const M_COST_KIB: u32 = 19_456;
@@ -35,23 +36,43 @@ fn hasher() -> Result<Argon2<'static>, AuthError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// How many argon2 computations may run at once: half the cores (at least one). Each takes
+/// about 19 MiB and a core for tens of milliseconds, so a flood of sign-ins queues here
+/// instead of taking every core (cheap requests keep running) and all the memory.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Semaphore::new((cores / 2).max(1))
+});
+
+/// Runs an argon2 job on the blocking pool once a [`HASHING`] permit is free.
+async fn run_limited<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|err| AuthError::Internal(format!("password hashing limiter closed: {err}")))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|err| AuthError::Internal(format!("password hashing task failed: {err}")))?
+}
+
 /// Hashes `password` with argon2id and a random salt on the blocking pool; returns the PHC
 /// string.
 pub(crate) async fn hash(password: String) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || {
+    run_limited(move || {
         let hash = hasher()?
             .hash_password(password.as_bytes())
             .map_err(|err| AuthError::Internal(format!("password hashing failed: {err}")))?;
         Ok(hash.to_string())
     })
     .await
-    .map_err(|err| AuthError::Internal(format!("password hashing task failed: {err}")))?
 }
 
 /// Whether `password` matches the PHC string `phc`, checked on the blocking pool. A stored
 /// hash that cannot be parsed never matches (and is logged).
 pub(crate) async fn verify(password: String, phc: String) -> Result<bool, AuthError> {
-    tokio::task::spawn_blocking(move || {
+    run_limited(move || {
         match hasher()?.verify_password(password.as_bytes(), phc.as_str()) {
             Ok(()) => Ok(true),
             Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -62,7 +83,6 @@ pub(crate) async fn verify(password: String, phc: String) -> Result<bool, AuthEr
         }
     })
     .await
-    .map_err(|err| AuthError::Internal(format!("password verification task failed: {err}")))?
 }
 
 static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();

@@ -5,7 +5,9 @@
 //! - `sessions-redis`: axum + tower-sessions 0.14 on tower-sessions-redis-store 0.16, doing
 //!   the same auto-guest (insert a user id in the session when absent);
 //! - `ours-memory`, `ours-redis`: axum + AnonymousAuthLayer on MemoryStore / RedisStore;
-//! - `ours-memory-cached`, `ours-redis-cached`: the same with `session_cache_ttl(60 s)`.
+//! - `ours-memory-cached`, `ours-redis-cached`: the same with `session_cache_ttl(60 s)`;
+//! - `ours-redis-lazy`: RedisStore with `lazy_persistence(true)` (a new visitor costs no
+//!   store write).
 //!
 //! Every variant serves `GET /` (a cheap page that reads the visitor's id); ours also serve
 //! `POST /sign-in` (a password sign-in: an argon2id verification).
@@ -54,13 +56,16 @@ async fn sign_in(handle: AuthHandle) -> &'static str {
     }
 }
 
-fn config(cached: bool) -> AnonymousAuthConfig {
+fn config(variant: &str) -> AnonymousAuthConfig {
     let mut builder = AnonymousAuthConfig::builder()
         .key("load", [5u8; 32])
         .secure(false)
         .mint_rate_limit(None);
-    if cached {
+    if variant.ends_with("-cached") {
         builder = builder.session_cache_ttl(Duration::from_secs(60));
+    }
+    if variant.ends_with("-lazy") {
+        builder = builder.lazy_persistence(true);
     }
     builder.build().expect("config")
 }
@@ -84,15 +89,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false))
         }
         "ours-memory" | "ours-memory-cached" => ours_base.route("/", get(ours)).layer(
-            AnonymousAuthLayer::new(MemoryStore::new(), config(variant.ends_with("cached"))),
+            AnonymousAuthLayer::new(MemoryStore::new(), config(&variant)),
         ),
-        "ours-redis" | "ours-redis-cached" => {
+        "ours-redis" | "ours-redis-cached" | "ours-redis-lazy" => {
             let store = tower_anonymous_auth::store::RedisStore::connect(&redis_url)
                 .await?
                 .with_prefix(format!("load:{}:", uuid::Uuid::new_v4().simple()));
             ours_base
                 .route("/", get(ours))
-                .layer(AnonymousAuthLayer::new(store, config(variant.ends_with("cached"))))
+                .layer(AnonymousAuthLayer::new(store, config(&variant)))
         }
         other => return Err(format!("unknown variant {other}").into()),
     };
