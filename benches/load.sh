@@ -4,10 +4,14 @@
 # RedisStore; scenarios "returning visitor" (valid cookie) and "new visitor" (no cookie); and the
 # p99 of cheap requests with and without 2 concurrent argon2 sign-ins.
 #
-# Usage: benches/load.sh [seconds-per-run]     (needs wrk and redis-server; prints a markdown table)
+# Each figure is the median of ROUNDS runs (default 3), the variants interleaved round by round
+# so that drifts of this shared machine hit them all alike.
+#
+# Usage: benches/load.sh [seconds-per-run] [rounds]   (needs wrk and redis-server; prints markdown)
 set -euo pipefail
 cd "$(dirname "$0")/load"
-SECONDS_PER_RUN="${1:-10}"
+SECONDS_PER_RUN="${1:-5}"
+ROUNDS="${2:-3}"
 PORT_REDIS=6391
 UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -48,37 +52,51 @@ p99_ms() { # wrk --latency output -> p99 in ms
     awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } print v }'
 }
 
+VARIANTS="bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy"
 declare -A RETURNING NEW
-port=3200
-for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy; do
-    port=$((port + 1))
-    start "$variant" "$port"
-    url="http://127.0.0.1:$port/"
-    cookie="$(curl -s -D - -o /dev/null -A "$UA" "$url" | awk 'tolower($1)=="set-cookie:" {split($2,a,";"); print a[1]; exit}')"
-    wrk -t1 -c16 -d2s -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" >/dev/null # warm-up
-    RETURNING[$variant]="$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | rps)"
-    NEW[$variant]="$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" "$url" | rps)"
-    if [ "$variant" = "ours-memory" ]; then
-        CHEAP_ALONE="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
-        echo 'wrk.method = "POST"' >"$WORK/post.lua"
-        wrk -t1 -c2 -d"$((SECONDS_PER_RUN + 2))s" -s "$WORK/post.lua" "http://127.0.0.1:$port/sign-in" >"$WORK/signin.txt" &
-        SIGNIN_PID=$!
-        sleep 1
-        CHEAP_WITH_SIGNINS="$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
-        wait "$SIGNIN_PID"
-        SIGNINS="$(rps <"$WORK/signin.txt")"
-    fi
-    stop
+CHEAP_ALONE=""; CHEAP_WITH_SIGNINS=""; SIGNINS=""
+for round in $(seq 1 "$ROUNDS"); do
+    port=$((3200 + round * 10))
+    for variant in $VARIANTS; do
+        port=$((port + 1))
+        start "$variant" "$port"
+        url="http://127.0.0.1:$port/"
+        cookie="$(curl -s -D - -o /dev/null -A "$UA" "$url" | awk 'tolower($1)=="set-cookie:" {split($2,a,";"); print a[1]; exit}')"
+        wrk -t1 -c16 -d1s -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" >/dev/null # warm-up
+        RETURNING[$variant]+=" $(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | rps)"
+        NEW[$variant]+=" $(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -H "User-Agent: $UA" "$url" | rps)"
+        if [ "$variant" = "ours-memory" ]; then
+            CHEAP_ALONE+=" $(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
+            echo 'wrk.method = "POST"' >"$WORK/post.lua"
+            wrk -t1 -c2 -d"$((SECONDS_PER_RUN + 2))s" -s "$WORK/post.lua" "http://127.0.0.1:$port/sign-in" >"$WORK/signin.txt" &
+            SIGNIN_PID=$!
+            sleep 1
+            CHEAP_WITH_SIGNINS+=" $(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -H "User-Agent: $UA" -H "Cookie: $cookie" "$url" | p99_ms)"
+            wait "$SIGNIN_PID"
+            SIGNINS+=" $(rps <"$WORK/signin.txt")"
+        fi
+        stop
+    done
 done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for variant in $VARIANTS; do
+    RETURNING[$variant]="$(median <<<"${RETURNING[$variant]}")"
+    NEW[$variant]="$(median <<<"${NEW[$variant]}")"
+done
+CHEAP_ALONE="$(median <<<"$CHEAP_ALONE")"
+CHEAP_WITH_SIGNINS="$(median <<<"$CHEAP_WITH_SIGNINS")"
+SIGNINS="$(median <<<"$SIGNINS")"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo
 echo "| variant | returning visitor req/s | x bare | x tower-sessions+Redis | new visitor req/s | x bare | x tower-sessions+Redis |"
 echo "|---|---|---|---|---|---|---|"
-for variant in bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy; do
+for variant in $VARIANTS; do
     r="${RETURNING[$variant]}"; n="${NEW[$variant]}"
     echo "| $variant | $r | $(ratio "$r" "${RETURNING[bare]}") | $(ratio "$r" "${RETURNING[sessions-redis]}") | $n | $(ratio "$n" "${NEW[bare]}") | $(ratio "$n" "${NEW[sessions-redis]}") |"
 done
 echo
-echo "p99 of cheap requests (ours-memory, returning): alone ${CHEAP_ALONE} ms; with 2 concurrent argon2 sign-ins (${SIGNINS} sign-ins/s) ${CHEAP_WITH_SIGNINS} ms"
+echo "p99 of cheap requests (ours-memory, returning, 8 connections): alone ${CHEAP_ALONE} ms; with 2 connections doing argon2 sign-ins (${SIGNINS} sign-ins/s) ${CHEAP_WITH_SIGNINS} ms"
+echo "(medians of $ROUNDS rounds of ${SECONDS_PER_RUN} s runs; wrk -t1 -c16 on loopback; $(nproc) cores)"
