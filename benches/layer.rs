@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench --bench layer` (Redis at `REDIS_URL`, default `redis://127.0.0.1:6379`).
 
+#[path = "support/redis_cleanup.rs"]
+mod redis_cleanup;
+
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
@@ -116,36 +119,7 @@ fn bench_layer(c: &mut Criterion) {
         });
     }
     group.finish();
-    runtime.block_on(delete_prefix(&redis_url, &prefix));
-}
-
-/// Removes the bench's keys from Redis.
-async fn delete_prefix(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor = 0u64;
-    loop {
-        let reply: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await;
-        let Ok((next, keys)) = reply else { return };
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-    }
+    runtime.block_on(redis_cleanup::delete_prefix(&redis_url, &prefix));
 }
 
 criterion_group! {

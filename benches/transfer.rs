@@ -2,6 +2,9 @@
 //! from a guest to an account (each iteration claims the resources for a fresh guest first,
 //! outside the timed part). Run: `cargo bench --bench transfer` (Redis at `REDIS_URL`).
 
+#[path = "support/redis_cleanup.rs"]
+mod redis_cleanup;
+
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
@@ -53,36 +56,7 @@ fn bench_transfer(c: &mut Criterion) {
     }
     group.finish();
     // Leave nothing behind in the shared Redis.
-    runtime.block_on(async {
-        let client = redis::Client::open(url.as_str()).expect("url");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("conn");
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .expect("scan");
-            if !keys.is_empty() {
-                let _: () = redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await
-                    .expect("unlink");
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    });
+    runtime.block_on(redis_cleanup::delete_prefix(&url, &prefix));
 }
 
 criterion_group! {

@@ -278,20 +278,53 @@ struct CsrfOnly {
     csrf: String,
 }
 
+/// The two account forms: register, or sign in to an existing account.
+#[derive(Clone, Copy)]
+enum AccountForm {
+    Register,
+    SignIn,
+}
+
+impl AccountForm {
+    /// Checks the form's CSRF token, then registers or signs in; back to the cart on success,
+    /// the account page with the error otherwise.
+    async fn submit(
+        self,
+        shop: &Shop,
+        handle: &AuthHandle,
+        headers: &HeaderMap,
+        form: Credentials,
+    ) -> Response {
+        if !check_csrf(shop, headers, handle.auth().as_ref(), &form.csrf) {
+            return forbidden();
+        }
+        let outcome = match self {
+            Self::Register => {
+                let registration = Registration::new(form.email.as_str(), form.password.as_str());
+                handle.register_with_password(registration).await
+            }
+            Self::SignIn => {
+                handle
+                    .sign_in_with_password(&form.email, &form.password)
+                    .await
+            }
+        };
+        match outcome {
+            Ok(_) => Redirect::to("/cart").into_response(),
+            Err(error) => account_error(shop, handle, error),
+        }
+    }
+}
+
 async fn register(
     State(shop): State<Shop>,
     handle: AuthHandle,
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return forbidden();
-    }
-    let registration = Registration::new(form.email.as_str(), form.password.as_str());
-    match handle.register_with_password(registration).await {
-        Ok(_) => Redirect::to("/cart").into_response(),
-        Err(error) => account_error(&shop, &handle, error),
-    }
+    AccountForm::Register
+        .submit(&shop, &handle, &headers, form)
+        .await
 }
 
 async fn sign_in(
@@ -300,16 +333,9 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return forbidden();
-    }
-    match handle
-        .sign_in_with_password(&form.email, &form.password)
+    AccountForm::SignIn
+        .submit(&shop, &handle, &headers, form)
         .await
-    {
-        Ok(_) => Redirect::to("/cart").into_response(),
-        Err(error) => account_error(&shop, &handle, error),
-    }
 }
 
 async fn sign_out(
