@@ -104,12 +104,21 @@ impl AuthEngine {
             },
         };
         if !self.sessions.is_fresh(&claims.sid, now) {
-            match self.store.get_session(&claims.sid, now).await? {
+            // A lazy guest is valid while nothing of it is stored; once its user is stored
+            // without this session, the token was revoked. Both reads go out at once.
+            let (session, lazy_user_stored) = if claims.lz {
+                let (session, user) = futures::join!(
+                    self.store.get_session(&claims.sid, now),
+                    self.store.get_user(&claims.sub, now)
+                );
+                (session?, user?.is_some())
+            } else {
+                (self.store.get_session(&claims.sid, now).await?, true)
+            };
+            match session {
                 Some(session) if session.user_id == claims.sub => {}
                 Some(_) => return Ok(None),
-                // A lazy guest is valid while nothing of it is stored; once its user is
-                // stored without this session, the token was revoked.
-                None if claims.lz && self.store.get_user(&claims.sub, now).await?.is_none() => {}
+                None if !lazy_user_stored => {}
                 None => {
                     tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
                     return Ok(None);
