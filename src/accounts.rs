@@ -120,7 +120,7 @@ async fn upgrade_guest(
     hash: String,
     cookies: &Cookies,
 ) -> Result<Auth, AuthError> {
-    let _flight = engine.link_locks.lock(&guest.user.id).await;
+    let _flight = engine.lock_guest(&guest.user.id).await?;
     let now = now_millis();
     let session_live = engine
         .store

@@ -178,7 +178,7 @@ pub(crate) async fn link_guest(
     kind: LinkKind,
     cookies: &Cookies,
 ) -> Result<Auth, AuthError> {
-    let _flight = engine.link_locks.lock(&guest.user.id).await;
+    let _flight = engine.lock_guest(&guest.user.id).await?;
     let now = now_millis();
     if !guest_is_live(engine, guest, now).await? {
         tracing::info!(guest_id = %guest.user.id, account_id = %account.id,

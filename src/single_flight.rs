@@ -1,9 +1,19 @@
 //! [`KeyedLocks`]: one async mutex per key (a guest's user id), so that two requests acting
-//! on the same guest at once (a double-submitted form) run one after the other in this process.
+//! on the same guest at once (a double-submitted form) run one after the other in this process;
+//! and [`GuestLock`], which adds a store lease so that they also do across app instances.
 
+use crate::engine::{new_id, AuthEngine};
+use crate::error::AuthError;
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::OwnedMutexGuard;
+
+/// How long a lease lives if its holder dies without releasing it.
+const LEASE_TTL_MS: u64 = 30_000;
+/// How long a request waits for another instance to finish with the same guest.
+const LEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// A map of per-key async mutexes; entries disappear when nobody holds or waits for them.
 #[derive(Debug, Default)]
@@ -53,6 +63,67 @@ impl Drop for KeyedGuard<'_> {
             .is_some_and(|entry| Arc::ptr_eq(entry, &self.mutex) && Arc::strong_count(entry) == 2)
         {
             map.remove(&self.key);
+        }
+    }
+}
+
+/// The lock of one guest in this process and in the store; released on drop.
+pub(crate) struct GuestLock<'a> {
+    _local: KeyedGuard<'a>,
+    store: Arc<dyn Store>,
+    key: String,
+    holder: String,
+}
+
+impl AuthEngine {
+    /// Serializes work on one guest: first among this process's requests, then across app
+    /// instances with a store lease (waiting up to 10 s for another instance to finish).
+    pub(crate) async fn lock_guest(&self, guest_id: &str) -> Result<GuestLock<'_>, AuthError> {
+        let local = self.link_locks.lock(guest_id).await;
+        let key = format!("guest:{guest_id}");
+        let holder = new_id();
+        let deadline = Instant::now() + LEASE_WAIT;
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let now = crate::clock::now_millis();
+            if self
+                .store
+                .acquire_lease(&key, &holder, LEASE_TTL_MS, now)
+                .await?
+            {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(AuthError::LinkFailed(
+                    "another request is still linking this guest; retry shortly".into(),
+                ));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+        Ok(GuestLock {
+            _local: local,
+            store: self.store.clone(),
+            key,
+            holder,
+        })
+    }
+}
+
+impl Drop for GuestLock<'_> {
+    fn drop(&mut self) {
+        let (store, key, holder) = (
+            self.store.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.holder),
+        );
+        // Drop cannot await: release on the runtime; the lease's TTL covers a lost release.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.release_lease(&key, &holder).await {
+                    tracing::warn!(%error, %key, "could not release a guest lease; it expires by TTL");
+                }
+            });
         }
     }
 }

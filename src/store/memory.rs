@@ -33,6 +33,7 @@ struct Inner {
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
     rate_buckets: HashMap<String, u64>,
+    leases: HashMap<String, (String, u64)>,
 }
 
 impl MemoryStore {
@@ -440,6 +441,41 @@ impl Store for MemoryStore {
             inner.rate_buckets.insert(key.to_owned(), tat);
         }
         Ok(decision)
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        let taken = inner
+            .leases
+            .get(key)
+            .is_some_and(|(current, until)| current != holder && *until > now);
+        if taken {
+            return Ok(false);
+        }
+        inner.leases.retain(|_, (_, until)| *until > now);
+        inner.leases.insert(
+            key.to_owned(),
+            (holder.to_owned(), now.saturating_add(ttl_ms)),
+        );
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if inner
+            .leases
+            .get(key)
+            .is_some_and(|(current, _)| current == holder)
+        {
+            inner.leases.remove(key);
+        }
+        Ok(())
     }
 }
 

@@ -404,6 +404,21 @@ pub trait Store: Send + Sync + 'static {
         limit: MintRateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError>;
+
+    /// Takes the lease `key` for `holder` for `ttl_ms` (from `now`), unless another holder has
+    /// it and it has not expired; `true` when taken. Leases serialize work on one guest across
+    /// app instances (two instances linking the same guest at once); the TTL frees a lease
+    /// whose holder died.
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `key` if `holder` still has it.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -479,5 +494,17 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         (**self).rate_limit(key, limit, now).await
+    }
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        (**self).acquire_lease(key, holder, ttl_ms, now).await
+    }
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        (**self).release_lease(key, holder).await
     }
 }

@@ -482,6 +482,43 @@ pub async fn double_submit_links_once(store: Arc<dyn Store>) {
     assert_eq!(id(&me(&twin).await), account_id);
 }
 
+/// Two app instances (two layers, so two in-process lock tables) on one store: a guest's
+/// double submit reaching both at once still links once, through the store's guest lease.
+pub async fn double_submit_across_instances_links_once(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        hook_delay: Duration::from_millis(100),
+        ..AppOptions::default()
+    };
+    let first = spawn_app(store.clone(), options.clone()).await;
+    let second = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&first, "ann@example.com").await;
+    let (client, guest_id) = guest(&first).await;
+    for item in ["cart:1", "cart:2"] {
+        claim(&client, item).await;
+    }
+    let twin = client.fork_to(&second.client);
+    let (a, b) = tokio::join!(
+        sign_in(&client, "ann@example.com", PASSWORD),
+        sign_in(&twin, "ann@example.com", PASSWORD),
+    );
+    for response in [&a, &b] {
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+        assert_eq!(id(&response.json), account_id);
+    }
+    let links = first.links().len() + second.links().len();
+    assert_eq!(links, 1, "linked once across both instances");
+    assert_eq!(
+        first.store.resources_of(&account_id).await.unwrap(),
+        vec!["cart:1", "cart:2"]
+    );
+    assert!(first
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .is_none());
+}
+
 pub async fn sign_in_while_registered_switches_accounts(store: Arc<dyn Store>) {
     let app = spawn_app(store, AppOptions::default()).await;
     let (_bob, bob_id) = account(&app, "bob@example.com").await;
@@ -623,6 +660,7 @@ macro_rules! account_suite {
             sign_in_with_token_links_and_consumes_token,
             sign_out_revokes_the_session,
             double_submit_links_once,
+            double_submit_across_instances_links_once,
             sign_in_while_registered_switches_accounts,
             old_cookies_are_refused_with_session_cache,
             lazy_guests_are_linked_and_their_tokens_revoked,

@@ -105,4 +105,16 @@ impl Store for CleanedUp {
     ) -> Result<RateDecision, StoreError> {
         self.0.rate_limit(key, limit, now).await
     }
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.0.acquire_lease(key, holder, ttl_ms, now).await
+    }
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.0.release_lease(key, holder).await
+    }
 }

@@ -124,4 +124,18 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.rate_limit(key, limit, now).await
     }
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.acquire_lease(key, holder, ttl_ms, now).await
+    }
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.release_lease(key, holder).await
+    }
 }

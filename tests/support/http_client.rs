@@ -51,6 +51,15 @@ impl TestClient {
         }
     }
 
+    /// A copy of this browser's cookies talking to the server `other` talks to (the same
+    /// visitor reaching another app instance behind a load balancer).
+    pub fn fork_to(&self, other: &TestClient) -> Self {
+        Self {
+            base: other.base.clone(),
+            ..self.fork()
+        }
+    }
+
     /// A new browser on the same server with no cookies.
     pub fn fresh(&self) -> Self {
         Self {

@@ -10,6 +10,7 @@
 //! | `P{r:RESOURCE}`         | string | owner of the resource (the single source of truth) |
 //! | `P{o:OWNER}`            | set    | resources listed under the owner                   |
 //! | `P{l:BUCKET}`           | string | GCRA arrival time of a mint rate-limit bucket      |
+//! | `P{k:KEY}`              | string | holder of a lease (cross-instance lock), with a TTL |
 //!
 //! Each record sits in its own hash tag, so each key is one cluster slot and every Lua script
 //! touches the keys of one slot only (except the single-node transfer batch, see
@@ -70,6 +71,10 @@ impl Keys {
 
     pub(crate) fn limit(&self, bucket: &str) -> String {
         format!("{}{{l:{bucket}}}", self.prefix)
+    }
+
+    pub(crate) fn lease(&self, key: &str) -> String {
+        format!("{}{{k:{key}}}", self.prefix)
     }
 }
 

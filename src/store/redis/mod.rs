@@ -25,6 +25,7 @@ mod codec;
 mod conn;
 mod emails;
 mod keys;
+mod lease;
 mod ownership;
 mod rate_limit;
 mod scripts;
@@ -302,5 +303,19 @@ impl Store for RedisStore {
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         self.rate_limit_impl(key, limit, now).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: u64,
+        _now: u64,
+    ) -> Result<bool, StoreError> {
+        self.acquire_lease_impl(key, holder, ttl_ms).await
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.release_lease_impl(key, holder).await
     }
 }
