@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedMutexGuard;
 
 /// How long a lease lives if its holder dies without releasing it.
-const LEASE_TTL_MS: u64 = 30_000;
+const LEASE_TTL_MS: u64 = 15_000;
 /// How long a request waits for another instance to finish with the same guest.
 const LEASE_WAIT: Duration = Duration::from_secs(10);
 
@@ -86,12 +86,19 @@ impl AuthEngine {
         let mut backoff = Duration::from_millis(5);
         loop {
             let now = crate::clock::now_millis();
-            if self
+            match self
                 .store
                 .acquire_lease(&key, &holder, LEASE_TTL_MS, now)
-                .await?
+                .await
             {
-                break;
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => {
+                    // The command may still be applied late (a frozen or restarting Redis):
+                    // make sure such a lease of ours does not linger until its TTL.
+                    release_soon(self.store.clone(), key, holder, true);
+                    return Err(error.into());
+                }
             }
             if Instant::now() >= deadline {
                 return Err(AuthError::LinkFailed(
@@ -112,20 +119,29 @@ impl AuthEngine {
 
 impl Drop for GuestLock<'_> {
     fn drop(&mut self) {
-        let (store, key, holder) = (
-            self.store.clone(),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.holder),
-        );
-        // Drop cannot await: release on the runtime; the lease's TTL covers a lost release.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(error) = store.release_lease(&key, &holder).await {
-                    tracing::warn!(%error, %key, "could not release a guest lease; it expires by TTL");
-                }
-            });
-        }
+        let key = std::mem::take(&mut self.key);
+        let holder = std::mem::take(&mut self.holder);
+        release_soon(self.store.clone(), key, holder, false);
     }
+}
+
+/// Releases a lease on the runtime (Drop cannot await), trying again over a few seconds when
+/// it fails or, after a failed acquire (`acquire_failed`), in any case: while the store is
+/// recovering, an acquire can be applied late, after a first release. The lease's TTL
+/// covers whatever this misses.
+fn release_soon(store: Arc<dyn Store>, key: String, holder: String, acquire_failed: bool) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        if store.release_lease(&key, &holder).await.is_ok() && !acquire_failed {
+            return;
+        }
+        for delay_ms in [200, 500, 1_000, 2_000, 4_000] {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            let _ = store.release_lease(&key, &holder).await;
+        }
+    });
 }
 
 #[cfg(test)]
