@@ -8,7 +8,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
 use hyper_util::rt::TokioExecutor;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The User-Agent the client sends unless told otherwise: a browser's (the default skip
 /// predicate does not mint for clients without one).
@@ -60,12 +60,14 @@ impl TestResponse {
     }
 }
 
-/// A browser-like client bound to one server: a cookie jar, no redirects.
+/// A browser-like client bound to one server: a cookie jar, no redirects. Clones share the
+/// jar; `fork` copies it.
+#[derive(Clone)]
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     base: String,
     addr: SocketAddr,
-    jar: Mutex<BTreeMap<String, String>>,
+    jar: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Client {
@@ -74,7 +76,34 @@ impl Client {
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
             base: format!("http://{addr}"),
             addr,
-            jar: Mutex::new(BTreeMap::new()),
+            jar: Arc::default(),
+        }
+    }
+
+    /// A new browser on the same server with a copy of this one's cookies.
+    pub fn fork(&self) -> Self {
+        let jar = self.jar.lock().unwrap().clone();
+        Self {
+            jar: Arc::new(Mutex::new(jar)),
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this browser's cookies talking to the server `other` talks to (the same
+    /// visitor reaching another app instance behind a load balancer).
+    pub fn fork_to(&self, other: &Client) -> Self {
+        Self {
+            base: other.base.clone(),
+            addr: other.addr,
+            ..self.fork()
+        }
+    }
+
+    /// A new browser on the same server with no cookies.
+    pub fn fresh(&self) -> Self {
+        Self {
+            jar: Arc::default(),
+            ..self.clone()
         }
     }
 
