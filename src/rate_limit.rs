@@ -41,6 +41,12 @@ impl MintRateLimit {
         60_000 / u64::from(self.per_minute.max(1))
     }
 
+    /// How far ahead of now the arrival time may run: room for `burst - 1` extra mints.
+    pub(crate) fn tolerance_ms(&self) -> u64 {
+        self.interval_ms()
+            .saturating_mul(u64::from(self.burst.max(1)) - 1)
+    }
+
     /// Applies one request at `now` to the stored theoretical arrival time `tat` (GCRA).
     /// Returns the decision and, when allowed, the new `tat` to store (it can expire at `tat`).
     ///
@@ -55,7 +61,7 @@ impl MintRateLimit {
     /// ```
     pub fn apply(&self, tat: Option<u64>, now: u64) -> (RateDecision, Option<u64>) {
         let interval = self.interval_ms();
-        let tolerance = interval.saturating_mul(u64::from(self.burst.max(1)) - 1);
+        let tolerance = self.tolerance_ms();
         let tat = tat.unwrap_or(now).max(now);
         let allow_at = tat.saturating_sub(tolerance);
         if now < allow_at {

@@ -33,12 +33,7 @@ async fn crawlers_heads_and_assets_do_not_mint() {
         "",
     ] {
         let response = client
-            .send(
-                Method::GET,
-                "/optional",
-                headers(&[("user-agent", agent)]),
-                Default::default(),
-            )
+            .get_with("/optional", headers(&[("user-agent", agent)]))
             .await;
         assert_eq!(response.status, 200, "{agent}");
         assert_eq!(response.json(), serde_json::Value::Null);
@@ -61,12 +56,7 @@ async fn crawlers_heads_and_assets_do_not_mint() {
     // A crawler that holds a valid cookie is still recognised.
     let me = client.get("/me").await.json();
     let response = client
-        .send(
-            Method::GET,
-            "/optional",
-            headers(&[("user-agent", "Googlebot/2.1")]),
-            Default::default(),
-        )
+        .get_with("/optional", headers(&[("user-agent", "Googlebot/2.1")]))
         .await;
     assert_eq!(response.json()["id"], me["id"]);
 }
@@ -75,12 +65,7 @@ async fn crawlers_heads_and_assets_do_not_mint() {
 async fn never_skip_mint_mints_for_everyone() {
     let (client, store) = start(builder().never_skip_mint().build().unwrap()).await;
     let response = client
-        .send(
-            Method::GET,
-            "/optional",
-            headers(&[("user-agent", "Googlebot/2.1")]),
-            Default::default(),
-        )
+        .get_with("/optional", headers(&[("user-agent", "Googlebot/2.1")]))
         .await;
     assert_eq!(response.json()["minted_now"], true);
     assert_eq!(store.user_count(), 1);
@@ -135,11 +120,9 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     for (i, expected) in [(1, 200), (2, 429)] {
         client.clear_cookies();
         let response = client
-            .send(
-                Method::GET,
+            .get_with(
                 "/optional",
                 headers(&[("x-forwarded-for", &format!("198.51.100.{i}"))]),
-                Default::default(),
             )
             .await;
         assert_eq!(response.status, expected, "spoofed forwarded IP {i}");
@@ -155,23 +138,13 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         client.clear_cookies();
         let forwarded = format!("198.51.100.{i}");
         let response = client
-            .send(
-                Method::GET,
-                "/optional",
-                headers(&[("x-forwarded-for", &forwarded)]),
-                Default::default(),
-            )
+            .get_with("/optional", headers(&[("x-forwarded-for", &forwarded)]))
             .await;
         assert_eq!(response.status, 200, "client {forwarded}");
     }
     client.clear_cookies();
     let again = client
-        .send(
-            Method::GET,
-            "/optional",
-            headers(&[("x-forwarded-for", "198.51.100.1")]),
-            Default::default(),
-        )
+        .get_with("/optional", headers(&[("x-forwarded-for", "198.51.100.1")]))
         .await;
     assert_eq!(again.status, 429);
 }

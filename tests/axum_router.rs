@@ -4,7 +4,7 @@
 
 mod support;
 
-use http::{header, HeaderMap, HeaderValue, Method};
+use http::{header, HeaderMap, HeaderValue};
 use std::sync::Arc;
 use std::time::Duration;
 use support::apps::{app, builder};
@@ -88,9 +88,7 @@ async fn bearer_token_resolves_to_the_same_user() {
         header::AUTHORIZATION,
         HeaderValue::from_str(&bearer).unwrap(),
     );
-    let response = client
-        .send(Method::GET, "/me", headers, Default::default())
-        .await;
+    let response = client.get_with("/me", headers).await;
     assert!(response.set_cookie(COOKIE).is_none());
     assert_eq!(response.json()["id"], first["id"]);
     assert_eq!(store.user_count(), 1);
@@ -166,10 +164,7 @@ async fn sign_out_revokes_the_session_and_clears_the_cookie() {
         header::AUTHORIZATION,
         HeaderValue::from_str(&bearer).unwrap(),
     );
-    let replay = client
-        .send(Method::GET, "/me", headers, Default::default())
-        .await
-        .json();
+    let replay = client.get_with("/me", headers).await.json();
     assert_ne!(replay["id"], first["id"]);
 }
 
@@ -288,9 +283,7 @@ async fn bad_credentials_are_treated_as_none() {
         header::COOKIE,
         HeaderValue::from_bytes(b"auth_token=\xff\xfe\x80; x=\xc3").unwrap(),
     );
-    let response = client
-        .send(Method::GET, "/me", headers, Default::default())
-        .await;
+    let response = client.get_with("/me", headers).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["minted_now"], true);
     assert!(store.user_count() >= 8);

@@ -144,6 +144,11 @@ impl Client {
             .await
     }
 
+    /// A GET with extra headers (a `User-Agent` or `Cookie` among them replaces the client's own).
+    pub async fn get_with(&self, path: &str, headers: HeaderMap) -> TestResponse {
+        self.send(Method::GET, path, headers, Bytes::new()).await
+    }
+
     /// Posts an `application/x-www-form-urlencoded` body, as an HTML form does.
     pub async fn post_form(&self, path: &str, body: &str) -> TestResponse {
         let mut headers = HeaderMap::new();

@@ -38,14 +38,12 @@ impl RedisStore {
         limit: MintRateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
-        let interval = limit.interval_ms();
-        let tolerance = interval.saturating_mul(u64::from(limit.burst.max(1)) - 1);
         let mut conn = self.conn();
         let (allowed, retry_after): (i64, String) = GCRA
             .key(self.keys.limit(key))
             .arg(now)
-            .arg(interval)
-            .arg(tolerance)
+            .arg(limit.interval_ms())
+            .arg(limit.tolerance_ms())
             .invoke_async(&mut conn)
             .await
             .map_err(map_err)?;
