@@ -23,12 +23,7 @@ impl IntoResponse for AuthError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let retry_after = match &self {
-            AuthError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            AuthError::Store(store) if store.is_unavailable() => Some(1),
-            _ => None,
-        };
-        if let Some(seconds) = retry_after {
+        if let Some(seconds) = self.retry_after_secs() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

@@ -133,6 +133,23 @@ impl AuthError {
         }
     }
 
+    /// How many seconds a client should wait before retrying, for the errors a retry can fix:
+    /// a rate limit, or a store that is down.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, StoreError};
+    /// assert_eq!(AuthError::RateLimited { retry_after_secs: 7 }.retry_after_secs(), Some(7));
+    /// assert_eq!(AuthError::Store(StoreError::Unavailable("down".into())).retry_after_secs(), Some(1));
+    /// assert_eq!(AuthError::InvalidCredentials.retry_after_secs(), None);
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::Store(store) if store.is_unavailable() => Some(1),
+            _ => None,
+        }
+    }
+
     /// The JSON body the error answers with: `{"code": ..., "message": ...}`.
     ///
     /// ```

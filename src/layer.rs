@@ -394,14 +394,12 @@ where
 /// response extensions. The body is empty (the body type is the inner service's).
 fn error_response<ResBody: Default>(error: AuthError) -> Response<ResBody> {
     let mut response = Response::new(ResBody::default());
-    *response.status_mut() = error.status();
-    if error.status().is_server_error() {
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let retry_after = match &error {
-        AuthError::RateLimited { retry_after_secs } => *retry_after_secs,
-        _ => 1,
+    // Whatever failed in the store while resolving, the layer's own answer is "try again".
+    *response.status_mut() = match error.status() {
+        status if status.is_server_error() => StatusCode::SERVICE_UNAVAILABLE,
+        status => status,
     };
+    let retry_after = error.retry_after_secs().unwrap_or(1);
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
