@@ -133,6 +133,7 @@ mod config;
 mod email;
 mod engine;
 mod error;
+mod expiring_map;
 mod handle;
 mod layer;
 mod link;

