@@ -5,6 +5,8 @@
 //! Run: `cargo run --example guest_checkout`, then open http://127.0.0.1:3002
 //! (in-memory store; set `REDIS_URL` to use Redis).
 
+#[path = "support/html.rs"]
+mod html;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
@@ -13,19 +15,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use html::escape;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_anonymous_auth::{
     AnonymousAuthConfig, AnonymousAuthLayer, AnonymousSignIn, Auth, AuthError, AuthHandle,
     MintPolicy, OptionalAuth, Registration,
 };
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn page(auth: Option<&Auth>, body: &str) -> Html<String> {
     let who = match auth {

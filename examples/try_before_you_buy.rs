@@ -5,6 +5,8 @@
 //! Run: `cargo run --example try_before_you_buy`, then open http://127.0.0.1:3000
 //! (in-memory store; set `REDIS_URL` to keep users and ownership in Redis).
 
+#[path = "support/html.rs"]
+mod html;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
@@ -13,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use html::escape;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -89,13 +92,6 @@ fn cart_id(user_id: &str) -> String {
 
 fn euros(cents: u32) -> String {
     format!("€{}.{:02}", cents / 100, cents % 100)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:0 1rem;color:#1f2328;background:#fbfaf7}\
