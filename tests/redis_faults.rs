@@ -22,21 +22,18 @@
 mod support;
 
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::apps::{auth_json, builder, routes};
+use support::account_app::{register, sign_in};
+use support::apps::{builder, routes};
 use support::client::{serve_axum, Client, TestResponse};
 use support::redis_server::RedisServer;
 use tower_anonymous_auth::store::{RedisStore, RedisStoreConfig};
-use tower_anonymous_auth::{
-    AnonymousAuthLayer, AuthError, AuthHandle, Registration, Store, StoreFailureMode,
-};
+use tower_anonymous_auth::{AnonymousAuthLayer, Store, StoreFailureMode};
 
 /// Concurrent clients that link guests to accounts, and that browse.
 const LINKERS: usize = 2;
@@ -147,32 +144,6 @@ impl Harness {
         self.tally.record(response.status, started.elapsed());
         response
     }
-}
-
-#[derive(Deserialize)]
-struct Credentials {
-    email: String,
-    password: String,
-}
-
-async fn register(
-    handle: AuthHandle,
-    Json(body): Json<Credentials>,
-) -> Result<Json<Value>, AuthError> {
-    let auth = handle
-        .register_with_password(Registration::new(body.email, body.password))
-        .await?;
-    Ok(Json(auth_json(&auth)))
-}
-
-async fn sign_in(
-    handle: AuthHandle,
-    Json(body): Json<Credentials>,
-) -> Result<Json<Value>, AuthError> {
-    let auth = handle
-        .sign_in_with_password(&body.email, &body.password)
-        .await?;
-    Ok(Json(auth_json(&auth)))
 }
 
 fn credentials(email: &str) -> String {

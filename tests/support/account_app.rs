@@ -1,5 +1,6 @@
 //! An axum app over `AnonymousAuthLayer`, served on a real TCP socket, for the account tests.
 
+use super::apps::auth_json;
 use super::http_client::TestClient;
 use axum::extract::Path;
 use axum::routing::{get, post};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, LinkEvent, LinkKind,
+    AnonymousAuthConfig, AnonymousAuthLayer, AuthError, AuthHandle, LinkEvent, LinkKind,
     MintPolicy, Registration, Store,
 };
 
@@ -114,30 +115,20 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     }
 }
 
-fn auth_json(auth: &Auth) -> Value {
-    json!({
-        "id": auth.user.id,
-        "email": auth.user.email,
-        "name": auth.user.name,
-        "anonymous": auth.is_anonymous,
-        "persisted": auth.persisted,
-        "session_id": auth.session_id,
-        "token": auth.token,
-    })
-}
-
 async fn me(handle: AuthHandle) -> Json<Value> {
     Json(handle.auth().as_ref().map_or(Value::Null, auth_json))
 }
 
 #[derive(Deserialize)]
-struct Credentials {
+/// The JSON body of `/register` and `/sign-in`.
+pub struct Credentials {
     email: String,
     password: String,
     name: Option<String>,
 }
 
-async fn register(
+/// `POST /register`: register with a password (a guest is upgraded in place).
+pub async fn register(
     handle: AuthHandle,
     Json(body): Json<Credentials>,
 ) -> Result<Json<Value>, AuthError> {
@@ -149,7 +140,8 @@ async fn register(
     Ok(Json(auth_json(&auth)))
 }
 
-async fn sign_in(
+/// `POST /sign-in`: sign in with a password (a guest is linked).
+pub async fn sign_in(
     handle: AuthHandle,
     Json(body): Json<Credentials>,
 ) -> Result<Json<Value>, AuthError> {

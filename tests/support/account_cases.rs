@@ -52,7 +52,7 @@ async fn account(app: &TestApp, email: &str) -> (TestClient, String) {
 async fn guest(app: &TestApp) -> (TestClient, String) {
     let client = app.client.fresh();
     let me = me(&client).await;
-    assert_eq!(me["anonymous"], true);
+    assert_eq!(me["is_anonymous"], true);
     (client, id(&me))
 }
 
@@ -78,7 +78,7 @@ pub async fn register_upgrades_guest_in_place(store: Arc<dyn Store>) {
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
     let body = &response.json;
     assert_eq!(id(body), guest_id, "same user, upgraded in place");
-    assert_eq!(body["anonymous"], false);
+    assert_eq!(body["is_anonymous"], false);
     assert_eq!(body["email"], "ann@example.com");
     assert_eq!(body["name"], "Ann");
     assert_ne!(body["session_id"], before["session_id"], "session rotated");
@@ -105,10 +105,10 @@ pub async fn register_upgrades_guest_in_place(store: Arc<dyn Store>) {
         guest_id,
         "the pre-register cookie must not authenticate"
     );
-    assert_eq!(replay["anonymous"], true);
+    assert_eq!(replay["is_anonymous"], true);
     let now = me(&client).await;
     assert_eq!(id(&now), guest_id);
-    assert_eq!(now["anonymous"], false);
+    assert_eq!(now["is_anonymous"], false);
 
     let events = app.events();
     assert_eq!(events.len(), 1);
@@ -137,7 +137,7 @@ pub async fn register_rejects_bad_input(store: Arc<dyn Store>) {
 
     let still = me(&client).await;
     assert_eq!(id(&still), guest_id);
-    assert_eq!(still["anonymous"], true);
+    assert_eq!(still["is_anonymous"], true);
     assert!(
         app.events()
             .iter()
@@ -172,7 +172,7 @@ pub async fn register_while_signed_out_creates_user(store: Arc<dyn Store>) {
     assert_eq!(me(&client).await, Value::Null, "on-demand: nobody minted");
     let response = register(&client, "dan@example.com", PASSWORD).await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
-    assert_eq!(response.json["anonymous"], false);
+    assert_eq!(response.json["is_anonymous"], false);
     let account_id = id(&response.json);
     let found = app
         .store
@@ -214,7 +214,7 @@ pub async fn sign_in_links_guest_to_account(store: Arc<dyn Store>) {
     let response = sign_in(&client, "ANN@example.com ", PASSWORD).await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
     assert_eq!(id(&response.json), account_id);
-    assert_eq!(response.json["anonymous"], false);
+    assert_eq!(response.json["is_anonymous"], false);
 
     assert_eq!(
         client.get("/resources").await.json,
@@ -238,7 +238,7 @@ pub async fn sign_in_links_guest_to_account(store: Arc<dyn Store>) {
     let replay = me(&old).await;
     assert_ne!(id(&replay), guest_id, "the guest cookie must be revoked");
     assert_ne!(id(&replay), account_id);
-    assert_eq!(replay["anonymous"], true);
+    assert_eq!(replay["is_anonymous"], true);
 }
 
 pub async fn disable_delete_keeps_guest_but_revokes_its_session(store: Arc<dyn Store>) {
@@ -275,7 +275,7 @@ pub async fn failed_hook_leaves_guest_intact_and_retry_completes(store: Arc<dyn 
     assert!(failed.set_cookies.is_empty(), "cookie unchanged");
     let still = me(&client).await;
     assert_eq!(id(&still), guest_id);
-    assert_eq!(still["anonymous"], true);
+    assert_eq!(still["is_anonymous"], true);
     let owner_of = app.store.owner_of("cart:guest").await.unwrap();
     assert_eq!(owner_of.as_deref(), Some(guest_id.as_str()));
     assert!(app
@@ -441,7 +441,7 @@ pub async fn sign_out_revokes_the_session(store: Arc<dyn Store>) {
         account_id,
         "the signed-out cookie must not authenticate"
     );
-    assert_eq!(replay["anonymous"], true);
+    assert_eq!(replay["is_anonymous"], true);
 }
 
 pub async fn double_submit_links_once(store: Arc<dyn Store>) {
@@ -583,7 +583,7 @@ pub async fn old_cookies_are_refused_with_session_cache(store: Arc<dyn Store>) {
     sign_in(&client, "bob@example.com", PASSWORD).await;
     let replay = me(&before_switch).await;
     assert_ne!(id(&replay), account_id);
-    assert_eq!(replay["anonymous"], true);
+    assert_eq!(replay["is_anonymous"], true);
 }
 
 pub async fn lazy_guests_are_linked_and_their_tokens_revoked(store: Arc<dyn Store>) {

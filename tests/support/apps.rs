@@ -23,6 +23,7 @@ pub fn auth_json(auth: &Auth) -> Value {
         "collection": auth.user.collection,
         "is_anonymous": auth.is_anonymous,
         "minted_now": auth.minted_now,
+        "persisted": auth.persisted,
         "session_id": auth.session_id,
         "token": auth.token,
     })
