@@ -8,6 +8,8 @@
 # so that drifts of this shared machine hit them all alike.
 #
 # Usage: benches/load.sh [seconds-per-run] [rounds]   (needs wrk and redis-server; prints markdown)
+# VARIANTS="bare ours-memory" benches/load.sh 5 1   runs a subset (bare and sessions-redis are
+# the baselines of the ratio columns).
 set -euo pipefail
 cd "$(dirname "$0")/load"
 SECONDS_PER_RUN="${1:-5}"
@@ -52,7 +54,7 @@ p99_ms() { # wrk --latency output -> p99 in ms
     awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } print v }'
 }
 
-VARIANTS="bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy"
+VARIANTS="${VARIANTS:-bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy}"
 declare -A RETURNING NEW
 CHEAP_ALONE=""; CHEAP_WITH_SIGNINS=""; SIGNINS=""
 for round in $(seq 1 "$ROUNDS"); do
@@ -95,7 +97,7 @@ echo "| variant | returning visitor req/s | x bare | x tower-sessions+Redis | ne
 echo "|---|---|---|---|---|---|---|"
 for variant in $VARIANTS; do
     r="${RETURNING[$variant]}"; n="${NEW[$variant]}"
-    echo "| $variant | $r | $(ratio "$r" "${RETURNING[bare]}") | $(ratio "$r" "${RETURNING[sessions-redis]}") | $n | $(ratio "$n" "${NEW[bare]}") | $(ratio "$n" "${NEW[sessions-redis]}") |"
+    echo "| $variant | $r | $(ratio "$r" "${RETURNING[bare]:-0}") | $(ratio "$r" "${RETURNING[sessions-redis]:-0}") | $n | $(ratio "$n" "${NEW[bare]:-0}") | $(ratio "$n" "${NEW[sessions-redis]:-0}") |"
 done
 echo
 echo "p99 of cheap requests (ours-memory, returning, 8 connections): alone ${CHEAP_ALONE} ms; with 2 connections doing argon2 sign-ins (${SIGNINS} sign-ins/s) ${CHEAP_WITH_SIGNINS} ms"

@@ -1,9 +1,16 @@
-//! [`Auth`]: the resolved auth of a request (the seeds' `request.auth`).
+//! [`Auth`]: the resolved auth of a request (the seeds' `request.auth`), and the
+//! [`AuthInfo`] it shares.
 
 use crate::store::User;
-use crate::token::Claims;
+use crate::token::{Claims, ISSUER};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// The resolved auth of a request, put in its extensions by the layer.
+///
+/// `Auth` is a cheap, shared handle (an `Arc`) to an [`AuthInfo`], which it dereferences to:
+/// `auth.user.id`, `auth.is_anonymous` and the other fields read as if they were its own, and
+/// cloning it (into the extensions, an extractor, a task) copies no strings.
 ///
 /// It is a snapshot taken before the handler runs; after an action of the
 /// [`AuthHandle`](crate::AuthHandle) (sign in, sign out), ask the handle for the current one.
@@ -20,9 +27,22 @@ use crate::token::Claims;
 /// }
 /// # let _ = handler;
 /// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Auth {
+    info: Arc<AuthInfo>,
+}
+
+/// What an [`Auth`] says about the request's visitor: the user, the token and its session.
+///
+/// ```
+/// # fn f(auth: tower_anonymous_auth::Auth) {
+/// let info: &tower_anonymous_auth::AuthInfo = &auth;
+/// println!("{} ({}), session {}", info.user.name, info.user.id, info.session_id);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Auth {
+pub struct AuthInfo {
     /// The user.
     pub user: User,
     /// The signed token (what the cookie or `Authorization: Bearer` header carries).
@@ -33,6 +53,8 @@ pub struct Auth {
     pub is_anonymous: bool,
     /// Whether the user was minted by this very request.
     pub minted_now: bool,
+    /// When the token was issued or last refreshed (seconds since the Unix epoch).
+    pub issued_at: u64,
     /// When the token expires (seconds since the Unix epoch).
     pub expires_at: u64,
     /// Whether the user and session are in the store. `false` only for lazy guests
@@ -52,13 +74,102 @@ impl Auth {
             created_at: claims.uca,
         };
         Self {
-            is_anonymous: user.is_anonymous,
-            user,
-            token,
-            session_id: claims.sid,
-            minted_now,
-            expires_at: claims.exp,
-            persisted: !claims.lz,
+            info: Arc::new(AuthInfo {
+                is_anonymous: user.is_anonymous,
+                user,
+                token,
+                session_id: claims.sid,
+                minted_now,
+                issued_at: claims.iat,
+                expires_at: claims.exp,
+                persisted: !claims.lz,
+            }),
         }
+    }
+
+    /// The claims of the token this auth was built from.
+    pub(crate) fn claims(&self) -> Claims {
+        Claims {
+            sub: self.user.id.clone(),
+            sid: self.session_id.clone(),
+            col: self.user.collection.clone(),
+            email: self.user.email.clone(),
+            name: self.user.name.clone(),
+            anon: self.user.is_anonymous,
+            uca: self.user.created_at,
+            iat: self.issued_at,
+            exp: self.expires_at,
+            iss: ISSUER.to_owned(),
+            lz: !self.persisted,
+        }
+    }
+
+    /// The [`AuthInfo`], owned: moved out when this is its only handle, cloned otherwise.
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// let user = auth.into_info().user;
+    /// # let _ = user;
+    /// # }
+    /// ```
+    pub fn into_info(self) -> AuthInfo {
+        Arc::unwrap_or_clone(self.info)
+    }
+}
+
+impl Deref for Auth {
+    type Target = AuthInfo;
+
+    fn deref(&self) -> &AuthInfo {
+        &self.info
+    }
+}
+
+impl AsRef<AuthInfo> for Auth {
+    fn as_ref(&self) -> &AuthInfo {
+        &self.info
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.info.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "u1".into(),
+            sid: "s1".into(),
+            col: "users".into(),
+            email: "temp-u1@anonymous.invalid".into(),
+            name: "Guest".into(),
+            anon: true,
+            uca: 7,
+            iat: 100,
+            exp: 200,
+            iss: ISSUER.into(),
+            lz: true,
+        }
+    }
+
+    #[test]
+    fn claims_round_trip_through_auth() {
+        let auth = Auth::from_claims(claims(), "t".into(), false);
+        assert_eq!(auth.claims(), claims());
+        assert!(!auth.persisted);
+        assert_eq!(auth.user.id, "u1");
+    }
+
+    #[test]
+    fn clones_share_one_info() {
+        let auth = Auth::from_claims(claims(), "t".into(), true);
+        let copy = auth.clone();
+        assert!(std::ptr::eq(&*auth, &*copy));
+        assert_eq!(copy.into_info().token, "t");
     }
 }

@@ -4,6 +4,7 @@
 use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
+use crate::credential::{Credential, CredentialSource};
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
 use crate::session_cache::SessionCache;
@@ -11,28 +12,11 @@ use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError, ISSUER};
 use crate::token_cache::TokenCache;
-use http::{header, HeaderMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_cookies::cookie::time::Duration as CookieDuration;
 use tower_cookies::{Cookie, Cookies};
-
-/// Where the request's credential came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CredentialSource {
-    /// The auth cookie.
-    Cookie,
-    /// `Authorization: Bearer`.
-    Bearer,
-}
-
-/// A raw, unverified credential.
-#[derive(Debug, Clone)]
-pub(crate) struct Credential {
-    pub(crate) token: String,
-    pub(crate) source: CredentialSource,
-}
 
 /// Shared state of one layer: the store, the configuration, the session memo, and the
 /// per-guest locks of the link flow.
@@ -64,21 +48,43 @@ impl AuthEngine {
         self.store.delete_session(session_id).await
     }
 
-    /// Finds the credential of a request: a bearer token wins over the cookie.
-    /// Non-UTF-8 or oversized values are ignored (treated as no credential).
-    pub(crate) fn credential(&self, headers: &HeaderMap, cookies: &Cookies) -> Option<Credential> {
-        if let Some(token) = bearer_token(headers) {
-            return Some(Credential {
-                token: token.to_owned(),
-                source: CredentialSource::Bearer,
-            });
+    /// The verified auth of a token: from the memo, or by checking its signature (and then
+    /// memoized). `None` when the token is not valid (forged, expired, malformed...).
+    fn verify(&self, token: &str, now_secs: u64) -> Option<Auth> {
+        if let Some(auth) = self.tokens.get(token, now_secs) {
+            return Some(auth);
         }
-        let cookie = cookies.get(&self.config.cookie.name)?;
-        let token = cookie.value();
-        (!token.is_empty() && token.len() <= crate::token::MAX_TOKEN_LEN).then(|| Credential {
-            token: token.to_owned(),
-            source: CredentialSource::Cookie,
-        })
+        match self.config.keys.verify(token) {
+            Ok(claims) => {
+                let auth = Auth::from_claims(claims, token.to_owned(), false);
+                self.tokens.insert(&auth, now_secs);
+                Some(auth)
+            }
+            Err(reason) => {
+                tracing::debug!(%reason, "ignoring invalid auth token");
+                None
+            }
+        }
+    }
+
+    /// Whether `auth`'s token is due for a refresh (sliding expiry) at `now` (ms).
+    fn refresh_due(&self, auth: &Auth, now: u64) -> bool {
+        let refresh_after = auth
+            .issued_at
+            .saturating_add(self.config.refresh_interval.as_secs());
+        now / 1000 >= refresh_after
+    }
+
+    /// The auth of a token this process verified before (no signature check, no I/O).
+    pub(crate) fn memoized(&self, token: &str, now: u64) -> Option<Auth> {
+        self.tokens.get(token, now / 1000)
+    }
+
+    /// Whether a verified `auth` needs no further work at `now`: its session is vouched for by
+    /// the session memo and its token is not due for a refresh. Then the request can go on
+    /// without any I/O (the returning visitor's hot path).
+    pub(crate) fn settled(&self, auth: &Auth, now: u64) -> bool {
+        self.sessions.is_fresh(&auth.session_id, now) && !self.refresh_due(auth, now)
     }
 
     /// Verifies a credential and checks its session in the store. `Ok(None)` means the
@@ -86,69 +92,67 @@ impl AuthEngine {
     /// When the session is due for a refresh, slides its expiry and re-issues the cookie.
     pub(crate) async fn resolve(
         &self,
-        credential: Credential,
+        credential: Credential<'_>,
+        cookies: &Cookies,
+    ) -> Result<Option<Auth>, StoreError> {
+        match self.verify(&credential.token, now_millis() / 1000) {
+            Some(auth) => self.confirm(auth, credential.source, cookies).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Checks the session of a verified `auth` (store or memo), and refreshes it when due.
+    /// `source` says where the token came from: only a cookie is re-issued on refresh.
+    pub(crate) async fn confirm(
+        &self,
+        auth: Auth,
+        source: CredentialSource,
         cookies: &Cookies,
     ) -> Result<Option<Auth>, StoreError> {
         let now = now_millis();
-        let claims = match self.tokens.get(&credential.token, now / 1000) {
-            Some(claims) => claims,
-            None => match self.config.keys.verify(&credential.token) {
-                Ok(claims) => {
-                    self.tokens.insert(&credential.token, &claims, now / 1000);
-                    claims
-                }
-                Err(reason) => {
-                    tracing::debug!(%reason, "ignoring invalid auth token");
-                    return Ok(None);
-                }
-            },
-        };
-        if !self.sessions.is_fresh(&claims.sid, now) {
+        if !self.sessions.is_fresh(&auth.session_id, now) {
             // A lazy guest is valid while nothing of it is stored; once its user is stored
             // without this session, the token was revoked. Both reads go out at once.
-            let (session, lazy_user_stored) = if claims.lz {
+            let (session, lazy_user_stored) = if !auth.persisted {
                 let (session, user) = futures::join!(
-                    self.store.get_session(&claims.sid, now),
-                    self.store.get_user(&claims.sub, now)
+                    self.store.get_session(&auth.session_id, now),
+                    self.store.get_user(&auth.user.id, now)
                 );
                 (session?, user?.is_some())
             } else {
-                (self.store.get_session(&claims.sid, now).await?, true)
+                (self.store.get_session(&auth.session_id, now).await?, true)
             };
             match session {
-                Some(session) if session.user_id == claims.sub => {}
+                Some(session) if session.user_id == auth.user.id => {}
                 Some(_) => return Ok(None),
                 None if !lazy_user_stored => {}
                 None => {
-                    tracing::debug!(session_id = %claims.sid, "auth token names a revoked or unknown session");
+                    tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
                     return Ok(None);
                 }
             }
-            self.sessions.remember(&claims.sid, now);
+            self.sessions.remember(&auth.session_id, now);
         }
-        let refresh_after = claims
-            .iat
-            .saturating_add(self.config.refresh_interval.as_secs());
-        if now / 1000 < refresh_after {
-            return Ok(Some(Auth::from_claims(claims, credential.token, false)));
+        if !self.refresh_due(&auth, now) {
+            return Ok(Some(auth));
         }
-        let ttl = self.config.ttl_for(claims.anon);
+        let ttl = self.config.ttl_for(auth.is_anonymous);
         let expires_at = now.saturating_add(millis(ttl));
-        if !claims.lz {
-            self.store.refresh(&claims.sid, expires_at).await?;
+        if auth.persisted {
+            self.store.refresh(&auth.session_id, expires_at).await?;
         }
-        let mut refreshed = claims;
+        let mut refreshed = auth.claims();
         refreshed.iat = now / 1000;
         refreshed.exp = expires_at / 1000;
         let token = match self.config.keys.sign(&refreshed) {
             Ok(token) => token,
             Err(reason) => {
                 tracing::warn!(%reason, "could not re-sign a refreshed token");
-                return Ok(Some(Auth::from_claims(refreshed, credential.token, false)));
+                return Ok(Some(auth));
             }
         };
         tracing::debug!(session_id = %refreshed.sid, "session expiry refreshed");
-        if credential.source == CredentialSource::Cookie {
+        if source == CredentialSource::Cookie {
             self.set_cookie(cookies, &token, ttl);
         }
         Ok(Some(Auth::from_claims(refreshed, token, false)))
@@ -335,46 +339,4 @@ pub(crate) fn new_id() -> String {
 
 pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The token of an `Authorization: Bearer <token>` header, if well-formed.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer")
-        && !token.is_empty()
-        && token.len() <= crate::token::MAX_TOKEN_LEN)
-        .then_some(token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::HeaderValue;
-
-    #[test]
-    fn bearer_parsing() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer  abc "),
-        );
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
-        );
-        assert_eq!(bearer_token(&headers), None);
-    }
 }

@@ -1,7 +1,9 @@
 //! [`AnonymousAuthLayer`], the [`AnonymousAuth`] service it makes, and its response future.
 
 use crate::auth::Auth;
+use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
+use crate::credential;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::handle::AuthHandle;
@@ -200,18 +202,44 @@ where
         // The ready service goes into the future; a fresh clone stays for the next call.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let engine = self.engine.clone();
+        let engine = &self.engine;
         let cookies = request
             .extensions()
             .get::<Cookies>()
             .cloned()
             .unwrap_or_default();
-        let credential = engine.credential(request.headers(), &cookies);
         let client_ip = client_ip(
             request.extensions(),
             request.headers(),
             &engine.config.trusted_proxies,
         );
+        let credential = credential::find(request.headers(), &engine.config.cookie.name);
+        // A token this process verified before needs no signature check; if its session is
+        // vouched for by the memo and no refresh is due, it needs no I/O at all, and the inner
+        // service is called right away (the returning visitor's hot path).
+        let now = now_millis();
+        let memoized = credential.as_ref().and_then(|credential| {
+            Some((engine.memoized(&credential.token, now)?, credential.source))
+        });
+        if let Some((auth, _)) = memoized
+            .as_ref()
+            .filter(|(auth, _)| engine.settled(auth, now))
+        {
+            let pending = Pending {
+                request,
+                inner,
+                engine: engine.clone(),
+                cookies,
+                client_ip,
+                may_mint_later: false,
+            };
+            return ResponseFuture {
+                state: State::Calling {
+                    future: pending.call(Some(auth.clone())),
+                },
+                pending: None,
+            };
+        }
         let span = tracing::debug_span!(
             "anonymous_auth",
             method = %request.method(),
@@ -219,15 +247,22 @@ where
         );
         // A request without a credential may mint at once; one with a credential only
         // if the credential turns out invalid (decided in `poll`, off the hot path).
-        let (resolve, may_mint_later) = match credential {
-            Some(credential) => {
+        let (resolve, may_mint_later) = match (memoized, credential) {
+            (Some((auth, source)), _) => {
+                let engine = engine.clone();
+                let cookies = cookies.clone();
+                let confirm = async move { Ok(engine.confirm(auth, source, &cookies).await?) };
+                (confirm.instrument(span).boxed(), true)
+            }
+            (None, Some(credential)) => {
+                let credential = credential.into_owned();
                 let engine = engine.clone();
                 let cookies = cookies.clone();
                 let resolve = async move { Ok(engine.resolve(credential, &cookies).await?) };
                 (resolve.instrument(span).boxed(), true)
             }
-            None => {
-                let mint = may_mint(&engine, &request).then_some(client_ip);
+            (None, None) => {
+                let mint = may_mint(engine, &request).then_some(client_ip);
                 (
                     mint_future(engine.clone(), cookies.clone(), mint)
                         .instrument(span)
@@ -241,7 +276,7 @@ where
             pending: Some(Pending {
                 request,
                 inner,
-                engine,
+                engine: engine.clone(),
                 cookies,
                 client_ip,
                 may_mint_later,
@@ -298,6 +333,31 @@ struct Pending<S, ReqBody> {
     may_mint_later: bool,
 }
 
+impl<S, ReqBody> Pending<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
+    /// service.
+    fn call(self, auth: Option<Auth>) -> S::Future {
+        let Self {
+            mut request,
+            mut inner,
+            engine,
+            cookies,
+            client_ip,
+            ..
+        } = self;
+        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip);
+        let extensions = request.extensions_mut();
+        if let Some(auth) = auth {
+            extensions.insert(auth);
+        }
+        extensions.insert(handle);
+        inner.call(request)
+    }
+}
+
 #[pin_project(project = StateProj)]
 enum State<F> {
     Resolving {
@@ -347,15 +407,7 @@ where
                             }
                         }
                     }
-                    let Some(Pending {
-                        mut request,
-                        mut inner,
-                        engine,
-                        cookies,
-                        client_ip,
-                        ..
-                    }) = this.pending.take()
-                    else {
+                    let Some(pending) = this.pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
                     let auth = match outcome {
@@ -363,7 +415,7 @@ where
                         Err(error @ AuthError::RateLimited { .. }) => {
                             return Poll::Ready(Ok(error_response(error)));
                         }
-                        Err(error) => match engine.config.store_failure {
+                        Err(error) => match pending.engine.config.store_failure {
                             StoreFailureMode::FailClosed => {
                                 tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
                                 return Poll::Ready(Ok(error_response(error)));
@@ -374,13 +426,7 @@ where
                             }
                         },
                     };
-                    let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip);
-                    let extensions = request.extensions_mut();
-                    if let Some(auth) = auth {
-                        extensions.insert(auth);
-                    }
-                    extensions.insert(handle);
-                    let future = inner.call(request);
+                    let future = pending.call(auth);
                     this.state.set(State::Calling { future });
                 }
                 StateProj::Calling { future } => return future.poll(cx),

@@ -130,6 +130,7 @@ mod auth;
 mod axum;
 mod clock;
 mod config;
+mod credential;
 mod email;
 mod engine;
 mod error;
@@ -148,7 +149,7 @@ pub mod token;
 mod token_cache;
 
 pub use accounts::Registration;
-pub use auth::Auth;
+pub use auth::{Auth, AuthInfo};
 #[cfg(feature = "axum")]
 pub use axum::{OptionalAuth, RegisteredUser};
 pub use config::{

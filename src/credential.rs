@@ -1,0 +1,169 @@
+//! Finding a request's credential: an `Authorization: Bearer` token, else the auth cookie.
+//!
+//! The cookie is read straight from the `Cookie` headers with the `cookie` crate's parser
+//! (percent-decoding as tower-cookies does, the last cookie of the name winning as in its jar),
+//! so a returning visitor's request never builds tower-cookies' whole jar.
+
+use crate::token::MAX_TOKEN_LEN;
+use http::{header, HeaderMap};
+use std::borrow::Cow;
+use tower_cookies::Cookie;
+
+/// Where the request's credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CredentialSource {
+    /// The auth cookie.
+    Cookie,
+    /// `Authorization: Bearer`.
+    Bearer,
+}
+
+/// A raw, unverified credential, borrowed from the request or owned.
+#[derive(Debug, Clone)]
+pub(crate) struct Credential<'a> {
+    pub(crate) token: Cow<'a, str>,
+    pub(crate) source: CredentialSource,
+}
+
+impl Credential<'_> {
+    /// The same credential, owning its token (to outlive the request's headers).
+    pub(crate) fn into_owned(self) -> Credential<'static> {
+        Credential {
+            token: Cow::Owned(self.token.into_owned()),
+            source: self.source,
+        }
+    }
+}
+
+/// Finds the credential of a request: a bearer token wins over the cookie named
+/// `cookie_name`. Non-UTF-8, empty or oversized values are ignored (no credential).
+pub(crate) fn find<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Option<Credential<'a>> {
+    if let Some(token) = bearer_token(headers) {
+        return Some(Credential {
+            token: Cow::Borrowed(token),
+            source: CredentialSource::Bearer,
+        });
+    }
+    let token = cookie_value(headers, cookie_name)?;
+    (!token.is_empty() && token.len() <= MAX_TOKEN_LEN).then_some(Credential {
+        token,
+        source: CredentialSource::Cookie,
+    })
+}
+
+/// The value of the last cookie named `name` in the request's `Cookie` headers.
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    let mut found = None;
+    for header in headers.get_all(header::COOKIE) {
+        let Ok(pairs) = std::str::from_utf8(header.as_bytes()) else {
+            continue;
+        };
+        // Percent-decoding scans every byte; a header without a `%` has nothing to decode.
+        let cookies = if pairs.contains('%') {
+            Cookie::split_parse_encoded(pairs)
+        } else {
+            Cookie::split_parse(pairs)
+        };
+        for cookie in cookies.flatten() {
+            if cookie.name() == name {
+                found = Some(cookie);
+            }
+        }
+    }
+    let cookie = found?;
+    // Borrowed unless percent-decoding changed the value.
+    Some(match cookie.value_raw() {
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Owned(cookie.value().to_owned()),
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if well-formed.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
+        .then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn bearer_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        );
+        assert_eq!(bearer_token(&headers), None);
+    }
+
+    fn cookie_headers(values: &[&[u8]]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::COOKIE, HeaderValue::from_bytes(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn cookie_value_reads_the_named_cookie_like_the_jar() {
+        let headers = cookie_headers(&[b"a=1; auth=tok.en; b=2"]);
+        let value = cookie_value(&headers, "auth");
+        assert_eq!(value.as_deref(), Some("tok.en"));
+        assert!(
+            matches!(value, Some(Cow::Borrowed(_))),
+            "no copy when nothing is encoded"
+        );
+        // The last one wins, across headers too (tower-cookies' jar does the same).
+        let headers = cookie_headers(&[b"auth=first", b"x=1;auth=second"]);
+        assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("second"));
+        // Percent-decoded, as tower-cookies decodes.
+        let headers = cookie_headers(&[b"auth=a%2Eb"]);
+        assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("a.b"));
+        // A non-UTF-8 header is skipped; the others are still read.
+        let headers = cookie_headers(&[b"auth=\xff\xfe", b"auth=ok"]);
+        assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("ok"));
+        // Prefix names and garbage do not match.
+        let headers = cookie_headers(&[b"authx=1; ;=; auth"]);
+        assert_eq!(cookie_value(&headers, "auth"), None);
+    }
+
+    #[test]
+    fn find_prefers_bearer_and_bounds_the_cookie() {
+        let mut headers = cookie_headers(&[b"auth=from-cookie"]);
+        let found = find(&headers, "auth").unwrap();
+        assert_eq!(
+            (found.token.as_ref(), found.source),
+            ("from-cookie", CredentialSource::Cookie)
+        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        let found = find(&headers, "auth").unwrap();
+        assert_eq!(
+            (found.token.as_ref(), found.source),
+            ("b", CredentialSource::Bearer)
+        );
+        let long = format!("auth={}", "x".repeat(MAX_TOKEN_LEN + 1));
+        assert!(find(&cookie_headers(&[long.as_bytes()]), "auth").is_none());
+        assert!(find(&cookie_headers(&[b"auth="]), "auth").is_none());
+    }
+}
