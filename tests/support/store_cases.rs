@@ -71,6 +71,43 @@ pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
     assert_eq!(store.get_user("b", NOW).await.unwrap(), None);
 }
 
+pub async fn placeholder_taken_as_a_real_email_blocks_only_while_its_holder_lives(
+    store: Arc<dyn Store>,
+) {
+    // A member registered with the string a guest's placeholder email would be.
+    store
+        .insert_user(&member("m", "temp-g@example.com"), None, NOW)
+        .await
+        .unwrap();
+    let session = SessionRecord::new("sg", "g", NOW, NOW + HOUR);
+    let err = store
+        .insert_user(&guest("g", NOW + HOUR), Some(&session), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::EmailTaken);
+    assert_eq!(
+        store.get_user("g", NOW).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    assert_eq!(store.get_session("sg", NOW).await.unwrap(), None);
+    // Once the member is gone, the guest gets its placeholder.
+    store.delete_user("m").await.unwrap();
+    store
+        .insert_user(&guest("g", NOW + HOUR), Some(&session), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user_by_email("users", "temp-g@example.com", NOW)
+            .await
+            .unwrap()
+            .map(|record| record.user.id),
+        Some("g".to_owned())
+    );
+    assert_eq!(store.get_session("sg", NOW).await.unwrap(), Some(session));
+}
+
 pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
     let record = guest("old", NOW + 10);
     let session = SessionRecord::new("old-s", "old", NOW, NOW + 10);
@@ -338,6 +375,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@cases $make;
             insert_and_get_user,
             email_is_unique_per_collection,
+            placeholder_taken_as_a_real_email_blocks_only_while_its_holder_lives,
             expired_users_and_sessions_read_as_none,
             upgrade_keeps_id_and_removes_expiry,
             sessions_are_revocable,

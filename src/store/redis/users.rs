@@ -20,10 +20,13 @@
 //! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`
 //! (see [`sessions`](super::sessions)).
 
-use super::codec::{decode_user, encode_user, full_email, USER_FIELDS};
+use super::codec::{
+    decode_user, encode_session, encode_user, full_email, SESSION_FIELDS, USER_FIELDS,
+};
 use super::conn::map_err;
+use super::emails::placeholder_owner;
 use super::keys::{session_field, session_of_field};
-use super::scripts::{REPLACE_FIELDS, UPGRADE};
+use super::scripts::{INSERT_GUEST_SINGLE, REPLACE_FIELDS, UPGRADE};
 use super::RedisStore;
 use crate::store::{SessionRecord, StoreError, UserRecord};
 use futures::future::try_join_all;
@@ -87,6 +90,12 @@ impl RedisStore {
         now: u64,
     ) -> Result<(), StoreError> {
         let user = &record.user;
+        if !self.conn.is_cluster()
+            && placeholder_owner(&user.email) == Some(user.id.as_str())
+            && self.insert_guest_single(record, session, now).await?
+        {
+            return Ok(());
+        }
         let ttl = self.ttl_ms(record.expires_at, now);
         // Three independent keys (often three cluster slots): written and checked
         // concurrently, so a mint costs one round trip of latency on the multiplexed
@@ -113,6 +122,48 @@ impl RedisStore {
             }
             other => other,
         }
+    }
+
+    /// A guest with its own placeholder email, on a single node: user, first session and the
+    /// placeholder check in one script call (one round trip, one command). `Ok(false)` when a
+    /// user took the placeholder as a real email: nothing was written, and the general path
+    /// (which tells a live holder from a dead one) takes over.
+    async fn insert_guest_single(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let user = &record.user;
+        let mut user_pairs = encode_user(record);
+        let session_index = session.map(|session| session_field(&session.id));
+        if let (Some(field), Some(session)) = (&session_index, session) {
+            user_pairs.push((field.as_str(), session.expires_at.to_string()));
+        }
+        let mut invocation = INSERT_GUEST_SINGLE.prepare_invoke();
+        invocation
+            .key(self.keys.user(&user.id))
+            .key(self.keys.email(&user.collection, &user.email))
+            .arg(&user.id)
+            .arg(self.ttl_ms(record.expires_at, now))
+            .arg(USER_FIELDS.len())
+            .arg(user_pairs.len() * 2)
+            .arg(&USER_FIELDS[..])
+            .arg(&user_pairs);
+        if let Some(session) = session {
+            invocation
+                .key(self.keys.session(&session.id))
+                .arg(self.ttl_ms(Some(session.expires_at), now))
+                .arg(SESSION_FIELDS.len())
+                .arg(SESSION_FIELDS.len() * 2)
+                .arg(&SESSION_FIELDS[..])
+                .arg(encode_session(session));
+        }
+        let holder: Option<String> = invocation
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(holder.is_none())
     }
 
     pub(super) async fn upgrade_user_impl(
