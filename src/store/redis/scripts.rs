@@ -22,35 +22,6 @@ return 1
     )
 });
 
-/// Single node only: a guest's whole insert in one call. `KEYS[1]` user hash, `KEYS[2]` the
-/// email index key of its placeholder email, `KEYS[3]` (optional) its first session's hash.
-/// `ARGV[1]` the user id; then, for each hash, its TTL in ms (`0`: no expiry), the count `d`
-/// of fields to clear, the count `s` of field/value arguments, the `d` fields and `s`
-/// arguments (as in [`REPLACE_FIELDS`]). Writes nothing and returns the holder when another
-/// user took the placeholder as a real email; returns nil once written.
-pub(crate) static INSERT_GUEST_SINGLE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return holder end
-local i = 2
-local function replace(key)
-  local ttl = tonumber(ARGV[i])
-  local clear = tonumber(ARGV[i + 1])
-  local set = tonumber(ARGV[i + 2])
-  local first = i + 3
-  if clear > 0 then redis.call('HDEL', key, unpack(ARGV, first, first + clear - 1)) end
-  redis.call('HSET', key, unpack(ARGV, first + clear, first + clear + set - 1))
-  if ttl > 0 then redis.call('PEXPIRE', key, ARGV[i]) else redis.call('PERSIST', key) end
-  i = first + clear + set
-end
-replace(KEYS[1])
-if KEYS[3] then replace(KEYS[3]) end
-return false
-",
-    )
-});
-
 /// `KEYS[1]` user hash. Adds the session field `ARGV[1]` (value `ARGV[2]`, the session's
 /// expiry), prunes session fields that expired before `ARGV[4]`, and gives a hash created
 /// here the TTL `ARGV[3]` so an index for an unknown user cannot leak.

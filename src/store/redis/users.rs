@@ -26,7 +26,7 @@ use super::codec::{
 use super::conn::map_err;
 use super::emails::placeholder_owner;
 use super::keys::{session_field, session_of_field};
-use super::scripts::{INSERT_GUEST_SINGLE, REPLACE_FIELDS, UPGRADE};
+use super::scripts::{REPLACE_FIELDS, UPGRADE};
 use super::RedisStore;
 use crate::store::{SessionRecord, StoreError, UserRecord};
 use futures::future::try_join_all;
@@ -125,9 +125,9 @@ impl RedisStore {
     }
 
     /// A guest with its own placeholder email, on a single node: user, first session and the
-    /// placeholder check in one script call (one round trip, one command). `Ok(false)` when a
-    /// user took the placeholder as a real email: nothing was written, and the general path
-    /// (which tells a live holder from a dead one) takes over.
+    /// placeholder check in one pipeline (one round trip, plain commands: no script to run).
+    /// `Ok(false)` when a user took the placeholder as a real email: the general path (which
+    /// tells a live holder from a dead one, and rolls back) takes over.
     async fn insert_guest_single(
         &self,
         record: &UserRecord,
@@ -140,30 +140,28 @@ impl RedisStore {
         if let (Some(field), Some(session)) = (&session_index, session) {
             user_pairs.push((field.as_str(), session.expires_at.to_string()));
         }
-        let mut invocation = INSERT_GUEST_SINGLE.prepare_invoke();
-        invocation
-            .key(self.keys.user(&user.id))
-            .key(self.keys.email(&user.collection, &user.email))
-            .arg(&user.id)
-            .arg(self.ttl_ms(record.expires_at, now))
-            .arg(USER_FIELDS.len())
-            .arg(user_pairs.len() * 2)
-            .arg(&USER_FIELDS[..])
-            .arg(&user_pairs);
+        let mut pipe = redis::pipe();
+        replace_fields(
+            &mut pipe,
+            &self.keys.user(&user.id),
+            &USER_FIELDS,
+            &user_pairs,
+            self.ttl_ms(record.expires_at, now),
+        );
         if let Some(session) = session {
-            invocation
-                .key(self.keys.session(&session.id))
-                .arg(self.ttl_ms(Some(session.expires_at), now))
-                .arg(SESSION_FIELDS.len())
-                .arg(SESSION_FIELDS.len() * 2)
-                .arg(&SESSION_FIELDS[..])
-                .arg(encode_session(session));
+            let pairs = encode_session(session);
+            replace_fields(
+                &mut pipe,
+                &self.keys.session(&session.id),
+                &SESSION_FIELDS,
+                &pairs,
+                self.ttl_ms(Some(session.expires_at), now),
+            );
         }
-        let holder: Option<String> = invocation
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(map_err)?;
-        Ok(holder.is_none())
+        pipe.get(self.keys.email(&user.collection, &user.email));
+        let (holder,): (Option<String>,) =
+            pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+        Ok(holder.is_none_or(|holder| holder == user.id))
     }
 
     pub(super) async fn upgrade_user_impl(
@@ -240,5 +238,31 @@ impl RedisStore {
         }
         self.delete_keys(vec![key]).await?;
         Ok(())
+    }
+}
+
+/// Queues the commands that make hash `key` hold exactly `pairs` among `fields` (the others
+/// cleared; fields outside `fields` kept), with a TTL of `ttl_ms` (`0`: no expiry).
+fn replace_fields(
+    pipe: &mut redis::Pipeline,
+    key: &str,
+    fields: &[&str],
+    pairs: &[(&str, String)],
+    ttl_ms: u64,
+) {
+    let absent: Vec<&str> = fields
+        .iter()
+        .copied()
+        .filter(|field| !pairs.iter().any(|(set, _)| set == field))
+        .collect();
+    if !absent.is_empty() {
+        pipe.hdel(key, absent).ignore();
+    }
+    pipe.hset_multiple(key, pairs).ignore();
+    if ttl_ms > 0 {
+        pipe.pexpire(key, i64::try_from(ttl_ms).unwrap_or(i64::MAX))
+            .ignore();
+    } else {
+        pipe.persist(key).ignore();
     }
 }
