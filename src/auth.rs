@@ -1,6 +1,7 @@
 //! [`Auth`]: the resolved auth of a request (the seeds' `request.auth`), and the
 //! [`AuthInfo`] it shares.
 
+use crate::email::{compact_email, full_email};
 use crate::store::User;
 use crate::token::{Claims, ISSUER};
 use std::ops::Deref;
@@ -65,10 +66,11 @@ pub struct AuthInfo {
 impl Auth {
     /// Builds the auth a verified token describes.
     pub(crate) fn from_claims(claims: Claims, token: String, minted_now: bool) -> Self {
+        let email = full_email(&claims.sub, claims.email);
         let user = User {
             id: claims.sub,
             collection: claims.col,
-            email: claims.email,
+            email,
             name: claims.name,
             is_anonymous: claims.anon,
             created_at: claims.uca,
@@ -93,7 +95,7 @@ impl Auth {
             sub: self.user.id.clone(),
             sid: self.session_id.clone(),
             col: self.user.collection.clone(),
-            email: self.user.email.clone(),
+            email: compact_email(&self.user.id, &self.user.email).to_owned(),
             name: self.user.name.clone(),
             anon: self.user.is_anonymous,
             uca: self.user.created_at,
@@ -146,7 +148,7 @@ mod tests {
             sub: "u1".into(),
             sid: "s1".into(),
             col: "users".into(),
-            email: "temp-u1@anonymous.invalid".into(),
+            email: "@anonymous.invalid".into(),
             name: "Guest".into(),
             anon: true,
             uca: 7,
@@ -163,6 +165,7 @@ mod tests {
         assert_eq!(auth.claims(), claims());
         assert!(!auth.persisted);
         assert_eq!(auth.user.id, "u1");
+        assert_eq!(auth.user.email, "temp-u1@anonymous.invalid");
     }
 
     #[test]

@@ -43,9 +43,42 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
     }
 }
 
+/// The compact form of an email, for storage and tokens: `@domain` when it is the
+/// placeholder `temp-{id}@domain` of user `id`, the email itself otherwise.
+pub(crate) fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
+    email
+        .strip_prefix("temp-")
+        .and_then(|rest| rest.strip_prefix(id))
+        .filter(|domain| domain.starts_with('@') && !domain[1..].contains('@'))
+        .unwrap_or(email)
+}
+
+/// The email a compact form stands for (real emails never start with `@`).
+pub(crate) fn full_email(id: &str, compact: String) -> String {
+    if compact.starts_with('@') {
+        format!("temp-{id}{compact}")
+    } else {
+        compact
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_email_has_a_compact_form() {
+        assert_eq!(compact_email("42", "temp-42@example.com"), "@example.com");
+        assert_eq!(
+            compact_email("42", "temp-43@example.com"),
+            "temp-43@example.com"
+        );
+        assert_eq!(compact_email("42", "temp-42@a@b"), "temp-42@a@b");
+        assert_eq!(
+            full_email("42", "@example.com".into()),
+            "temp-42@example.com"
+        );
+    }
 
     #[test]
     fn trims_and_lowercases() {

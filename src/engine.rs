@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::credential::{Credential, CredentialSource};
+use crate::email::compact_email;
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
 use crate::session_cache::SessionCache;
@@ -321,7 +322,7 @@ fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
         sub: user.id.clone(),
         sid: session.id.clone(),
         col: user.collection.clone(),
-        email: user.email.clone(),
+        email: compact_email(&user.id, &user.email).to_owned(),
         name: user.name.clone(),
         anon: user.is_anonymous,
         uca: user.created_at,

@@ -5,6 +5,7 @@
 //! `x` expires at (absent for registered users), `p` password hash (absent when none).
 //! Session hash: `u` user id, `t` created at, `x` expires at.
 
+use crate::email::{compact_email, full_email};
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
 
 /// The user fields, in the order [`decode_user`] expects them from `HMGET`.
@@ -38,24 +39,6 @@ pub(crate) fn encode_session(session: &SessionRecord) -> Vec<(&'static str, Stri
         ("t", session.created_at.to_string()),
         ("x", session.expires_at.to_string()),
     ]
-}
-
-/// The stored form of an email: `@domain` when it is the placeholder `temp-{id}@domain`.
-fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
-    email
-        .strip_prefix("temp-")
-        .and_then(|rest| rest.strip_prefix(id))
-        .filter(|domain| domain.starts_with('@') && !domain[1..].contains('@'))
-        .unwrap_or(email)
-}
-
-/// The email a stored form stands for (real emails never start with `@`).
-pub(crate) fn full_email(id: &str, stored: String) -> String {
-    if stored.starts_with('@') {
-        format!("temp-{id}{stored}")
-    } else {
-        stored
-    }
 }
 
 fn number(key: &str, field: &str, value: &str) -> Result<u64, StoreError> {
@@ -141,20 +124,6 @@ mod tests {
             .with_password_hash(Some("$h".into()));
         let back = decode_user("k", "2", values(&encode_user(&member), &USER_FIELDS)).unwrap();
         assert_eq!(back, Some(member));
-    }
-
-    #[test]
-    fn placeholder_email_is_stored_compactly() {
-        assert_eq!(compact_email("42", "temp-42@example.com"), "@example.com");
-        assert_eq!(
-            compact_email("42", "temp-43@example.com"),
-            "temp-43@example.com"
-        );
-        assert_eq!(compact_email("42", "temp-42@a@b"), "temp-42@a@b");
-        assert_eq!(
-            full_email("42", "@example.com".into()),
-            "temp-42@example.com"
-        );
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //! before the session hash, so every session that exists is indexed and
 //! `delete_user_sessions` (revocation on a privilege change) cannot miss one.
 
-use super::codec::{decode_session, encode_session, full_email, SESSION_FIELDS};
+use super::codec::{decode_session, encode_session, SESSION_FIELDS};
 use super::conn::map_err;
 use super::emails::placeholder_owner;
 use super::keys::{session_field, session_of_field};
 use super::scripts::{EMAIL_EXTEND, REPLACE_FIELDS, SESSION_INDEX, SESSION_REFRESH, USER_REFRESH};
 use super::RedisStore;
+use crate::email::full_email;
 use crate::store::{SessionRecord, StoreError};
 use redis::AsyncCommands;
 

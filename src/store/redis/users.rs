@@ -20,14 +20,13 @@
 //! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`
 //! (see [`sessions`](super::sessions)).
 
-use super::codec::{
-    decode_user, encode_session, encode_user, full_email, SESSION_FIELDS, USER_FIELDS,
-};
+use super::codec::{decode_user, encode_session, encode_user, SESSION_FIELDS, USER_FIELDS};
 use super::conn::map_err;
 use super::emails::placeholder_owner;
 use super::keys::{session_field, session_of_field};
 use super::scripts::{REPLACE_FIELDS, UPGRADE};
 use super::RedisStore;
+use crate::email::full_email;
 use crate::store::{SessionRecord, StoreError, UserRecord};
 use futures::future::try_join_all;
 use redis::AsyncCommands;
