@@ -166,4 +166,57 @@ mod tests {
         assert!(find(&cookie_headers(&[long.as_bytes()]), "auth").is_none());
         assert!(find(&cookie_headers(&[b"auth="]), "auth").is_none());
     }
+
+    /// What tower-cookies' jar says the cookie is (its parsing, verbatim).
+    fn jar_value(headers: &HeaderMap, name: &str) -> Option<String> {
+        let mut jar = tower_cookies::cookie::CookieJar::new();
+        for header in headers.get_all(header::COOKIE) {
+            if let Ok(header_str) = std::str::from_utf8(header.as_bytes()) {
+                for cookie_str in header_str.split(';') {
+                    if let Ok(cookie) = Cookie::parse_encoded(cookie_str.to_owned()) {
+                        jar.add_original(cookie);
+                    }
+                }
+            }
+        }
+        jar.get(name).map(|cookie| cookie.value().to_owned())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The fast read finds exactly what the jar would, on headers built from names near
+        /// `auth`, values with `%`, `=`, quotes and spaces, and empty or whitespace pairs.
+        #[test]
+        fn cookie_value_agrees_with_the_jar(
+            headers in proptest::collection::vec(
+                proptest::collection::vec(
+                    (
+                        "(auth|Auth|authx|xauth| auth|auth |a%75th|)",
+                        "[a-zA-Z0-9._%=\" -]{0,12}",
+                        proptest::bool::ANY,
+                    ),
+                    0..5,
+                ),
+                0..3,
+            )
+        ) {
+            let mut map = HeaderMap::new();
+            for pairs in &headers {
+                let line: Vec<String> = pairs
+                    .iter()
+                    .map(|(name, value, with_eq)| {
+                        if *with_eq { format!("{name}={value}") } else { name.clone() }
+                    })
+                    .collect();
+                if let Ok(value) = HeaderValue::from_str(&line.join(";")) {
+                    map.append(header::COOKIE, value);
+                }
+            }
+            proptest::prop_assert_eq!(
+                cookie_value(&map, "auth").map(Cow::into_owned),
+                jar_value(&map, "auth")
+            );
+        }
+    }
 }

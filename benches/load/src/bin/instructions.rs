@@ -1,0 +1,83 @@
+//! `instructions <scenario> <requests>`: drives an axum router in process (no sockets), for
+//! `benches/instructions.sh`, which runs it under `valgrind --tool=callgrind` twice and
+//! reports the instructions of one request. Instruction counts do not depend on what else the
+//! machine is doing, so they compare builds where wall-clock timings on a shared box cannot.
+//!
+//! Scenarios: `bare` (axum, no auth), `returning` (valid cookie, MemoryStore),
+//! `returning-cached` (the same with the session memo), `new` (no cookie, MemoryStore),
+//! `new-lazy` (no cookie, `lazy_persistence`).
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use std::time::Duration;
+use tower::ServiceExt;
+use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore, OptionalAuth};
+
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
+    match auth {
+        Some(auth) => format!("hello {}", auth.user.id),
+        None => "hello".into(),
+    }
+}
+
+fn request(cookie: Option<&http::HeaderValue>) -> http::Request<Body> {
+    let mut request = http::Request::get("/")
+        .header(http::header::USER_AGENT, BROWSER)
+        .body(Body::empty())
+        .expect("request");
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert(http::header::COOKIE, cookie.clone());
+    }
+    request
+}
+
+fn app(scenario: &str) -> Router {
+    if scenario == "bare" {
+        return Router::new().route("/", get(|| async { "hello guest" }));
+    }
+    let mut config = AnonymousAuthConfig::builder()
+        .key("bench", [5u8; 32])
+        .secure(false)
+        .mint_rate_limit(None);
+    if scenario.ends_with("-cached") {
+        config = config.session_cache_ttl(Duration::from_secs(600));
+    }
+    if scenario.ends_with("-lazy") {
+        config = config.lazy_persistence(true);
+    }
+    let config = config.build().expect("config");
+    Router::new()
+        .route("/", get(ours))
+        .layer(AnonymousAuthLayer::new(MemoryStore::new(), config))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().ok_or("usage: instructions <scenario> <requests>")?;
+    let requests: usize = args.next().ok_or("missing <requests>")?.parse()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let app = app(&scenario);
+        let first = app.clone().oneshot(request(None)).await?;
+        let cookie = match first.headers().get(http::header::SET_COOKIE) {
+            Some(value) if scenario.starts_with("returning") => {
+                let pair = value.to_str()?.split(';').next().unwrap_or_default();
+                Some(http::HeaderValue::from_str(pair)?)
+            }
+            _ => None,
+        };
+        for _ in 0..requests {
+            let response = app.clone().oneshot(request(cookie.as_ref())).await?;
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16).await?;
+            std::hint::black_box(body);
+        }
+        Ok(())
+    })
+}
