@@ -14,22 +14,9 @@
 
 use axum::routing::{get, post};
 use axum::Router;
+use load_compare::{config, ours};
 use std::net::SocketAddr;
-use std::time::Duration;
-use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, AuthHandle, MemoryStore, OptionalAuth,
-};
-
-async fn bare() -> &'static str {
-    "hello guest"
-}
-
-async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
-    match auth {
-        Some(auth) => format!("hello {}", auth.user.id),
-        None => "hello".into(),
-    }
-}
+use tower_anonymous_auth::{AnonymousAuthLayer, AuthHandle, MemoryStore};
 
 async fn guest_session(session: tower_sessions::Session) -> String {
     let id: Option<String> = session.get("uid").await.ok().flatten();
@@ -56,30 +43,19 @@ async fn sign_in(handle: AuthHandle) -> &'static str {
     }
 }
 
-fn config(variant: &str) -> AnonymousAuthConfig {
-    let mut builder = AnonymousAuthConfig::builder()
-        .key("load", [5u8; 32])
-        .secure(false)
-        .mint_rate_limit(None);
-    if variant.ends_with("-cached") {
-        builder = builder.session_cache_ttl(Duration::from_secs(60));
-    }
-    if variant.ends_with("-lazy") {
-        builder = builder.lazy_persistence(true);
-    }
-    builder.build().expect("config")
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let variant = args.next().unwrap_or_else(|| "bare".into());
-    let addr: SocketAddr = args.next().unwrap_or_else(|| "127.0.0.1:3100".into()).parse()?;
+    let addr: SocketAddr = args
+        .next()
+        .unwrap_or_else(|| "127.0.0.1:3100".into())
+        .parse()?;
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let base = Router::new();
     let ours_base = Router::new().route("/sign-in", post(sign_in));
     let app = match variant.as_str() {
-        "bare" => base.route("/", get(bare)),
+        "bare" => load_compare::bare(),
         "sessions-redis" => {
             use tower_sessions_redis_store::fred::prelude::*;
             let pool = Pool::new(Config::from_url(&redis_url)?, None, None, None, 2)?;
@@ -88,9 +64,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             base.route("/", get(guest_session))
                 .layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false))
         }
-        "ours-memory" | "ours-memory-cached" => ours_base.route("/", get(ours)).layer(
-            AnonymousAuthLayer::new(MemoryStore::new(), config(&variant)),
-        ),
+        "ours-memory" | "ours-memory-cached" => {
+            ours_base
+                .route("/", get(ours))
+                .layer(AnonymousAuthLayer::new(
+                    MemoryStore::new(),
+                    config(&variant),
+                ))
+        }
         "ours-redis" | "ours-redis-cached" | "ours-redis-lazy" => {
             let store = tower_anonymous_auth::store::RedisStore::connect(&redis_url)
                 .await?
@@ -103,6 +84,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("{variant} listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

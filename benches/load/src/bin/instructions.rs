@@ -10,18 +10,11 @@
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use std::time::Duration;
+use load_compare::{config, ours};
 use tower::ServiceExt;
-use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore, OptionalAuth};
+use tower_anonymous_auth::{AnonymousAuthLayer, MemoryStore};
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-
-async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
-    match auth {
-        Some(auth) => format!("hello {}", auth.user.id),
-        None => "hello".into(),
-    }
-}
 
 fn request(cookie: Option<&http::HeaderValue>) -> http::Request<Body> {
     let mut request = http::Request::get("/")
@@ -37,28 +30,22 @@ fn request(cookie: Option<&http::HeaderValue>) -> http::Request<Body> {
 }
 
 fn app(scenario: &str) -> Router {
-    if scenario == "bare" {
-        return Router::new().route("/", get(|| async { "hello guest" }));
+    match scenario {
+        "bare" => load_compare::bare(),
+        _ => Router::new()
+            .route("/", get(ours))
+            .layer(AnonymousAuthLayer::new(
+                MemoryStore::new(),
+                config(scenario),
+            )),
     }
-    let mut config = AnonymousAuthConfig::builder()
-        .key("bench", [5u8; 32])
-        .secure(false)
-        .mint_rate_limit(None);
-    if scenario.ends_with("-cached") {
-        config = config.session_cache_ttl(Duration::from_secs(600));
-    }
-    if scenario.ends_with("-lazy") {
-        config = config.lazy_persistence(true);
-    }
-    let config = config.build().expect("config");
-    Router::new()
-        .route("/", get(ours))
-        .layer(AnonymousAuthLayer::new(MemoryStore::new(), config))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let scenario = args.next().ok_or("usage: instructions <scenario> <requests>")?;
+    let scenario = args
+        .next()
+        .ok_or("usage: instructions <scenario> <requests>")?;
     let requests: usize = args.next().ok_or("missing <requests>")?.parse()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,0 +1,36 @@
+//! What the load servers (`src/main.rs`) and the instruction counter
+//! (`src/bin/instructions.rs`) share: the layer's configuration per variant and the handler.
+
+use axum::routing::get;
+use axum::Router;
+use std::time::Duration;
+use tower_anonymous_auth::{AnonymousAuthConfig, OptionalAuth};
+
+/// The layer's configuration for a variant: `*-cached` adds a 60 s session memo, `*-lazy`
+/// turns on lazy persistence. No mint rate limit (one client IP makes all the load).
+pub fn config(variant: &str) -> AnonymousAuthConfig {
+    let mut builder = AnonymousAuthConfig::builder()
+        .key("load", [5u8; 32])
+        .secure(false)
+        .mint_rate_limit(None);
+    if variant.ends_with("-cached") {
+        builder = builder.session_cache_ttl(Duration::from_secs(60));
+    }
+    if variant.ends_with("-lazy") {
+        builder = builder.lazy_persistence(true);
+    }
+    builder.build().expect("config")
+}
+
+/// The cheap page behind our layer: reads the visitor's id.
+pub async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
+    match auth {
+        Some(auth) => format!("hello {}", auth.user.id),
+        None => "hello".into(),
+    }
+}
+
+/// The bare baseline: axum with the same route and no auth.
+pub fn bare() -> Router {
+    Router::new().route("/", get(|| async { "hello guest" }))
+}
