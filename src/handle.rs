@@ -245,7 +245,7 @@ impl AuthHandle {
     ///         .register_with_password(Registration::new("ann@example.com", "correct horse battery").name("Ann"))
     ///         .await?;
     ///     assert!(!auth.is_anonymous);
-    ///     Ok(auth.user.id)
+    ///     Ok(auth.user.id.clone())
     /// }
     /// # let _ = sign_up;
     /// ```
@@ -284,7 +284,7 @@ impl AuthHandle {
     ///
     /// async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
     ///     let auth = handle.sign_in_with_password("ann@example.com", "correct horse battery").await?;
-    ///     Ok(auth.user.id)
+    ///     Ok(auth.user.id.clone())
     /// }
     /// # let _ = sign_in;
     /// ```
@@ -319,7 +319,7 @@ impl AuthHandle {
     ///
     /// async fn exchange(handle: AuthHandle, token: String) -> Result<String, AuthError> {
     ///     let auth = handle.sign_in_with_token(&token).await?;
-    ///     Ok(auth.user.id)
+    ///     Ok(auth.user.id.clone())
     /// }
     /// # let _ = exchange;
     /// ```

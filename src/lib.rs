@@ -80,12 +80,12 @@
 //!
 //! async fn register(handle: AuthHandle) -> Result<String, AuthError> {
 //!     let registration = Registration::new("ann@example.com", "correct horse");
-//!     Ok(handle.register_with_password(registration).await?.user.id)
+//!     Ok(handle.register_with_password(registration).await?.into_info().user.id)
 //! }
 //!
 //! async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
 //!     let auth = handle.sign_in_with_password("ann@example.com", "correct horse").await?;
-//!     Ok(auth.user.id)
+//!     Ok(auth.user.id.clone())
 //! }
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
