@@ -34,5 +34,10 @@ log "browser test (headless chromium)"
 command -v chromium >/dev/null || apt_install chromium
 command -v npm >/dev/null || apt_install npm
 cargo build --example try_before_you_buy
-(cd e2e && npm ci --no-audit --no-fund --silent && node --test shop.test.mjs)
+# The shop stores into Redis under a prefix of this run's own, removed afterwards.
+E2E_PREFIX="e2e:$$:$(date +%s):"
+status=0
+(cd e2e && npm ci --no-audit --no-fund --silent && REDIS_PREFIX="$E2E_PREFIX" node --test shop.test.mjs) || status=$?
+redis-cli -u "$REDIS_URL" --scan --pattern "${E2E_PREFIX}*" | xargs -r -n 100 redis-cli -u "$REDIS_URL" unlink >/dev/null
 echo "screenshots: target/e2e/"
+exit "$status"
