@@ -24,6 +24,24 @@ async fn sign_in(client: &TestClient, email: &str, password: &str) -> TestRespon
         .await
 }
 
+/// Signs `first` and `second` in as ann at the same moment (a double submit); both must land
+/// on `account_id`.
+async fn sign_in_at_once(
+    first: &TestClient,
+    second: &TestClient,
+    account_id: &str,
+) -> (TestResponse, TestResponse) {
+    let (a, b) = tokio::join!(
+        sign_in(first, "ann@example.com", PASSWORD),
+        sign_in(second, "ann@example.com", PASSWORD),
+    );
+    for response in [&a, &b] {
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+        assert_eq!(id(&response.json), account_id);
+    }
+    (a, b)
+}
+
 async fn me(client: &TestClient) -> Value {
     client.get("/me").await.json
 }
@@ -456,14 +474,7 @@ pub async fn double_submit_links_once(store: Arc<dyn Store>) {
         claim(&client, item).await;
     }
     let twin = client.fork();
-    let (a, b) = tokio::join!(
-        sign_in(&client, "ann@example.com", PASSWORD),
-        sign_in(&twin, "ann@example.com", PASSWORD),
-    );
-    for response in [&a, &b] {
-        assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
-        assert_eq!(id(&response.json), account_id);
-    }
+    let (a, b) = sign_in_at_once(&client, &twin, &account_id).await;
     assert_ne!(a.json["session_id"], b.json["session_id"]);
     let events = app.links();
     assert_eq!(events.len(), 1, "linked once");
@@ -497,14 +508,7 @@ pub async fn double_submit_across_instances_links_once(store: Arc<dyn Store>) {
         claim(&client, item).await;
     }
     let twin = client.fork_to(&second.client);
-    let (a, b) = tokio::join!(
-        sign_in(&client, "ann@example.com", PASSWORD),
-        sign_in(&twin, "ann@example.com", PASSWORD),
-    );
-    for response in [&a, &b] {
-        assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
-        assert_eq!(id(&response.json), account_id);
-    }
+    sign_in_at_once(&client, &twin, &account_id).await;
     let links = first.links().len() + second.links().len();
     assert_eq!(links, 1, "linked once across both instances");
     assert_eq!(
