@@ -48,13 +48,7 @@ impl RedisStore {
         session: Option<&SessionRecord>,
         now: u64,
     ) -> Result<(), StoreError> {
-        let mut pairs: Vec<(String, String)> = encode_user(record)
-            .into_iter()
-            .map(|(field, value)| (field.to_owned(), value))
-            .collect();
-        if let Some(session) = session {
-            pairs.push((session_field(&session.id), session.expires_at.to_string()));
-        }
+        let pairs = user_hash_pairs(record, session);
         REPLACE_FIELDS
             .key(self.keys.user(&record.user.id))
             .arg(self.ttl_ms(record.expires_at, now))
@@ -134,17 +128,12 @@ impl RedisStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         let user = &record.user;
-        let mut user_pairs = encode_user(record);
-        let session_index = session.map(|session| session_field(&session.id));
-        if let (Some(field), Some(session)) = (&session_index, session) {
-            user_pairs.push((field.as_str(), session.expires_at.to_string()));
-        }
         let mut pipe = redis::pipe();
         replace_fields(
             &mut pipe,
             &self.keys.user(&user.id),
             &USER_FIELDS,
-            &user_pairs,
+            &user_hash_pairs(record, session),
             self.ttl_ms(record.expires_at, now),
         );
         if let Some(session) = session {
@@ -240,19 +229,32 @@ impl RedisStore {
     }
 }
 
+/// The field/value pairs of a user's hash: its record, and the index field of its first
+/// session when it comes with one.
+fn user_hash_pairs(record: &UserRecord, session: Option<&SessionRecord>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = encode_user(record)
+        .into_iter()
+        .map(|(field, value)| (field.to_owned(), value))
+        .collect();
+    if let Some(session) = session {
+        pairs.push((session_field(&session.id), session.expires_at.to_string()));
+    }
+    pairs
+}
+
 /// Queues the commands that make hash `key` hold exactly `pairs` among `fields` (the others
 /// cleared; fields outside `fields` kept), with a TTL of `ttl_ms` (`0`: no expiry).
-fn replace_fields(
+fn replace_fields<F: AsRef<str> + redis::ToRedisArgs>(
     pipe: &mut redis::Pipeline,
     key: &str,
     fields: &[&str],
-    pairs: &[(&str, String)],
+    pairs: &[(F, String)],
     ttl_ms: u64,
 ) {
     let absent: Vec<&str> = fields
         .iter()
         .copied()
-        .filter(|field| !pairs.iter().any(|(set, _)| set == field))
+        .filter(|field| !pairs.iter().any(|(set, _)| set.as_ref() == *field))
         .collect();
     if !absent.is_empty() {
         pipe.hdel(key, absent).ignore();
