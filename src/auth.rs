@@ -1,9 +1,9 @@
 //! [`Auth`]: the resolved auth of a request (the seeds' `request.auth`), and the
 //! [`AuthInfo`] it shares.
 
-use crate::email::{compact_email, full_email};
+use crate::email::full_email;
 use crate::store::User;
-use crate::token::{Claims, ISSUER};
+use crate::token::Claims;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -91,19 +91,13 @@ impl Auth {
 
     /// The claims of the token this auth was built from.
     pub(crate) fn claims(&self) -> Claims {
-        Claims {
-            sub: self.user.id.clone(),
-            sid: self.session_id.clone(),
-            col: self.user.collection.clone(),
-            email: compact_email(&self.user.id, &self.user.email).to_owned(),
-            name: self.user.name.clone(),
-            anon: self.user.is_anonymous,
-            uca: self.user.created_at,
-            iat: self.issued_at,
-            exp: self.expires_at,
-            iss: ISSUER.to_owned(),
-            lz: !self.persisted,
-        }
+        Claims::for_user(
+            &self.user,
+            &self.session_id,
+            self.issued_at,
+            self.expires_at,
+            !self.persisted,
+        )
     }
 
     /// The [`AuthInfo`], owned: moved out when this is its only handle, cloned otherwise.
@@ -142,6 +136,7 @@ impl std::fmt::Debug for Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::ISSUER;
 
     fn claims() -> Claims {
         Claims {

@@ -5,13 +5,12 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::credential::{Credential, CredentialSource};
-use crate::email::compact_email;
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
 use crate::session_cache::SessionCache;
 use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
-use crate::token::{Claims, TokenError, ISSUER};
+use crate::token::{Claims, TokenError};
 use crate::token_cache::TokenCache;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -318,19 +317,13 @@ impl AuthEngine {
 
 /// The claims of a token for `user`'s `session`.
 fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
-    Claims {
-        sub: user.id.clone(),
-        sid: session.id.clone(),
-        col: user.collection.clone(),
-        email: compact_email(&user.id, &user.email).to_owned(),
-        name: user.name.clone(),
-        anon: user.is_anonymous,
-        uca: user.created_at,
-        iat: session.created_at / 1000,
-        exp: session.expires_at / 1000,
-        iss: ISSUER.to_owned(),
-        lz: lazy,
-    }
+    Claims::for_user(
+        user,
+        &session.id,
+        session.created_at / 1000,
+        session.expires_at / 1000,
+        lazy,
+    )
 }
 
 /// A new random id: a UUID v4 (122 random bits), in its 32-hex-digit form.

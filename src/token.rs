@@ -5,7 +5,9 @@
 //! is one without a `kid`, with an unknown `kid`, a bad signature, a wrong issuer, a past
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
+use crate::email::compact_email;
 use crate::error::ConfigError;
+use crate::store::User;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -52,6 +54,26 @@ pub struct Claims {
     /// Lazy: the user and session exist only in this token, not yet in the store.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lz: bool,
+}
+
+impl Claims {
+    /// The claims of a token for `user`'s session `session_id`, issued at `iat` and expiring
+    /// at `exp` (seconds since the epoch); `lazy` for a guest not stored yet.
+    pub(crate) fn for_user(user: &User, session_id: &str, iat: u64, exp: u64, lazy: bool) -> Self {
+        Self {
+            sub: user.id.clone(),
+            sid: session_id.to_owned(),
+            col: user.collection.clone(),
+            email: compact_email(&user.id, &user.email).to_owned(),
+            name: user.name.clone(),
+            anon: user.is_anonymous,
+            uca: user.created_at,
+            iat,
+            exp,
+            iss: ISSUER.to_owned(),
+            lz: lazy,
+        }
+    }
 }
 
 /// Why a token was not accepted.
