@@ -5,7 +5,7 @@
 use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::email::normalize_email;
-use crate::engine::{millis, new_id, AuthEngine};
+use crate::engine::{millis, new_id, new_session_id, AuthEngine};
 use crate::error::AuthError;
 use crate::link::{self, LinkEvent, LinkKind};
 use crate::password;
@@ -177,7 +177,7 @@ async fn create_user(
     let record = UserRecord::new(user.clone()).with_password_hash(Some(hash));
     let ttl = config.session_ttl;
     let session = SessionRecord::new(
-        new_id(),
+        new_session_id(&user.id),
         user.id.clone(),
         now,
         now.saturating_add(millis(ttl)),

@@ -12,6 +12,8 @@ use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError};
 use crate::token_cache::TokenCache;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,7 +180,8 @@ impl AuthEngine {
         let user = User::anonymous(id, collection, email, name, now);
         let ttl = self.config.anonymous_ttl;
         let expires_at = now.saturating_add(millis(ttl));
-        let session = SessionRecord::new(new_id(), user.id.clone(), now, expires_at);
+        let session =
+            SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
         if !lazy {
             let record = UserRecord::new(user.clone()).with_expires_at(Some(expires_at));
             self.store.insert_user(&record, Some(&session), now).await?;
@@ -255,7 +258,7 @@ impl AuthEngine {
         let now = now_millis();
         let ttl = self.config.ttl_for(user.is_anonymous);
         let session = SessionRecord::new(
-            new_id(),
+            new_session_id(&user.id),
             user.id.clone(),
             now,
             now.saturating_add(millis(ttl)),
@@ -326,9 +329,20 @@ fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
     )
 }
 
-/// A new random id: a UUID v4 (122 random bits), in its 32-hex-digit form.
+/// A new random id: 128 bits from the thread's CSPRNG, base64url without padding (22
+/// characters of `A-Z a-z 0-9 - _`).
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+/// A new session id for `user_id`: `{user_id}.{random id}`. A session id that names its user
+/// lets a store keep the session inside the user's record (RedisStore: a guest is one key).
+pub(crate) fn new_session_id(user_id: &str) -> String {
+    let mut id = String::with_capacity(user_id.len() + 23);
+    id.push_str(user_id);
+    id.push('.');
+    URL_SAFE_NO_PAD.encode_string(rand::random::<[u8; 16]>(), &mut id);
+    id
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {

@@ -45,6 +45,13 @@ async fn unreadable_records_are_errors_not_panics() {
         .unwrap();
     let err = store.get_session("bad", 0).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    // A session kept inside its user's hash, with an unreadable value.
+    let _: () = conn
+        .hset(format!("{prefix}{{u:bad}}"), "s:bad.s", "soon:1")
+        .await
+        .unwrap();
+    let err = store.get_session("bad.s", 0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     let _: () = conn
         .set(format!("{prefix}{{o:bad}}"), "not a set")
         .await

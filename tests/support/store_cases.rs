@@ -206,6 +206,78 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user_sessions("u").await.unwrap(), 0);
 }
 
+/// Session ids shaped like the layer's own (`{user_id}.{random}`, which RedisStore keeps inside
+/// the user's record), mixed with ids that are not: every operation treats them alike.
+pub async fn sessions_named_after_their_user_work_like_any_other(store: Arc<dyn Store>) {
+    let guest_session = SessionRecord::new("g.s1", "g", NOW, NOW + HOUR);
+    store
+        .insert_user(&guest("g", NOW + HOUR), Some(&guest_session), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_session("g.s1", NOW).await.unwrap(),
+        Some(guest_session.clone())
+    );
+    assert_eq!(store.get_session("g.s1", NOW + HOUR).await.unwrap(), None);
+    assert_eq!(store.get_session("g.other", NOW).await.unwrap(), None);
+    store.refresh("g.s1", NOW + 3 * HOUR).await.unwrap();
+    let at = NOW + 2 * HOUR;
+    let slid = store.get_session("g.s1", at).await.unwrap().unwrap();
+    assert_eq!((slid.created_at, slid.expires_at), (NOW, NOW + 3 * HOUR));
+    assert!(store.get_user("g", at).await.unwrap().is_some());
+    store.refresh("g.s1", NOW + 2 * HOUR).await.unwrap();
+    let kept = store.get_session("g.s1", at).await.unwrap().unwrap();
+    assert_eq!(
+        kept.expires_at,
+        NOW + 3 * HOUR,
+        "refresh never moves backwards"
+    );
+
+    store
+        .insert_user(&member("m", "m@example.com"), None, NOW)
+        .await
+        .unwrap();
+    let sessions = [
+        SessionRecord::new("m.a", "m", NOW, NOW + HOUR),
+        SessionRecord::new("m.b", "m", NOW, NOW + HOUR),
+        SessionRecord::new("g.x", "m", NOW, NOW + HOUR), // names another user
+        SessionRecord::new("plain", "m", NOW, NOW + HOUR),
+    ];
+    for session in &sessions {
+        store.insert_session(session).await.unwrap();
+    }
+    for session in &sessions {
+        assert_eq!(
+            store.get_session(&session.id, NOW).await.unwrap().as_ref(),
+            Some(session),
+            "{}",
+            session.id
+        );
+    }
+    store.refresh("m.a", NOW + 3 * HOUR).await.unwrap();
+    assert!(store.get_session("m.a", at).await.unwrap().is_some());
+    assert_eq!(store.get_session("m.b", at).await.unwrap(), None);
+    let m = store.get_user("m", at).await.unwrap().unwrap();
+    assert_eq!(m.expires_at, None, "registered users never gain an expiry");
+    store.delete_session("m.b").await.unwrap();
+    store.delete_session("g.x").await.unwrap();
+    assert_eq!(store.get_session("m.b", NOW).await.unwrap(), None);
+    assert_eq!(store.get_session("g.x", NOW).await.unwrap(), None);
+    assert!(store.get_session("g.s1", NOW).await.unwrap().is_some());
+    assert_eq!(store.delete_user_sessions("m").await.unwrap(), 2);
+    assert_eq!(store.get_session("m.a", NOW).await.unwrap(), None);
+    assert_eq!(store.get_session("plain", NOW).await.unwrap(), None);
+
+    // A guest stored without its session (a revoked lazy token) has no session at all.
+    store
+        .insert_user(&guest("h", NOW + HOUR), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.get_session("h.s", NOW).await.unwrap(), None);
+    store.delete_user("g").await.unwrap();
+    assert_eq!(store.get_session("g.s1", NOW).await.unwrap(), None);
+}
+
 pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
     store
         .insert_user(
@@ -379,6 +451,7 @@ macro_rules! store_suite {
             expired_users_and_sessions_read_as_none,
             upgrade_keeps_id_and_removes_expiry,
             sessions_are_revocable,
+            sessions_named_after_their_user_work_like_any_other,
             refresh_slides_guest_expiry_only,
             delete_user_removes_sessions_and_email,
             claim_release_and_lookups,

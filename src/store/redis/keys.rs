@@ -5,7 +5,7 @@
 //! | key                     | type   | holds                                              |
 //! |-------------------------|--------|----------------------------------------------------|
 //! | `P{u:ID}`               | hash   | user fields `c e n a t x p` + one `s:SID` per session |
-//! | `P{s:SID}`              | hash   | session fields `u t x`                             |
+//! | `P{s:SID}`              | hash   | session fields `u t x` (only sessions not embedded) |
 //! | `P{e:LEN:COLL:EMAIL}`   | string | id of the user holding that email in that collection |
 //! | `P{r:RESOURCE}`         | string | owner of the resource (the single source of truth) |
 //! | `P{o:OWNER}`            | set    | resources listed under the owner                   |
@@ -18,6 +18,14 @@
 //! collection name cannot make two (collection, email) pairs share a key. A `{` in the prefix
 //! itself sets the hash tag for every key (`"app{1}:"` pins all keys to one slot).
 
+//!
+//! A session whose id names its user (`{user_id}.{random}`, how the layer makes them) is
+//! *embedded*: its whole record is the value of its `s:SID` field in the user's hash
+//! (`{expires_at}:{created_at}`), so a guest with its session is one key. Any other session
+//! has a hash of its own, and its user's `s:SID` field holds just its expiry (the index).
+
+use crate::store::SessionRecord;
+
 /// Builds key names under one prefix.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
@@ -27,6 +35,17 @@ pub(crate) struct Keys {
 /// Hash field of a user hash that indexes one session.
 pub(crate) fn session_field(session_id: &str) -> String {
     format!("s:{session_id}")
+}
+
+/// The user a session id names, when it has the form `{user_id}.{random}`.
+pub(crate) fn named_user(session_id: &str) -> Option<&str> {
+    let (user, random) = session_id.rsplit_once('.')?;
+    (!user.is_empty() && !random.is_empty()).then_some(user)
+}
+
+/// Whether `session` lives inside its user's hash (its id names its user).
+pub(crate) fn is_embedded(session: &SessionRecord) -> bool {
+    named_user(&session.id) == Some(session.user_id.as_str())
 }
 
 /// The session id a user-hash field indexes, if the field is a session field.
@@ -89,5 +108,17 @@ mod tests {
         assert_eq!(keys.user("42"), "p:{u:42}");
         assert_eq!(session_of_field(&session_field("x")), Some("x"));
         assert_eq!(session_of_field("c"), None);
+    }
+
+    #[test]
+    fn a_session_is_embedded_when_its_id_names_its_user() {
+        assert_eq!(named_user("u1.r4nd"), Some("u1"));
+        assert_eq!(named_user("a.b.c"), Some("a.b"));
+        assert_eq!(named_user("plain"), None);
+        assert_eq!(named_user(".r"), None);
+        assert_eq!(named_user("u."), None);
+        assert!(is_embedded(&SessionRecord::new("u1.r", "u1", 0, 1)));
+        assert!(!is_embedded(&SessionRecord::new("u1.r", "u2", 0, 1)));
+        assert!(!is_embedded(&SessionRecord::new("s1", "u1", 0, 1)));
     }
 }

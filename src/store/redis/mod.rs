@@ -9,8 +9,9 @@
 //!
 //! - Every key carries its own hash tag (`P{u:ID}`, `P{s:SID}`, `P{e:..}`, `P{r:RES}`,
 //!   `P{o:OWNER}`), so every script used in cluster mode runs on a single slot and the same
-//!   data layout serves a single node and a cluster. A guest is two keys (user hash and
-//!   session hash): its placeholder email `temp-{id}@domain` names it and needs no index key.
+//!   data layout serves a single node and a cluster. A guest is one key: its session lives in
+//!   its user hash (the layer's session ids name their user, `{user_id}.{random}`), and its
+//!   placeholder email `temp-{id}@domain` names it and needs no index key.
 //! - Anonymous users, their email entry and their sessions carry a real Redis TTL derived from
 //!   their `expires_at` (plus a grace period), so Redis itself evicts guests that went away;
 //!   [`Store::refresh`] slides it and `upgrade_user` removes it. Ownership keys carry no TTL;

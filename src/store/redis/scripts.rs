@@ -22,9 +22,10 @@ return 1
     )
 });
 
-/// `KEYS[1]` user hash. Adds the session field `ARGV[1]` (value `ARGV[2]`, the session's
-/// expiry), prunes session fields that expired before `ARGV[4]`, and gives a hash created
-/// here the TTL `ARGV[3]` so an index for an unknown user cannot leak.
+/// `KEYS[1]` user hash. Adds the session field `ARGV[1]` (value `ARGV[2]`: the embedded session
+/// or the session's expiry, both starting with the expiry), prunes session fields that expired
+/// before `ARGV[4]`, and gives a hash created here the TTL `ARGV[3]` so an index for an unknown
+/// user cannot leak.
 pub(crate) static SESSION_INDEX: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -32,7 +33,7 @@ local existed = redis.call('EXISTS', KEYS[1])
 local now = tonumber(ARGV[4])
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  if string.sub(all[i], 1, 2) == 's:' and (tonumber(all[i + 1]) or 0) < now then
+  if string.sub(all[i], 1, 2) == 's:' and (tonumber(string.match(all[i + 1], '^%d+')) or 0) < now then
     redis.call('HDEL', KEYS[1], all[i])
   end
 end
@@ -103,16 +104,26 @@ return v[1]
     )
 });
 
-/// `KEYS[1]` user hash. For an anonymous user, pushes `x` to `ARGV[1]` if later and moves the
-/// key's expiry by the same amount. Returns `{collection, email, shift_ms}` when it moved.
+/// `KEYS[1]` user hash; `ARGV[1]` the new expiry; `ARGV[2]` the field of an embedded session to
+/// move first (`''` for none). Returns nil when that embedded session is not there. Pushes the
+/// session's expiry to `ARGV[1]` if later; then, for an anonymous user, pushes `x` to `ARGV[1]`
+/// if later and moves the key's expiry by the same amount. Returns `{collection, email,
+/// shift_ms}` when the user moved, `{}` otherwise.
 pub(crate) static USER_REFRESH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local v = redis.call('HMGET', KEYS[1], 'a', 'x', 'c', 'e')
-if v[1] ~= '1' or not v[2] then return false end
-local old = tonumber(v[2])
 local new = tonumber(ARGV[1])
-if not old or new <= old then return false end
+if ARGV[2] ~= '' then
+  local s = redis.call('HGET', KEYS[1], ARGV[2])
+  if not s then return false end
+  local sx, st = string.match(s, '^(%d+):(%d+)$')
+  if not sx then return false end
+  if new > tonumber(sx) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[1] .. ':' .. st) end
+end
+local v = redis.call('HMGET', KEYS[1], 'a', 'x', 'c', 'e')
+if v[1] ~= '1' or not v[2] then return {} end
+local old = tonumber(v[2])
+if not old or new <= old then return {} end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
 local at = redis.call('PEXPIRETIME', KEYS[1])
 if at > 0 then redis.call('PEXPIREAT', KEYS[1], string.format('%d', at + new - old)) end

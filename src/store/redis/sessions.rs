@@ -1,18 +1,26 @@
-//! Sessions: one hash per session, indexed by a field of its user's hash, and the sliding
-//! expiry of [`Store::refresh`](crate::Store::refresh).
+//! Sessions: embedded in their user's hash when their id names the user (the layer's own
+//! sessions, `{user_id}.{random}`: a guest is then one key), else one hash per session indexed
+//! by a field of its user's hash (see [`keys`](super::keys)); and the sliding expiry of
+//! [`Store::refresh`](crate::Store::refresh).
 //!
-//! `refresh` moves the session's `x` field and its key expiry together in one script, then
-//! (for an anonymous user) the user's, then the user's indexed email key's, each by exactly
-//! as much as its own `expires_at` moved. The session index field holds the session's expiry,
-//! so adding a session prunes the fields of sessions long expired. The index field is written
-//! before the session hash, so every session that exists is indexed and
-//! `delete_user_sessions` (revocation on a privilege change) cannot miss one.
+//! `refresh` moves an embedded session's expiry and (for an anonymous user) the user's expiry
+//! and key TTL in one script; a session with its own hash first moves its `x` field and key
+//! expiry, then the user's. Then the user's indexed email key follows, each by exactly as much
+//! as its own `expires_at` moved. The session index field holds the session's expiry, so adding
+//! a session prunes the fields of sessions long expired. The index field is written before the
+//! session hash, so every session that exists is indexed and `delete_user_sessions`
+//! (revocation on a privilege change) cannot miss one.
+//!
+//! A session id with a dot that does not name its own user (`a.b` of user `c`) is looked for in
+//! the hash of user `a` first; not found there, its own hash is read: one more round trip, only
+//! for such ids and for sessions that do not exist.
 
-use super::codec::{decode_session, encode_session, SESSION_FIELDS};
+use super::codec::{decode_embedded_session, decode_session, encode_session, SESSION_FIELDS};
 use super::conn::map_err;
 use super::emails::placeholder_owner;
-use super::keys::{session_field, session_of_field};
+use super::keys::{is_embedded, named_user, session_field, session_of_field};
 use super::scripts::{EMAIL_EXTEND, REPLACE_FIELDS, SESSION_INDEX, SESSION_REFRESH, USER_REFRESH};
+use super::users::session_field_value;
 use super::RedisStore;
 use crate::email::full_email;
 use crate::store::{SessionRecord, StoreError};
@@ -45,12 +53,15 @@ impl RedisStore {
         SESSION_INDEX
             .key(self.keys.user(&session.user_id))
             .arg(session_field(&session.id))
-            .arg(session.expires_at)
+            .arg(session_field_value(session))
             .arg(self.ttl_ms(Some(session.expires_at), now))
             .arg(now.saturating_sub(self.grace_ms))
             .invoke_async::<i64>(&mut self.conn())
             .await
             .map_err(map_err)?;
+        if is_embedded(session) {
+            return Ok(());
+        }
         self.write_session(session, now).await
     }
 
@@ -59,6 +70,19 @@ impl RedisStore {
         id: &str,
         now: u64,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        if let Some(user_id) = named_user(id) {
+            let key = self.keys.user(user_id);
+            let value: Option<String> = self
+                .conn()
+                .hget(&key, session_field(id))
+                .await
+                .map_err(map_err)?;
+            if let Some(value) = value {
+                if let Some(session) = decode_embedded_session(&key, id, user_id, &value)? {
+                    return Ok(Some(session).filter(|s| !s.is_expired(now)));
+                }
+            }
+        }
         let key = self.keys.session(id);
         let values: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(&key)
@@ -74,39 +98,82 @@ impl RedisStore {
         session_id: &str,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        if let Some(user_id) = named_user(session_id) {
+            let field = session_field(session_id);
+            if let Some(moved) = self.refresh_user(user_id, expires_at, &field).await? {
+                return self.extend_email(user_id, moved).await;
+            }
+        }
         let user_id: Option<String> = SESSION_REFRESH
             .key(self.keys.session(session_id))
             .arg(expires_at)
-            .invoke_async(&mut conn)
+            .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
         let Some(user_id) = user_id else {
             return Ok(());
         };
-        let moved: Option<(String, String, i64)> = USER_REFRESH
-            .key(self.keys.user(&user_id))
+        match self.refresh_user(&user_id, expires_at, "").await? {
+            Some(moved) => self.extend_email(&user_id, moved).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs [`USER_REFRESH`] on `user_id`'s hash (with the embedded session `field`, or `""`).
+    /// `None` when that embedded session is not there; else the user's `[collection, email,
+    /// shift]` when its expiry moved, or nothing.
+    async fn refresh_user(
+        &self,
+        user_id: &str,
+        expires_at: u64,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        USER_REFRESH
+            .key(self.keys.user(user_id))
             .arg(expires_at)
-            .invoke_async(&mut conn)
+            .arg(field)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    /// Moves the expiry of `user_id`'s email index key by the shift [`USER_REFRESH`] reported
+    /// (`moved` is empty when the user did not move; a placeholder email has no index key).
+    async fn extend_email(&self, user_id: &str, moved: Vec<String>) -> Result<(), StoreError> {
+        let Ok([collection, email, shift]) = <[String; 3]>::try_from(moved) else {
+            return Ok(());
+        };
+        let email = full_email(user_id, email);
+        if placeholder_owner(&email) == Some(user_id) {
+            return Ok(());
+        }
+        let shift: i64 = shift.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "user {user_id}: expiry shift {shift} is not a number"
+            ))
+        })?;
+        EMAIL_EXTEND
+            .key(self.keys.email(&collection, &email))
+            .arg(user_id)
+            .arg(shift)
+            .invoke_async::<i64>(&mut self.conn())
             .await
             .map_err(map_err)?;
-        let moved = moved.map(|(c, email, shift)| (c, full_email(&user_id, email), shift));
-        let indexed = |email: &str| placeholder_owner(email) != Some(user_id.as_str());
-        if let Some((collection, email, shift)) = moved.filter(|(_, email, _)| indexed(email)) {
-            EMAIL_EXTEND
-                .key(self.keys.email(&collection, &email))
-                .arg(&user_id)
-                .arg(shift)
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .map_err(map_err)?;
-        }
         Ok(())
     }
 
     pub(super) async fn delete_session_impl(&self, id: &str) -> Result<(), StoreError> {
-        let key = self.keys.session(id);
         let mut conn = self.conn();
+        if let Some(user_id) = named_user(id) {
+            let removed: usize = conn
+                .hdel(self.keys.user(user_id), session_field(id))
+                .await
+                .map_err(map_err)?;
+            if removed > 0 {
+                return Ok(());
+            }
+        }
+        let key = self.keys.session(id);
         let user_id: Option<String> = conn.hget(&key, "u").await.map_err(map_err)?;
         self.delete_keys(vec![key]).await?;
         if let Some(user_id) = user_id {
@@ -132,13 +199,15 @@ impl RedisStore {
         if fields.is_empty() {
             return Ok(0);
         }
-        let sessions = fields
+        let standalone: Vec<String> = fields
             .iter()
             .filter_map(|field| session_of_field(field))
+            .filter(|sid| named_user(sid) != Some(user_id))
             .map(|sid| self.keys.session(sid))
             .collect();
-        let removed = self.delete_keys(sessions).await?;
+        let embedded = fields.len() - standalone.len();
+        let removed = self.delete_keys(standalone).await?;
         let _: usize = conn.hdel(&key, &fields).await.map_err(map_err)?;
-        Ok(removed)
+        Ok(embedded + removed)
     }
 }

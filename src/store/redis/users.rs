@@ -4,10 +4,10 @@
 //! sequences of single-slot steps, ordered so that a crash between two steps leaves only
 //! harmless leftovers:
 //!
-//! - `insert_user` writes the user hash (with its first session's index field) and the session
-//!   hash first, and reserves the email last (see [`emails`](super::emails)). A concurrent
-//!   insert of the same email therefore always finds a live holder. When the email is taken
-//!   the two writes are rolled back.
+//! - `insert_user` writes the user hash (with its first session: embedded, or its index field
+//!   and then its own hash, see [`keys`](super::keys)) first, and reserves the email last (see
+//!   [`emails`](super::emails)). A concurrent insert of the same email therefore always finds a
+//!   live holder. When the email is taken the writes are rolled back.
 //! - `upgrade_user` reserves the new email, then rewrites the hash and removes its expiry in
 //!   one script, then releases the old email.
 //! - `delete_user` removes sessions, then the email entry (only if it still names the user),
@@ -20,10 +20,12 @@
 //! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`
 //! (see [`sessions`](super::sessions)).
 
-use super::codec::{decode_user, encode_session, encode_user, SESSION_FIELDS, USER_FIELDS};
+use super::codec::{
+    decode_user, encode_embedded_session, encode_session, encode_user, SESSION_FIELDS, USER_FIELDS,
+};
 use super::conn::map_err;
 use super::emails::placeholder_owner;
-use super::keys::{session_field, session_of_field};
+use super::keys::{is_embedded, named_user, session_field, session_of_field};
 use super::scripts::{REPLACE_FIELDS, UPGRADE};
 use super::RedisStore;
 use crate::email::full_email;
@@ -93,8 +95,9 @@ impl RedisStore {
         // Three independent keys (often three cluster slots): written and checked
         // concurrently, so a mint costs one round trip of latency on the multiplexed
         // connection instead of three.
+        let standalone = session.filter(|session| !is_embedded(session));
         let write_session = async {
-            match session {
+            match standalone {
                 Some(session) => self.write_session(session, now).await,
                 None => Ok(()),
             }
@@ -109,7 +112,7 @@ impl RedisStore {
         match reserved {
             Err(StoreError::EmailTaken) => {
                 let mut keys = vec![self.keys.user(&user.id)];
-                keys.extend(session.map(|s| self.keys.session(&s.id)));
+                keys.extend(standalone.map(|s| self.keys.session(&s.id)));
                 self.delete_keys(keys).await?;
                 Err(StoreError::EmailTaken)
             }
@@ -118,7 +121,8 @@ impl RedisStore {
     }
 
     /// A guest with its own placeholder email, on a single node: user, first session and the
-    /// placeholder check in one pipeline (one round trip, plain commands: no script to run).
+    /// placeholder check in one pipeline (one round trip, plain commands: no script to run;
+    /// one key when the session is embedded, the layer's case).
     /// `Ok(false)` when a user took the placeholder as a real email: the general path (which
     /// tells a live holder from a dead one, and rolls back) takes over.
     async fn insert_guest_single(
@@ -136,7 +140,7 @@ impl RedisStore {
             &user_hash_pairs(record, session),
             self.ttl_ms(record.expires_at, now),
         );
-        if let Some(session) = session {
+        if let Some(session) = session.filter(|session| !is_embedded(session)) {
             let pairs = encode_session(session);
             replace_fields(
                 &mut pipe,
@@ -217,6 +221,7 @@ impl RedisStore {
         let sessions = all
             .keys()
             .filter_map(|field| session_of_field(field))
+            .filter(|sid| named_user(sid) != Some(id))
             .map(|sid| self.keys.session(sid))
             .collect();
         self.delete_keys(sessions).await?;
@@ -229,17 +234,27 @@ impl RedisStore {
     }
 }
 
-/// The field/value pairs of a user's hash: its record, and the index field of its first
-/// session when it comes with one.
+/// The field/value pairs of a user's hash: its record, and the field of its first session when
+/// it comes with one (the whole session when embedded, else its index).
 fn user_hash_pairs(record: &UserRecord, session: Option<&SessionRecord>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = encode_user(record)
         .into_iter()
         .map(|(field, value)| (field.to_owned(), value))
         .collect();
     if let Some(session) = session {
-        pairs.push((session_field(&session.id), session.expires_at.to_string()));
+        pairs.push((session_field(&session.id), session_field_value(session)));
     }
     pairs
+}
+
+/// The value of a session's field in its user's hash: the whole session when embedded, else
+/// its expiry (the index of its own hash).
+pub(super) fn session_field_value(session: &SessionRecord) -> String {
+    if is_embedded(session) {
+        encode_embedded_session(session)
+    } else {
+        session.expires_at.to_string()
+    }
 }
 
 /// Queues the commands that make hash `key` hold exactly `pairs` among `fields` (the others
