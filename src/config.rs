@@ -281,7 +281,7 @@ impl AnonymousAuthConfig {
     pub(crate) async fn email_for(&self, id: &str) -> String {
         match &self.generate_email {
             Some(generate) => generate(id).await,
-            None => format!("temp-{id}@{}", self.email_domain_name),
+            None => crate::email::placeholder_email(id, &self.email_domain_name),
         }
     }
 }

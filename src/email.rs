@@ -47,20 +47,35 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
 /// placeholder `temp-{id}@domain` of user `id`, the email itself otherwise.
 pub(crate) fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
     email
-        .strip_prefix("temp-")
+        .strip_prefix(PLACEHOLDER_PREFIX)
         .and_then(|rest| rest.strip_prefix(id))
         .filter(|domain| domain.starts_with('@') && !domain[1..].contains('@'))
         .unwrap_or(email)
 }
 
+/// [`compact_email`] of an owned email, shortened in place.
+pub(crate) fn into_compact_email(id: &str, mut email: String) -> String {
+    let cut = email.len() - compact_email(id, &email).len();
+    email.drain(..cut);
+    email
+}
+
 /// The email a compact form stands for (real emails never start with `@`).
 pub(crate) fn full_email(id: &str, compact: String) -> String {
     if compact.starts_with('@') {
-        format!("temp-{id}{compact}")
+        [PLACEHOLDER_PREFIX, id, &compact].concat()
     } else {
         compact
     }
 }
+
+/// The default placeholder email of user `id`: `temp-{id}@{domain}`.
+pub(crate) fn placeholder_email(id: &str, domain: &str) -> String {
+    [PLACEHOLDER_PREFIX, id, "@", domain].concat()
+}
+
+/// What every default placeholder email starts with.
+const PLACEHOLDER_PREFIX: &str = "temp-";
 
 #[cfg(test)]
 mod tests {
@@ -78,6 +93,18 @@ mod tests {
             full_email("42", "@example.com".into()),
             "temp-42@example.com"
         );
+        assert_eq!(
+            placeholder_email("42", "example.com"),
+            "temp-42@example.com"
+        );
+        for email in ["temp-42@example.com", "temp-43@example.com", "a@b.c", ""] {
+            assert_eq!(
+                into_compact_email("42", email.to_owned()),
+                compact_email("42", email)
+            );
+            let compact = into_compact_email("42", email.to_owned());
+            assert_eq!(full_email("42", compact), email);
+        }
     }
 
     #[test]

@@ -177,17 +177,19 @@ impl AuthEngine {
         let email = self.config.email_for(&id).await;
         let name = (self.config.generate_name)(&id);
         let collection = collection.unwrap_or(&self.config.collection);
-        let user = User::anonymous(id, collection, email, name, now);
+        let mut user = User::anonymous(id, collection, email, name, now);
         let ttl = self.config.anonymous_ttl;
         let expires_at = now.saturating_add(millis(ttl));
         let session =
             SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
         if !lazy {
-            let record = UserRecord::new(user.clone()).with_expires_at(Some(expires_at));
+            let record = UserRecord::new(user).with_expires_at(Some(expires_at));
             self.store.insert_user(&record, Some(&session), now).await?;
+            user = record.user;
         }
         tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");
-        let auth = self.sign(claims_for(&user, &session, lazy), true)?;
+        let claims = Claims::from_user(user, session.id, now / 1000, expires_at / 1000, lazy);
+        let auth = self.sign(claims, true)?;
         self.set_cookie(cookies, &auth.token, ttl);
         Ok(auth)
     }

@@ -17,7 +17,7 @@ pub(crate) fn friendly_name() -> String {
     let mut rng = rand::rng();
     let adjective = ADJECTIVES.choose(&mut rng).copied().unwrap_or("Quiet");
     let animal = ANIMALS.choose(&mut rng).copied().unwrap_or("Otter");
-    format!("{adjective} {animal}")
+    [adjective, " ", animal].concat()
 }
 
 #[cfg(test)]

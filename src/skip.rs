@@ -1,7 +1,8 @@
 //! Which requests never mint an anonymous user: crawlers, `HEAD` / `OPTIONS`, static assets.
 
 use http::{header, HeaderMap, Method, Uri};
-use std::sync::Arc;
+use memchr::memmem::Finder;
+use std::sync::{Arc, LazyLock};
 
 /// The parts of a request a skip predicate looks at.
 ///
@@ -102,6 +103,17 @@ pub fn default_skip_mint(request: &MintRequest<'_>) -> bool {
     is_static_path(request.uri.path()) || is_bot(request.headers)
 }
 
+/// One prebuilt substring searcher per [`BOT_AGENTS`] fragment (SIMD, built once).
+static BOT_FINDERS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
+    BOT_AGENTS
+        .iter()
+        .map(|fragment| Finder::new(fragment.as_bytes()))
+        .collect()
+});
+
+/// User agents up to this length are lowercased on the stack.
+const STACK_AGENT_LEN: usize = 256;
+
 fn is_bot(headers: &HeaderMap) -> bool {
     let Some(agent) = headers
         .get(header::USER_AGENT)
@@ -109,11 +121,24 @@ fn is_bot(headers: &HeaderMap) -> bool {
     else {
         return true;
     };
-    let agent = agent.to_ascii_lowercase();
-    if agent.trim().is_empty() {
+    let agent = agent.as_bytes().trim_ascii();
+    if agent.is_empty() {
         return true;
     }
-    BOT_AGENTS.iter().any(|fragment| agent.contains(fragment))
+    let mut stack = [0u8; STACK_AGENT_LEN];
+    let mut heap = Vec::new();
+    let lower: &mut [u8] = match stack.get_mut(..agent.len()) {
+        Some(buffer) => buffer,
+        None => {
+            heap.resize(agent.len(), 0);
+            &mut heap
+        }
+    };
+    lower.copy_from_slice(agent);
+    lower.make_ascii_lowercase();
+    BOT_FINDERS
+        .iter()
+        .any(|finder| finder.find(lower).is_some())
 }
 
 fn is_static_path(path: &str) -> bool {
@@ -175,5 +200,27 @@ mod tests {
         assert!(skip(Method::GET, "/robots.txt", Some(FIREFOX)));
         assert!(skip(Method::GET, "/favicon.ico", Some(FIREFOX)));
         assert!(!skip(Method::GET, "/.hidden", Some(FIREFOX)));
+        assert!(skip(Method::GET, "/", Some("   ")));
+        let long_bot = format!("{} GOOGLEBOT", "x".repeat(STACK_AGENT_LEN * 2));
+        let long_bot: &'static str = Box::leak(long_bot.into_boxed_str());
+        assert!(skip(Method::GET, "/", Some(long_bot)));
+        let long_browser: &'static str = Box::leak(FIREFOX.repeat(10).into_boxed_str());
+        assert!(!skip(Method::GET, "/", Some(long_browser)));
+    }
+
+    proptest::proptest! {
+        /// The bot check agrees with its plain definition: a (trimmed, non-empty) agent is a
+        /// bot when its lowercase form contains a fragment.
+        #[test]
+        fn bot_check_matches_lowercase_contains(
+            agent in "[ a-zA-Z0-9/.;()_-]{0,40}(bot|Crawl|SPIDER|Pinterest|whatsApp)?[ a-zA-Z0-9/.;()_-]{0,300}"
+        ) {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::USER_AGENT, HeaderValue::from_str(&agent).unwrap());
+            let lower = agent.trim().to_ascii_lowercase();
+            let expected =
+                lower.is_empty() || BOT_AGENTS.iter().any(|fragment| lower.contains(fragment));
+            proptest::prop_assert_eq!(is_bot(&headers), expected);
+        }
     }
 }

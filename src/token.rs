@@ -5,7 +5,7 @@
 //! is one without a `kid`, with an unknown `kid`, a bad signature, a wrong issuer, a past
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
-use crate::email::compact_email;
+use crate::email::into_compact_email;
 use crate::error::ConfigError;
 use crate::store::User;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -60,12 +60,19 @@ impl Claims {
     /// The claims of a token for `user`'s session `session_id`, issued at `iat` and expiring
     /// at `exp` (seconds since the epoch); `lazy` for a guest not stored yet.
     pub(crate) fn for_user(user: &User, session_id: &str, iat: u64, exp: u64, lazy: bool) -> Self {
+        Self::from_user(user.clone(), session_id.to_owned(), iat, exp, lazy)
+    }
+
+    /// [`Claims::for_user`], taking the user and session id (their strings move, none is
+    /// copied; the placeholder email is shortened in place).
+    pub(crate) fn from_user(user: User, sid: String, iat: u64, exp: u64, lazy: bool) -> Self {
+        let email = into_compact_email(&user.id, user.email);
         Self {
-            sub: user.id.clone(),
-            sid: session_id.to_owned(),
-            col: user.collection.clone(),
-            email: compact_email(&user.id, &user.email).to_owned(),
-            name: user.name.clone(),
+            sub: user.id,
+            sid,
+            col: user.collection,
+            email,
+            name: user.name,
             anon: user.is_anonymous,
             uca: user.created_at,
             iat,

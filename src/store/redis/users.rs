@@ -50,7 +50,8 @@ impl RedisStore {
         session: Option<&SessionRecord>,
         now: u64,
     ) -> Result<(), StoreError> {
-        let pairs = user_hash_pairs(record, session);
+        let hash = UserHash::new(record, session);
+        let pairs = hash.pairs();
         REPLACE_FIELDS
             .key(self.keys.user(&record.user.id))
             .arg(self.ttl_ms(record.expires_at, now))
@@ -137,11 +138,12 @@ impl RedisStore {
             &mut pipe,
             &self.keys.user(&user.id),
             &USER_FIELDS,
-            &user_hash_pairs(record, session),
+            &UserHash::new(record, session).pairs(),
             self.ttl_ms(record.expires_at, now),
         );
         if let Some(session) = session.filter(|session| !is_embedded(session)) {
             let pairs = encode_session(session);
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(f, v)| (*f, v.as_str())).collect();
             replace_fields(
                 &mut pipe,
                 &self.keys.session(&session.id),
@@ -236,15 +238,28 @@ impl RedisStore {
 
 /// The field/value pairs of a user's hash: its record, and the field of its first session when
 /// it comes with one (the whole session when embedded, else its index).
-fn user_hash_pairs(record: &UserRecord, session: Option<&SessionRecord>) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = encode_user(record)
-        .into_iter()
-        .map(|(field, value)| (field.to_owned(), value))
-        .collect();
-    if let Some(session) = session {
-        pairs.push((session_field(&session.id), session_field_value(session)));
+struct UserHash {
+    record: Vec<(&'static str, String)>,
+    session: Option<(String, String)>,
+}
+
+impl UserHash {
+    fn new(record: &UserRecord, session: Option<&SessionRecord>) -> Self {
+        Self {
+            record: encode_user(record),
+            session: session.map(|s| (session_field(&s.id), session_field_value(s))),
+        }
     }
-    pairs
+
+    /// The pairs, borrowed (for `HSET` arguments).
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        let record = self
+            .record
+            .iter()
+            .map(|(field, value)| (*field, value.as_str()));
+        let session = self.session.iter().map(|(f, v)| (f.as_str(), v.as_str()));
+        record.chain(session).collect()
+    }
 }
 
 /// The value of a session's field in its user's hash: the whole session when embedded, else
@@ -259,17 +274,17 @@ pub(super) fn session_field_value(session: &SessionRecord) -> String {
 
 /// Queues the commands that make hash `key` hold exactly `pairs` among `fields` (the others
 /// cleared; fields outside `fields` kept), with a TTL of `ttl_ms` (`0`: no expiry).
-fn replace_fields<F: AsRef<str> + redis::ToRedisArgs>(
+fn replace_fields(
     pipe: &mut redis::Pipeline,
     key: &str,
     fields: &[&str],
-    pairs: &[(F, String)],
+    pairs: &[(&str, &str)],
     ttl_ms: u64,
 ) {
     let absent: Vec<&str> = fields
         .iter()
         .copied()
-        .filter(|field| !pairs.iter().any(|(set, _)| set.as_ref() == *field))
+        .filter(|field| !pairs.iter().any(|(set, _)| set == field))
         .collect();
     if !absent.is_empty() {
         pipe.hdel(key, absent).ignore();
