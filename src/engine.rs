@@ -184,7 +184,10 @@ impl AuthEngine {
             SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
         if !lazy {
             let record = UserRecord::new(user).with_expires_at(Some(expires_at));
-            self.store.insert_user(&record, Some(&session), now).await?;
+            // The id was made just now: nobody can hold its placeholder email.
+            self.store
+                .insert_fresh_guest(&record, Some(&session), now)
+                .await?;
             user = record.user;
         }
         tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");

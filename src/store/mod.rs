@@ -336,6 +336,19 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> Result<(), StoreError>;
 
+    /// [`insert_user`](Store::insert_user) for a guest whose id was made for this call and
+    /// never handed out before (the layer's mint). Nobody can have registered such a guest's
+    /// placeholder email as a real one, so a store may skip looking for its holder
+    /// (`RedisStore` does: one command less per new guest). The default is `insert_user`.
+    async fn insert_fresh_guest(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.insert_user(user, session, now).await
+    }
+
     /// Reads a user by id. Expired users read as `None`.
     async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError>;
 
@@ -430,6 +443,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         now: u64,
     ) -> Result<(), StoreError> {
         (**self).insert_user(user, session, now).await
+    }
+    async fn insert_fresh_guest(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        (**self).insert_fresh_guest(user, session, now).await
     }
     async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
         (**self).get_user(id, now).await

@@ -278,6 +278,41 @@ pub async fn sessions_named_after_their_user_work_like_any_other(store: Arc<dyn 
     assert_eq!(store.get_session("g.s1", NOW).await.unwrap(), None);
 }
 
+/// `insert_fresh_guest` (the mint's insert) stores a guest like `insert_user`; a guest whose
+/// email is not its own placeholder still takes that email.
+pub async fn fresh_guests_are_stored_like_any_user(store: Arc<dyn Store>) {
+    let session = SessionRecord::new("f.s", "f", NOW, NOW + HOUR);
+    let fresh = guest("f", NOW + HOUR);
+    store
+        .insert_fresh_guest(&fresh, Some(&session), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.get_user("f", NOW).await.unwrap(), Some(fresh));
+    assert_eq!(store.get_session("f.s", NOW).await.unwrap(), Some(session));
+    assert_eq!(
+        store
+            .find_user_by_email("users", "temp-f@example.com", NOW)
+            .await
+            .unwrap()
+            .map(|record| record.user.id),
+        Some("f".to_owned())
+    );
+    let custom = UserRecord::new(User::anonymous(
+        "c",
+        "users",
+        "guest-c@example.com",
+        "Guest",
+        NOW,
+    ))
+    .with_expires_at(Some(NOW + HOUR));
+    store.insert_fresh_guest(&custom, None, NOW).await.unwrap();
+    let taken = store
+        .insert_user(&member("m", "guest-c@example.com"), None, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::EmailTaken), "{taken:?}");
+}
+
 pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
     store
         .insert_user(
@@ -452,6 +487,7 @@ macro_rules! store_suite {
             upgrade_keeps_id_and_removes_expiry,
             sessions_are_revocable,
             sessions_named_after_their_user_work_like_any_other,
+            fresh_guests_are_stored_like_any_user,
             refresh_slides_guest_expiry_only,
             delete_user_removes_sessions_and_email,
             claim_release_and_lookups,

@@ -228,6 +228,15 @@ impl Store for RedisStore {
         self.insert_user_impl(user, session, now).await
     }
 
+    async fn insert_fresh_guest(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.insert_fresh_guest_impl(user, session, now).await
+    }
+
     async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
         self.live_user(id, now).await
     }

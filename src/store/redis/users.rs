@@ -85,13 +85,12 @@ impl RedisStore {
         session: Option<&SessionRecord>,
         now: u64,
     ) -> Result<(), StoreError> {
-        let user = &record.user;
-        if !self.conn.is_cluster()
-            && placeholder_owner(&user.email) == Some(user.id.as_str())
-            && self.insert_guest_single(record, session, now).await?
+        if self.single_node_guest(record)
+            && self.insert_guest_single(record, session, now, true).await?
         {
             return Ok(());
         }
+        let user = &record.user;
         let ttl = self.ttl_ms(record.expires_at, now);
         // Three independent keys (often three cluster slots): written and checked
         // concurrently, so a mint costs one round trip of latency on the multiplexed
@@ -121,9 +120,33 @@ impl RedisStore {
         }
     }
 
-    /// A guest with its own placeholder email, on a single node: user, first session and the
-    /// placeholder check in one pipeline (one round trip, plain commands: no script to run;
-    /// one key when the session is embedded, the layer's case).
+    /// A guest whose id was never handed out: on a single node, with its own placeholder
+    /// email, nobody can hold that email, so the user and its session are written without
+    /// looking for a holder.
+    pub(super) async fn insert_fresh_guest_impl(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        if self.single_node_guest(record) {
+            self.insert_guest_single(record, session, now, false)
+                .await?;
+            return Ok(());
+        }
+        self.insert_user_impl(record, session, now).await
+    }
+
+    /// Whether `record` is a guest with its own placeholder email on a single node (no email
+    /// index key: [`insert_guest_single`](Self::insert_guest_single) can write it).
+    fn single_node_guest(&self, record: &UserRecord) -> bool {
+        !self.conn.is_cluster()
+            && placeholder_owner(&record.user.email) == Some(record.user.id.as_str())
+    }
+
+    /// A guest with its own placeholder email, on a single node: user, first session and
+    /// (with `check_holder`) the placeholder check in one pipeline (one round trip, plain
+    /// commands: no script to run; one key when the session is embedded, the layer's case).
     /// `Ok(false)` when a user took the placeholder as a real email: the general path (which
     /// tells a live holder from a dead one, and rolls back) takes over.
     async fn insert_guest_single(
@@ -131,6 +154,7 @@ impl RedisStore {
         record: &UserRecord,
         session: Option<&SessionRecord>,
         now: u64,
+        check_holder: bool,
     ) -> Result<bool, StoreError> {
         let user = &record.user;
         let mut pipe = redis::pipe();
@@ -151,6 +175,10 @@ impl RedisStore {
                 &pairs,
                 self.ttl_ms(Some(session.expires_at), now),
             );
+        }
+        if !check_holder {
+            let () = pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+            return Ok(true);
         }
         pipe.get(self.keys.email(&user.collection, &user.email));
         let (holder,): (Option<String>,) =
