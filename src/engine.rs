@@ -113,21 +113,19 @@ impl AuthEngine {
     ) -> Result<Option<Auth>, StoreError> {
         let now = now_millis();
         if !self.sessions.is_fresh(&auth.session_id, now) {
-            // A lazy guest is valid while nothing of it is stored; once its user is stored
-            // without this session, the token was revoked. Both reads go out at once.
-            let (session, lazy_user_stored) = if !auth.persisted {
-                let (session, user) = futures::join!(
-                    self.store.get_session(&auth.session_id, now),
-                    self.store.get_user(&auth.user.id, now)
-                );
-                (session?, user?.is_some())
+            // A lazy guest is valid while nothing of it is stored (one read: its user); once
+            // its user is stored, its session decides, as for any token.
+            let unstored_lazy_guest =
+                !auth.persisted && self.store.get_user(&auth.user.id, now).await?.is_none();
+            let session = if unstored_lazy_guest {
+                None
             } else {
-                (self.store.get_session(&auth.session_id, now).await?, true)
+                self.store.get_session(&auth.session_id, now).await?
             };
             match session {
                 Some(session) if session.user_id == auth.user.id => {}
                 Some(_) => return Ok(None),
-                None if !lazy_user_stored => {}
+                None if unstored_lazy_guest => {}
                 None => {
                     tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
                     return Ok(None);
