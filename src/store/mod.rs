@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct User {
-    /// Stable user id. It stays the same when an anonymous user registers.
+    /// Stable user id. It stays the same when an anonymous user registers. The layer makes
+    /// 128 random bits in base64url (22 characters of `A-Z a-z 0-9 - _`).
     pub id: String,
     /// The collection (user table) the user belongs to; `"users"` unless configured.
     pub collection: String,
@@ -165,7 +166,10 @@ impl UserRecord {
 /// A session: one signed-in browser or API client of one user.
 ///
 /// The session id travels in the token (`sid` claim); revoking a session (deleting it) makes
-/// every token that names it invalid, even before the token's own `exp`.
+/// every token that names it invalid, even before the token's own `exp`. The layer makes
+/// session ids of the form `{user_id}.{random}` (22 base64url characters of randomness), which
+/// lets a store keep a session inside its user's record (`RedisStore` does); a store accepts
+/// any other id too.
 ///
 /// ```
 /// use tower_anonymous_auth::store::SessionRecord;
