@@ -21,6 +21,12 @@ fn guest(id: &str, expires_at: u64) -> UserRecord {
     .with_expires_at(Some(expires_at))
 }
 
+/// The id of the user holding `email` in collection `users` at `NOW`.
+async fn holder_of(store: &Arc<dyn Store>, email: &str) -> Option<String> {
+    let found = store.find_user_by_email("users", email, NOW).await.unwrap();
+    found.map(|record| record.user.id)
+}
+
 fn member(id: &str, email: &str) -> UserRecord {
     UserRecord::new(User::registered(id, "users", email, "Member", NOW))
         .with_password_hash(Some("$argon2id$fake".into()))
@@ -98,12 +104,8 @@ pub async fn placeholder_taken_as_a_real_email_blocks_only_while_its_holder_live
         .await
         .unwrap();
     assert_eq!(
-        store
-            .find_user_by_email("users", "temp-g@example.com", NOW)
-            .await
-            .unwrap()
-            .map(|record| record.user.id),
-        Some("g".to_owned())
+        holder_of(&store, "temp-g@example.com").await.as_deref(),
+        Some("g")
     );
     assert_eq!(store.get_session("sg", NOW).await.unwrap(), Some(session));
 }
@@ -290,12 +292,8 @@ pub async fn fresh_guests_are_stored_like_any_user(store: Arc<dyn Store>) {
     assert_eq!(store.get_user("f", NOW).await.unwrap(), Some(fresh));
     assert_eq!(store.get_session("f.s", NOW).await.unwrap(), Some(session));
     assert_eq!(
-        store
-            .find_user_by_email("users", "temp-f@example.com", NOW)
-            .await
-            .unwrap()
-            .map(|record| record.user.id),
-        Some("f".to_owned())
+        holder_of(&store, "temp-f@example.com").await.as_deref(),
+        Some("f")
     );
     let custom = UserRecord::new(User::anonymous(
         "c",

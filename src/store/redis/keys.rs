@@ -45,7 +45,12 @@ pub(crate) fn named_user(session_id: &str) -> Option<&str> {
 
 /// Whether `session` lives inside its user's hash (its id names its user).
 pub(crate) fn is_embedded(session: &SessionRecord) -> bool {
-    named_user(&session.id) == Some(session.user_id.as_str())
+    embedded_in(&session.id, &session.user_id)
+}
+
+/// Whether session `session_id` of user `user_id` lives inside that user's hash.
+pub(crate) fn embedded_in(session_id: &str, user_id: &str) -> bool {
+    named_user(session_id) == Some(user_id)
 }
 
 /// The session id a user-hash field indexes, if the field is a session field.

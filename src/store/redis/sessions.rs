@@ -199,12 +199,7 @@ impl RedisStore {
         if fields.is_empty() {
             return Ok(0);
         }
-        let standalone: Vec<String> = fields
-            .iter()
-            .filter_map(|field| session_of_field(field))
-            .filter(|sid| named_user(sid) != Some(user_id))
-            .map(|sid| self.keys.session(sid))
-            .collect();
+        let standalone = self.standalone_session_keys(user_id, &fields);
         let embedded = fields.len() - standalone.len();
         let removed = self.delete_keys(standalone).await?;
         let _: usize = conn.hdel(&key, &fields).await.map_err(map_err)?;

@@ -25,7 +25,7 @@ use super::codec::{
 };
 use super::conn::map_err;
 use super::emails::placeholder_owner;
-use super::keys::{is_embedded, named_user, session_field, session_of_field};
+use super::keys::{embedded_in, is_embedded, session_field, session_of_field};
 use super::scripts::{REPLACE_FIELDS, UPGRADE};
 use super::RedisStore;
 use crate::email::full_email;
@@ -242,19 +242,29 @@ impl RedisStore {
         Ok(deleted.into_iter().sum())
     }
 
+    /// The keys of the sessions with a hash of their own among `user_id`'s hash `fields`
+    /// (embedded sessions have none: they go with their field).
+    pub(super) fn standalone_session_keys<'f>(
+        &self,
+        user_id: &str,
+        fields: impl IntoIterator<Item = &'f String>,
+    ) -> Vec<String> {
+        fields
+            .into_iter()
+            .filter_map(|field| session_of_field(field))
+            .filter(|sid| !embedded_in(sid, user_id))
+            .map(|sid| self.keys.session(sid))
+            .collect()
+    }
+
     pub(super) async fn remove_user(&self, id: &str) -> Result<(), StoreError> {
         let key = self.keys.user(id);
         let all: HashMap<String, String> = self.conn().hgetall(&key).await.map_err(map_err)?;
         if all.is_empty() {
             return Ok(());
         }
-        let sessions = all
-            .keys()
-            .filter_map(|field| session_of_field(field))
-            .filter(|sid| named_user(sid) != Some(id))
-            .map(|sid| self.keys.session(sid))
-            .collect();
-        self.delete_keys(sessions).await?;
+        self.delete_keys(self.standalone_session_keys(id, all.keys()))
+            .await?;
         if let (Some(collection), Some(email)) = (all.get("c"), all.get("e")) {
             self.release_email(collection, &full_email(id, email.clone()), id)
                 .await?;
