@@ -189,8 +189,7 @@ impl AuthEngine {
             user = record.user;
         }
         tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");
-        let claims = Claims::from_user(user, session.id, now / 1000, expires_at / 1000, lazy);
-        let auth = self.sign(claims, true)?;
+        let auth = self.sign(claims_for(user, session, lazy), true)?;
         self.set_cookie(cookies, &auth.token, ttl);
         Ok(auth)
     }
@@ -236,7 +235,10 @@ impl AuthEngine {
         );
         self.store.insert_user(&record, Some(&session), now).await?;
         tracing::debug!(user_id = %auth.user.id, "lazy guest stored at its first write");
-        let stored = self.sign(claims_for(&auth.user, &session, false), auth.minted_now)?;
+        let stored = self.sign(
+            claims_for(auth.user.clone(), session, false),
+            auth.minted_now,
+        )?;
         self.set_cookie(cookies, &stored.token, ttl);
         Ok(stored)
     }
@@ -279,7 +281,7 @@ impl AuthEngine {
         session: &SessionRecord,
         minted_now: bool,
     ) -> Result<Auth, AuthError> {
-        self.sign(claims_for(user, session, false), minted_now)
+        self.sign(claims_for(user.clone(), session.clone(), false), minted_now)
     }
 
     fn sign(&self, claims: Claims, minted_now: bool) -> Result<Auth, AuthError> {
@@ -322,10 +324,10 @@ impl AuthEngine {
 }
 
 /// The claims of a token for `user`'s `session`.
-fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
-    Claims::for_user(
+fn claims_for(user: User, session: SessionRecord, lazy: bool) -> Claims {
+    Claims::from_user(
         user,
-        &session.id,
+        session.id,
         session.created_at / 1000,
         session.expires_at / 1000,
         lazy,
@@ -335,7 +337,9 @@ fn claims_for(user: &User, session: &SessionRecord, lazy: bool) -> Claims {
 /// A new random id: 128 bits from the thread's CSPRNG, base64url without padding (22
 /// characters of `A-Z a-z 0-9 - _`).
 pub(crate) fn new_id() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+    let mut id = String::with_capacity(22);
+    push_random_id(&mut id);
+    id
 }
 
 /// A new session id for `user_id`: `{user_id}.{random id}`. A session id that names its user
@@ -344,8 +348,13 @@ pub(crate) fn new_session_id(user_id: &str) -> String {
     let mut id = String::with_capacity(user_id.len() + 23);
     id.push_str(user_id);
     id.push('.');
-    URL_SAFE_NO_PAD.encode_string(rand::random::<[u8; 16]>(), &mut id);
+    push_random_id(&mut id);
     id
+}
+
+/// Appends 128 random bits, base64url without padding (22 characters).
+fn push_random_id(out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(rand::random::<[u8; 16]>(), out);
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {
