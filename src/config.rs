@@ -65,8 +65,17 @@ pub enum SameSite {
     None,
 }
 
-/// Makes the placeholder email of a new anonymous user from its id (sync or async).
-pub(crate) type EmailGenerator = Arc<dyn Fn(&str) -> BoxFuture<'static, String> + Send + Sync>;
+/// Makes the placeholder email of a new anonymous user from its id.
+#[derive(Clone)]
+pub(crate) enum EmailGenerator {
+    /// Answers at once (a lazy guest is then minted without awaiting anything).
+    Sync(Arc<dyn Fn(&str) -> String + Send + Sync>),
+    /// Answers through a future (e.g. asks a service).
+    Async(AsyncEmailGenerator),
+}
+
+/// An email generator that answers through a future.
+pub(crate) type AsyncEmailGenerator = Arc<dyn Fn(&str) -> BoxFuture<'static, String> + Send + Sync>;
 /// Makes the display name of a new anonymous user from its id.
 pub(crate) type NameGenerator = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
@@ -280,9 +289,24 @@ impl AnonymousAuthConfig {
     /// The placeholder email of a new anonymous user.
     pub(crate) async fn email_for(&self, id: &str) -> String {
         match &self.generate_email {
-            Some(generate) => generate(id).await,
-            None => crate::email::placeholder_email(id, &self.email_domain_name),
+            Some(EmailGenerator::Async(generate)) => generate(id).await,
+            _ => self.email_now(id).unwrap_or_default(),
         }
+    }
+
+    /// The placeholder email of a new anonymous user when it needs no awaiting (the default
+    /// placeholder or a sync generator); `None` with an async generator.
+    pub(crate) fn email_now(&self, id: &str) -> Option<String> {
+        match &self.generate_email {
+            None => Some(crate::email::placeholder_email(id, &self.email_domain_name)),
+            Some(EmailGenerator::Sync(generate)) => Some(generate(id)),
+            Some(EmailGenerator::Async(_)) => None,
+        }
+    }
+
+    /// Whether new anonymous users' emails need awaiting (an async generator).
+    pub(crate) fn email_is_async(&self) -> bool {
+        matches!(self.generate_email, Some(EmailGenerator::Async(_)))
     }
 }
 
@@ -449,9 +473,7 @@ impl AnonymousAuthConfigBuilder {
     where
         F: Fn(&str) -> String + Send + Sync + 'static,
     {
-        self.generate_email = Some(Arc::new(move |id: &str| {
-            futures::future::ready(generate(id)).boxed()
-        }));
+        self.generate_email = Some(EmailGenerator::Sync(Arc::new(generate)));
         self
     }
 
@@ -473,7 +495,9 @@ impl AnonymousAuthConfigBuilder {
         F: Fn(&str) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = String> + Send + 'static,
     {
-        self.generate_email = Some(Arc::new(move |id: &str| generate(id).boxed()));
+        self.generate_email = Some(EmailGenerator::Async(Arc::new(move |id: &str| {
+            generate(id).boxed()
+        })));
         self
     }
 

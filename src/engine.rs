@@ -173,24 +173,61 @@ impl AuthEngine {
         }
         let id = new_id();
         let email = self.config.email_for(&id).await;
-        let name = (self.config.generate_name)(&id);
-        let collection = collection.unwrap_or(&self.config.collection);
-        let mut user = User::anonymous(id, collection, email, name, now);
-        let ttl = self.config.anonymous_ttl;
-        let expires_at = now.saturating_add(millis(ttl));
-        let session =
-            SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
+        let (mut user, session) = self.new_guest(id, email, collection, now);
         if !lazy {
-            let record = UserRecord::new(user).with_expires_at(Some(expires_at));
+            let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
             // The id was made just now: nobody can hold its placeholder email.
             self.store
                 .insert_fresh_guest(&record, Some(&session), now)
                 .await?;
             user = record.user;
         }
+        self.issue_guest(user, session, lazy, cookies)
+    }
+
+    /// Mints a lazy guest with nothing to await (no store write, no rate limit, a sync email):
+    /// `None` when [`AuthEngine::mint`] must run instead (lazy persistence off, or an async
+    /// email generator). The new visitor's hot path in lazy mode.
+    pub(crate) fn mint_lazy_now(&self, cookies: &Cookies) -> Option<Result<Auth, AuthError>> {
+        if !self.config.lazy_persistence || self.config.email_is_async() {
+            return None;
+        }
+        let now = now_millis();
+        let id = new_id();
+        let email = self.config.email_now(&id)?;
+        let (user, session) = self.new_guest(id, email, None, now);
+        Some(self.issue_guest(user, session, true, cookies))
+    }
+
+    /// A new anonymous user (in `collection`, default the configured one) and its first
+    /// session, created at `now`.
+    fn new_guest(
+        &self,
+        id: String,
+        email: String,
+        collection: Option<&str>,
+        now: u64,
+    ) -> (User, SessionRecord) {
+        let name = (self.config.generate_name)(&id);
+        let collection = collection.unwrap_or(&self.config.collection);
+        let user = User::anonymous(id, collection, email, name, now);
+        let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
+        let session =
+            SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
+        (user, session)
+    }
+
+    /// Signs the first token of a guest minted just now and sets its cookie.
+    fn issue_guest(
+        &self,
+        user: User,
+        session: SessionRecord,
+        lazy: bool,
+        cookies: &Cookies,
+    ) -> Result<Auth, AuthError> {
         tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");
         let auth = self.sign(claims_for(user, session, lazy), true)?;
-        self.set_cookie(cookies, &auth.token, ttl);
+        self.set_cookie(cookies, &auth.token, self.config.anonymous_ttl);
         Ok(auth)
     }
 
@@ -354,9 +391,49 @@ pub(crate) fn new_session_id(user_id: &str) -> String {
 
 /// Appends 128 random bits, base64url without padding (22 characters).
 fn push_random_id(out: &mut String) {
-    URL_SAFE_NO_PAD.encode_string(rand::random::<[u8; 16]>(), out);
+    // Encoded on the stack: `encode_string`'s chunked writer costs more than the encoding of
+    // 16 bytes itself.
+    let mut encoded = [0u8; 22];
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(rand::random::<[u8; 16]>(), &mut encoded)
+        .unwrap_or_default();
+    out.extend(encoded[..written].iter().map(|&byte| char::from(byte)));
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_128_random_bits_in_base64url() {
+        let ids: HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000, "ids repeat");
+        for id in &ids {
+            assert_eq!(id.len(), 22, "{id}");
+            assert_eq!(
+                URL_SAFE_NO_PAD.decode(id).map(|bytes| bytes.len()),
+                Ok(16),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_ids_name_their_user() {
+        let user = new_id();
+        let session = new_session_id(&user);
+        let (named, random) = session.split_once('.').unwrap();
+        assert_eq!(named, user);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(random).map(|bytes| bytes.len()),
+            Ok(16)
+        );
+        assert_ne!(new_session_id(&user), session);
+    }
 }

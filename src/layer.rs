@@ -233,55 +233,46 @@ where
                 client_ip,
                 may_mint_later: false,
             };
-            return ResponseFuture {
-                state: State::Calling {
-                    future: pending.call(Some(auth.clone())),
-                },
-                pending: None,
-            };
+            return ResponseFuture::call(pending, Some(auth.clone()));
         }
-        let span = tracing::debug_span!(
-            "anonymous_auth",
-            method = %request.method(),
-            path = %request.uri().path()
-        );
-        // A request without a credential may mint at once; one with a credential only
-        // if the credential turns out invalid (decided in `poll`, off the hot path).
-        let (resolve, may_mint_later) = match (memoized, credential) {
+        // A credential that must still be verified outlives the request's headers.
+        let credential = match memoized {
+            Some(_) => None,
+            None => credential.map(credential::Credential::into_owned),
+        };
+        // A request with a credential mints only if the credential turns out invalid
+        // (decided in `poll`, off the hot path).
+        let pending = Pending {
+            request,
+            inner,
+            engine: engine.clone(),
+            cookies,
+            client_ip,
+            may_mint_later: memoized.is_some() || credential.is_some(),
+        };
+        let resolve = match (memoized, credential) {
             (Some((auth, source)), _) => {
-                let engine = engine.clone();
-                let cookies = cookies.clone();
-                let confirm = async move { Ok(engine.confirm(auth, source, &cookies).await?) };
-                (confirm.instrument(span).boxed(), true)
+                let (engine, cookies) = (engine.clone(), pending.cookies.clone());
+                async move { Ok(engine.confirm(auth, source, &cookies).await?) }
+                    .instrument(request_span(&pending.request))
+                    .boxed()
             }
             (None, Some(credential)) => {
-                let credential = credential.into_owned();
-                let engine = engine.clone();
-                let cookies = cookies.clone();
-                let resolve = async move { Ok(engine.resolve(credential, &cookies).await?) };
-                (resolve.instrument(span).boxed(), true)
+                let (engine, cookies) = (engine.clone(), pending.cookies.clone());
+                async move { Ok(engine.resolve(credential, &cookies).await?) }
+                    .instrument(request_span(&pending.request))
+                    .boxed()
             }
+            // No credential: mint at once, or go on without auth.
             (None, None) => {
-                let mint = may_mint(engine, &request).then_some(client_ip);
-                (
-                    mint_future(engine.clone(), cookies.clone(), mint)
-                        .instrument(span)
-                        .boxed(),
-                    false,
-                )
+                return match pending.mint() {
+                    Mint::Skipped => ResponseFuture::call(pending, None),
+                    Mint::Done(outcome) => ResponseFuture::settle(pending, outcome),
+                    Mint::Pending(resolve) => ResponseFuture::resolving(pending, resolve),
+                }
             }
         };
-        ResponseFuture {
-            state: State::Resolving { resolve },
-            pending: Some(Pending {
-                request,
-                inner,
-                engine: engine.clone(),
-                cookies,
-                client_ip,
-                may_mint_later,
-            }),
-        }
+        ResponseFuture::resolving(pending, resolve)
     }
 }
 
@@ -296,19 +287,25 @@ fn may_mint<B>(engine: &AuthEngine, request: &Request<B>) -> bool {
         })
 }
 
-/// Mints an anonymous user when `mint_for` holds the client IP; otherwise resolves to no auth.
-fn mint_future(
-    engine: Arc<AuthEngine>,
-    cookies: Cookies,
-    mint_for: Option<Option<IpAddr>>,
-) -> BoxFuture<'static, Result<Option<Auth>, AuthError>> {
-    async move {
-        match mint_for {
-            Some(client_ip) => engine.mint(None, &cookies, client_ip).await.map(Some),
-            None => Ok(None),
-        }
-    }
-    .boxed()
+/// The span of the layer's work for a request that awaits the store.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "anonymous_auth",
+        method = %request.method(),
+        path = %request.uri().path()
+    )
+}
+
+type Resolve = BoxFuture<'static, Result<Option<Auth>, AuthError>>;
+
+/// How a mint starts for a request without a valid credential.
+enum Mint {
+    /// The request does not mint (policy, skip predicate).
+    Skipped,
+    /// Minted with nothing to await (a lazy guest).
+    Done(Result<Option<Auth>, AuthError>),
+    /// The mint awaits the store (or an async email generator).
+    Pending(Resolve),
 }
 
 /// Response future of [`AnonymousAuth`]: resolves auth, then runs the inner service.
@@ -337,6 +334,24 @@ impl<S, ReqBody> Pending<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
+    /// Starts a mint for this request, which has no valid credential.
+    fn mint(&self) -> Mint {
+        if !may_mint(&self.engine, &self.request) {
+            return Mint::Skipped;
+        }
+        if let Some(outcome) = self.engine.mint_lazy_now(&self.cookies) {
+            return Mint::Done(outcome.map(Some));
+        }
+        let engine = self.engine.clone();
+        let cookies = self.cookies.clone();
+        let client_ip = self.client_ip;
+        Mint::Pending(
+            async move { engine.mint(None, &cookies, client_ip).await.map(Some) }
+                .instrument(request_span(&self.request))
+                .boxed(),
+        )
+    }
+
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
     /// service.
     fn call(self, auth: Option<Auth>) -> S::Future {
@@ -362,12 +377,14 @@ where
 enum State<F> {
     Resolving {
         #[pin]
-        resolve: BoxFuture<'static, Result<Option<Auth>, AuthError>>,
+        resolve: Resolve,
     },
     Calling {
         #[pin]
         future: F,
     },
+    /// The layer answers itself (503 fail closed, 429 rate limited): see [`error_response`].
+    Answered { error: Option<AuthError> },
 }
 
 impl<S, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody>
@@ -376,6 +393,64 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    /// Calls the inner service at once with `auth`.
+    fn call(pending: Pending<S, ReqBody>, auth: Option<Auth>) -> Self {
+        Self {
+            state: State::Calling {
+                future: pending.call(auth),
+            },
+            pending: None,
+        }
+    }
+
+    /// Waits for `resolve`, then calls the inner service.
+    fn resolving(pending: Pending<S, ReqBody>, resolve: Resolve) -> Self {
+        Self {
+            state: State::Resolving { resolve },
+            pending: Some(pending),
+        }
+    }
+
+    /// Calls the inner service with a resolved `outcome`, or answers for the layer.
+    fn settle(pending: Pending<S, ReqBody>, outcome: Result<Option<Auth>, AuthError>) -> Self {
+        match settled_auth(&pending.engine, outcome) {
+            Ok(auth) => Self::call(pending, auth),
+            Err(error) => Self {
+                state: State::Answered { error: Some(error) },
+                pending: None,
+            },
+        }
+    }
+}
+
+/// The auth a resolution gives the inner call, or the error the layer answers itself: a
+/// rate-limited mint (429), a store failure when failing closed (503); failing open, a store
+/// failure gives no auth.
+fn settled_auth(
+    engine: &AuthEngine,
+    outcome: Result<Option<Auth>, AuthError>,
+) -> Result<Option<Auth>, AuthError> {
+    match outcome {
+        Ok(auth) => Ok(auth),
+        Err(error @ AuthError::RateLimited { .. }) => Err(error),
+        Err(error) => match engine.config.store_failure {
+            StoreFailureMode::FailClosed => {
+                tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
+                Err(error)
+            }
+            StoreFailureMode::FailOpen => {
+                tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
+                Ok(None)
+            }
+        },
     }
 }
 
@@ -391,45 +466,38 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Resolving { resolve } => {
-                    let outcome = ready!(resolve.poll(cx));
+                    let mut outcome = ready!(resolve.poll(cx));
                     if let (Ok(None), Some(pending)) = (&outcome, this.pending.as_mut()) {
+                        // The credential proved invalid: a mint may follow.
                         if std::mem::take(&mut pending.may_mint_later) {
-                            let mint = may_mint(&pending.engine, &pending.request)
-                                .then_some(pending.client_ip);
-                            if mint.is_some() {
-                                let resolve = mint_future(
-                                    pending.engine.clone(),
-                                    pending.cookies.clone(),
-                                    mint,
-                                );
-                                this.state.set(State::Resolving { resolve });
-                                continue;
+                            match pending.mint() {
+                                Mint::Skipped => {}
+                                Mint::Done(minted) => outcome = minted,
+                                Mint::Pending(resolve) => {
+                                    this.state.set(State::Resolving { resolve });
+                                    continue;
+                                }
                             }
                         }
                     }
                     let Some(pending) = this.pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
-                    let auth = match outcome {
-                        Ok(auth) => auth,
-                        Err(error @ AuthError::RateLimited { .. }) => {
-                            return Poll::Ready(Ok(error_response(error)));
+                    match settled_auth(&pending.engine, outcome) {
+                        Ok(auth) => {
+                            let future = pending.call(auth);
+                            this.state.set(State::Calling { future });
                         }
-                        Err(error) => match pending.engine.config.store_failure {
-                            StoreFailureMode::FailClosed => {
-                                tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
-                                return Poll::Ready(Ok(error_response(error)));
-                            }
-                            StoreFailureMode::FailOpen => {
-                                tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
-                                None
-                            }
-                        },
-                    };
-                    let future = pending.call(auth);
-                    this.state.set(State::Calling { future });
+                        Err(error) => this.state.set(State::Answered { error: Some(error) }),
+                    }
                 }
                 StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Answered { error } => {
+                    let error = error
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(error_response(error)));
+                }
             }
         }
     }

@@ -136,6 +136,7 @@ mod engine;
 mod error;
 mod expiring_map;
 mod handle;
+mod keyed_hmac;
 mod layer;
 mod link;
 mod names;

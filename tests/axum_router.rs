@@ -208,35 +208,44 @@ async fn registered_user_extractor_limits_anonymous_users() {
 
 #[tokio::test]
 async fn custom_generators_and_collection() {
-    let config = builder()
-        .collection("customers")
-        .generate_random_email(|id| format!("guest+{id}@shop.example"))
-        .generate_name(|id| format!("Guest {}", &id[..6]))
-        .build()
-        .unwrap();
-    let (client, _store) = start(config).await;
-    let me = client.get("/me").await.json();
-    let id = me["id"].as_str().unwrap();
-    assert_eq!(me["collection"], "customers");
-    assert_eq!(me["email"], format!("guest+{id}@shop.example"));
-    assert_eq!(me["name"], format!("Guest {}", &id[..6]));
+    // Lazy guests are minted without awaiting (sync generators) or through the async path.
+    for lazy in [false, true] {
+        let config = builder()
+            .lazy_persistence(lazy)
+            .collection("customers")
+            .generate_random_email(|id| format!("guest+{id}@shop.example"))
+            .generate_name(|id| format!("Guest {}", &id[..6]))
+            .build()
+            .unwrap();
+        let (client, _store) = start(config).await;
+        let me = client.get("/me").await.json();
+        let id = me["id"].as_str().unwrap();
+        assert_eq!(me["collection"], "customers", "lazy: {lazy}");
+        assert_eq!(me["email"], format!("guest+{id}@shop.example"));
+        assert_eq!(me["name"], format!("Guest {}", &id[..6]));
+        assert_eq!(client.get("/me").await.json()["id"], id, "lazy: {lazy}");
 
-    let config = builder()
-        .generate_random_email_async(|id| {
-            let id = id.to_owned();
-            async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                format!("async-{id}@shop.example")
-            }
-        })
-        .build()
-        .unwrap();
-    let (client, _store) = start(config).await;
-    let me = client.get("/me").await.json();
-    assert_eq!(
-        me["email"],
-        format!("async-{}@shop.example", me["id"].as_str().unwrap())
-    );
+        let config = builder()
+            .lazy_persistence(lazy)
+            .generate_random_email_async(|id| {
+                let id = id.to_owned();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    format!("async-{id}@shop.example")
+                }
+            })
+            .build()
+            .unwrap();
+        let (client, _store) = start(config).await;
+        let me = client.get("/me").await.json();
+        let id = me["id"].as_str().unwrap();
+        assert_eq!(
+            me["email"],
+            format!("async-{id}@shop.example"),
+            "lazy: {lazy}"
+        );
+        assert_eq!(client.get("/me").await.json()["id"], id, "lazy: {lazy}");
+    }
 }
 
 #[tokio::test]
