@@ -14,6 +14,7 @@ use crate::token::{Claims, TokenError};
 use crate::token_cache::TokenCache;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use http::HeaderValue;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub(crate) struct AuthEngine {
     pub(crate) sessions: SessionCache,
     pub(crate) tokens: TokenCache,
     pub(crate) link_locks: KeyedLocks,
+    /// What goes before and after the token in a minted guest's `Set-Cookie`.
+    guest_cookie_template: (String, String),
 }
 
 impl AuthEngine {
@@ -35,13 +38,16 @@ impl AuthEngine {
         let sessions = SessionCache::new(millis(config.session_cache_ttl));
         let tokens = TokenCache::new(config.token_cache_capacity);
         crate::password::warm_dummy();
-        Self {
+        let mut engine = Self {
             store,
             config,
             sessions,
             tokens,
             link_locks: KeyedLocks::default(),
-        }
+            guest_cookie_template: Default::default(),
+        };
+        engine.guest_cookie_template = engine.cookie_template(engine.config.anonymous_ttl);
+        engine
     }
 
     /// Revokes a session: deletes it from the store and from this process's memo.
@@ -158,12 +164,12 @@ impl AuthEngine {
         Ok(Some(Auth::from_claims(refreshed, token, false)))
     }
 
-    /// Mints a new anonymous user with a session, and sets its cookie; refused with
-    /// [`AuthError::RateLimited`] when the client IP is over the mint rate limit.
+    /// Mints a new anonymous user with a session; refused with [`AuthError::RateLimited`] when
+    /// the client IP is over the mint rate limit. The caller sets the cookie: the handle in the
+    /// jar ([`AuthEngine::set_cookie`]), the layer as a ready header ([`GuestCookie`]).
     pub(crate) async fn mint(
         &self,
         collection: Option<&str>,
-        cookies: &Cookies,
         client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
         let now = now_millis();
@@ -182,13 +188,13 @@ impl AuthEngine {
                 .await?;
             user = record.user;
         }
-        self.issue_guest(user, session, lazy, cookies)
+        self.issue_guest(user, session, lazy)
     }
 
     /// Mints a lazy guest with nothing to await (no store write, no rate limit, a sync email):
     /// `None` when [`AuthEngine::mint`] must run instead (lazy persistence off, or an async
     /// email generator). The new visitor's hot path in lazy mode.
-    pub(crate) fn mint_lazy_now(&self, cookies: &Cookies) -> Option<Result<Auth, AuthError>> {
+    pub(crate) fn mint_lazy_now(&self) -> Option<Result<Auth, AuthError>> {
         if !self.config.lazy_persistence || self.config.email_is_async() {
             return None;
         }
@@ -196,7 +202,7 @@ impl AuthEngine {
         let id = new_id();
         let email = self.config.email_now(&id)?;
         let (user, session) = self.new_guest(id, email, None, now);
-        Some(self.issue_guest(user, session, true, cookies))
+        Some(self.issue_guest(user, session, true))
     }
 
     /// A new anonymous user (in `collection`, default the configured one) and its first
@@ -217,18 +223,15 @@ impl AuthEngine {
         (user, session)
     }
 
-    /// Signs the first token of a guest minted just now and sets its cookie.
+    /// Signs the first token of a guest minted just now.
     fn issue_guest(
         &self,
         user: User,
         session: SessionRecord,
         lazy: bool,
-        cookies: &Cookies,
     ) -> Result<Auth, AuthError> {
         tracing::debug!(user_id = %user.id, lazy, "minted anonymous user");
-        let auth = self.sign(claims_for(user, session, lazy), true)?;
-        self.set_cookie(cookies, &auth.token, self.config.anonymous_ttl);
-        Ok(auth)
+        self.sign(claims_for(user, session, lazy), true)
     }
 
     /// Refuses with [`AuthError::RateLimited`] when `client_ip` is over the mint rate limit.
@@ -332,13 +335,42 @@ impl AuthEngine {
 
     /// Writes the auth cookie.
     pub(crate) fn set_cookie(&self, cookies: &Cookies, token: &str, ttl: Duration) {
-        let max_age = CookieDuration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
-        cookies.add(self.cookie(token.to_owned()).max_age(max_age).build());
+        cookies.add(self.cookie_with_ttl(token.to_owned(), ttl));
     }
 
-    /// Removes the auth cookie from the browser.
+    fn cookie_with_ttl(&self, value: String, ttl: Duration) -> Cookie<'static> {
+        let max_age = CookieDuration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        self.cookie(value).max_age(max_age).build()
+    }
+
+    /// The jar's `Set-Cookie` formatting of the auth cookie with `ttl`, split where the value
+    /// goes (a token needs no percent-encoding: base64url and dots).
+    fn cookie_template(&self, ttl: Duration) -> (String, String) {
+        let formatted = self
+            .cookie_with_ttl(String::new(), ttl)
+            .encoded()
+            .to_string();
+        let value_at = formatted.find('=').map_or(formatted.len(), |at| at + 1);
+        let (before, after) = formatted.split_at(value_at);
+        (before.to_owned(), after.to_owned())
+    }
+
+    /// Removes the auth cookie from the browser: an explicit removal, even when the request
+    /// carried no auth cookie (the layer then knows the cookie of a guest it minted for this
+    /// request must not be set; see [`GuestCookie`]).
     pub(crate) fn clear_cookie(&self, cookies: &Cookies) {
-        cookies.remove(self.cookie(String::new()).build());
+        cookies.add(self.cookie(String::new()).removal().build());
+    }
+
+    /// The `Set-Cookie` value for a guest minted by the layer: the jar's formatting of the
+    /// auth cookie with the anonymous TTL, made once (`template`), around the token.
+    pub(crate) fn guest_cookie(&self, token: &str) -> Option<HeaderValue> {
+        let (before, after) = &self.guest_cookie_template;
+        let mut value = String::with_capacity(before.len() + token.len() + after.len());
+        value.push_str(before);
+        value.push_str(token);
+        value.push_str(after);
+        HeaderValue::try_from(value).ok()
     }
 
     fn cookie(&self, value: String) -> tower_cookies::cookie::CookieBuilder<'static> {
@@ -421,6 +453,43 @@ mod tests {
                 Ok(16),
                 "{id}"
             );
+        }
+    }
+
+    #[test]
+    fn a_guests_ready_cookie_is_the_jars_formatting() {
+        use crate::config::{AnonymousAuthConfig, SameSite};
+        use crate::store::MemoryStore;
+        let configs = [
+            AnonymousAuthConfig::builder().random_key(),
+            AnonymousAuthConfig::builder().random_key().secure(false),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .same_site(SameSite::None)
+                .cookie_domain("shop.example")
+                .cookie_path("/app"),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .same_site(SameSite::Strict)
+                .cookie_name("guest")
+                .anonymous_ttl(Duration::from_secs(3600)),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .host_prefix(true),
+        ];
+        for config in configs {
+            let engine = AuthEngine::new(Arc::new(MemoryStore::new()), config.build().unwrap());
+            let (user, session) = engine.new_guest(new_id(), "a@b.example".into(), None, 0);
+            let token = engine
+                .issue_guest(user, session, false)
+                .unwrap()
+                .token
+                .clone();
+            let expected = engine
+                .cookie_with_ttl(token.clone(), engine.config.anonymous_ttl)
+                .encoded()
+                .to_string();
+            assert_eq!(engine.guest_cookie(&token).unwrap(), expected.as_str());
         }
     }
 

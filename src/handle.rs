@@ -151,10 +151,14 @@ impl AuthHandle {
         if let Some(auth) = self.auth() {
             return Ok(auth);
         }
-        let auth = self
-            .engine()
-            .mint(None, self.cookies(), self.client_ip())
-            .await?;
+        self.mint_guest(None).await
+    }
+
+    /// Mints a guest as the handle's current auth, with its cookie in the jar.
+    async fn mint_guest(&self, collection: Option<&str>) -> Result<Auth, AuthError> {
+        let engine = self.engine();
+        let auth = engine.mint(collection, self.client_ip()).await?;
+        engine.set_cookie(self.cookies(), &auth.token, engine.config.anonymous_ttl);
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -211,16 +215,7 @@ impl AuthHandle {
             }
             self.engine().revoke_session(&current.session_id).await?;
         }
-        let auth = self
-            .engine()
-            .mint(
-                options.collection.as_deref(),
-                self.cookies(),
-                self.client_ip(),
-            )
-            .await?;
-        self.set_current(Some(auth.clone()));
-        Ok(auth)
+        self.mint_guest(options.collection.as_deref()).await
     }
 
     /// Registers with email and password (see [`Registration`]).

@@ -6,6 +6,7 @@ use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
 use crate::credential;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
+use crate::guest_cookie::GuestCookie;
 use crate::handle::AuthHandle;
 use crate::rate_limit::client_ip;
 use crate::skip::MintRequest;
@@ -339,22 +340,21 @@ where
         if !may_mint(&self.engine, &self.request) {
             return Mint::Skipped;
         }
-        if let Some(outcome) = self.engine.mint_lazy_now(&self.cookies) {
+        if let Some(outcome) = self.engine.mint_lazy_now() {
             return Mint::Done(outcome.map(Some));
         }
         let engine = self.engine.clone();
-        let cookies = self.cookies.clone();
         let client_ip = self.client_ip;
         Mint::Pending(
-            async move { engine.mint(None, &cookies, client_ip).await.map(Some) }
+            async move { engine.mint(None, client_ip).await.map(Some) }
                 .instrument(request_span(&self.request))
                 .boxed(),
         )
     }
 
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
-    /// service.
-    fn call(self, auth: Option<Auth>) -> S::Future {
+    /// service; the cookie of a guest minted for this request goes on its response.
+    fn call(self, auth: Option<Auth>) -> State<S::Future> {
         let Self {
             mut request,
             mut inner,
@@ -363,13 +363,20 @@ where
             client_ip,
             ..
         } = self;
+        let cookie = auth
+            .as_ref()
+            .filter(|auth| auth.minted_now)
+            .and_then(|auth| GuestCookie::new(&engine, &cookies, &auth.token));
         let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip);
         let extensions = request.extensions_mut();
         if let Some(auth) = auth {
             extensions.insert(auth);
         }
         extensions.insert(handle);
-        inner.call(request)
+        State::Calling {
+            future: inner.call(request),
+            cookie,
+        }
     }
 }
 
@@ -382,6 +389,8 @@ enum State<F> {
     Calling {
         #[pin]
         future: F,
+        /// The `Set-Cookie` of a guest minted for this request.
+        cookie: Option<GuestCookie>,
     },
     /// The layer answers itself (503 fail closed, 429 rate limited): see [`error_response`].
     Answered { error: Option<AuthError> },
@@ -404,9 +413,7 @@ where
     /// Calls the inner service at once with `auth`.
     fn call(pending: Pending<S, ReqBody>, auth: Option<Auth>) -> Self {
         Self {
-            state: State::Calling {
-                future: pending.call(auth),
-            },
+            state: pending.call(auth),
             pending: None,
         }
     }
@@ -484,14 +491,20 @@ where
                         panic!("ResponseFuture polled after completion");
                     };
                     match settled_auth(&pending.engine, outcome) {
-                        Ok(auth) => {
-                            let future = pending.call(auth);
-                            this.state.set(State::Calling { future });
-                        }
+                        Ok(auth) => this.state.set(pending.call(auth)),
                         Err(error) => this.state.set(State::Answered { error: Some(error) }),
                     }
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future, cookie } => {
+                    if cookie.is_none() {
+                        return future.poll(cx);
+                    }
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(cookie) = cookie.take() {
+                        cookie.set_on(response.headers_mut());
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Answered { error } => {
                     let error = error
                         .take()

@@ -135,6 +135,7 @@ mod email;
 mod engine;
 mod error;
 mod expiring_map;
+mod guest_cookie;
 mod handle;
 mod keyed_hmac;
 mod layer;
