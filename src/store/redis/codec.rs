@@ -10,47 +10,103 @@
 
 use crate::email::{compact_email, full_email};
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use redis::{RedisWrite, ToRedisArgs, ToSingleRedisArg};
 
 /// The user fields, in the order [`decode_user`] expects them from `HMGET`.
 pub(crate) const USER_FIELDS: [&str; 7] = ["c", "e", "n", "a", "t", "x", "p"];
 /// The session fields, in the order [`decode_session`] expects them from `HMGET`.
 pub(crate) const SESSION_FIELDS: [&str; 3] = ["u", "t", "x"];
 
-/// Field/value pairs for `HSET` of a user record.
-pub(crate) fn encode_user(record: &UserRecord) -> Vec<(&'static str, String)> {
+/// A field's value as written: text borrowed from the record, or numbers that redis-rs
+/// formats straight into the command (no string is made per field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldValue<'a> {
+    /// Text, as is.
+    Text(&'a str),
+    /// A number in decimal.
+    Number(u64),
+    /// An embedded session: `{expires_at}:{created_at}`.
+    Embedded { expires_at: u64, created_at: u64 },
+}
+
+impl ToRedisArgs for FieldValue<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        match *self {
+            Self::Text(text) => out.write_arg(text.as_bytes()),
+            Self::Number(number) => number.write_redis_args(out),
+            Self::Embedded {
+                expires_at,
+                created_at,
+            } => {
+                let (mut expires, mut created) = (itoa::Buffer::new(), itoa::Buffer::new());
+                let (expires, created) = (expires.format(expires_at), created.format(created_at));
+                let mut value = [0u8; 41];
+                let len = expires.len() + 1 + created.len();
+                value[..expires.len()].copy_from_slice(expires.as_bytes());
+                value[expires.len()] = b':';
+                value[expires.len() + 1..len].copy_from_slice(created.as_bytes());
+                out.write_arg(&value[..len]);
+            }
+        }
+    }
+}
+
+impl ToSingleRedisArg for FieldValue<'_> {}
+
+impl std::fmt::Display for FieldValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(text) => f.write_str(text),
+            Self::Number(number) => write!(f, "{number}"),
+            Self::Embedded {
+                expires_at,
+                created_at,
+            } => write!(f, "{expires_at}:{created_at}"),
+        }
+    }
+}
+
+/// Field/value pairs for `HSET` of a user record (every field: "no expiry" and "no password"
+/// are empty values rather than absent fields, so replacing a record needs no `HDEL`).
+pub(crate) fn encode_user(record: &UserRecord) -> [(&'static str, FieldValue<'_>); 7] {
     let user = &record.user;
-    let mut fields = vec![
-        ("c", user.collection.clone()),
-        ("e", compact_email(&user.id, &user.email).to_owned()),
-        ("n", user.name.clone()),
-        ("a", if user.is_anonymous { "1" } else { "0" }.to_owned()),
-        ("t", user.created_at.to_string()),
-    ];
-    // "No expiry" and "no password" are empty values rather than absent fields, so that every
-    // field is written: replacing a record then needs no `HDEL` (one command less per guest).
-    fields.push((
-        "x",
-        record
-            .expires_at
-            .map(|at| at.to_string())
-            .unwrap_or_default(),
-    ));
-    fields.push(("p", record.password_hash.clone().unwrap_or_default()));
-    fields
+    [
+        ("c", FieldValue::Text(&user.collection)),
+        ("e", FieldValue::Text(compact_email(&user.id, &user.email))),
+        ("n", FieldValue::Text(&user.name)),
+        (
+            "a",
+            FieldValue::Text(if user.is_anonymous { "1" } else { "0" }),
+        ),
+        ("t", FieldValue::Number(user.created_at)),
+        (
+            "x",
+            record
+                .expires_at
+                .map_or(FieldValue::Text(""), FieldValue::Number),
+        ),
+        (
+            "p",
+            FieldValue::Text(record.password_hash.as_deref().unwrap_or_default()),
+        ),
+    ]
 }
 
 /// Field/value pairs for `HSET` of a session record.
-pub(crate) fn encode_session(session: &SessionRecord) -> Vec<(&'static str, String)> {
-    vec![
-        ("u", session.user_id.clone()),
-        ("t", session.created_at.to_string()),
-        ("x", session.expires_at.to_string()),
+pub(crate) fn encode_session(session: &SessionRecord) -> [(&'static str, FieldValue<'_>); 3] {
+    [
+        ("u", FieldValue::Text(&session.user_id)),
+        ("t", FieldValue::Number(session.created_at)),
+        ("x", FieldValue::Number(session.expires_at)),
     ]
 }
 
 /// The value of an embedded session's field in its user's hash.
-pub(crate) fn encode_embedded_session(session: &SessionRecord) -> String {
-    format!("{}:{}", session.expires_at, session.created_at)
+pub(crate) fn encode_embedded_session(session: &SessionRecord) -> FieldValue<'static> {
+    FieldValue::Embedded {
+        expires_at: session.expires_at,
+        created_at: session.created_at,
+    }
 }
 
 /// Decodes an embedded session's field value; `None` when the field is the bare expiry that
@@ -143,11 +199,44 @@ pub(crate) fn decode_session(
 mod tests {
     use super::*;
 
-    fn values(pairs: &[(&str, String)], fields: &[&str]) -> Vec<Option<String>> {
+    fn values(pairs: &[(&str, FieldValue<'_>)], fields: &[&str]) -> Vec<Option<String>> {
         fields
             .iter()
-            .map(|f| pairs.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()))
+            .map(|f| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == f)
+                    .map(|(_, v)| v.to_string())
+            })
             .collect()
+    }
+
+    /// What redis-rs sends for a value.
+    fn sent(value: FieldValue<'_>) -> Vec<u8> {
+        let mut args = value.to_redis_args();
+        assert_eq!(args.len(), 1, "one argument per value");
+        args.remove(0)
+    }
+
+    #[test]
+    fn values_are_sent_as_displayed() {
+        let values = [
+            FieldValue::Text(""),
+            FieldValue::Text("a b:c"),
+            FieldValue::Number(0),
+            FieldValue::Number(u64::MAX),
+            FieldValue::Embedded {
+                expires_at: u64::MAX,
+                created_at: u64::MAX,
+            },
+            FieldValue::Embedded {
+                expires_at: 1_795_457_081_571,
+                created_at: 7,
+            },
+        ];
+        for value in values {
+            assert_eq!(sent(value), value.to_string().into_bytes(), "{value:?}");
+        }
     }
 
     #[test]
@@ -174,7 +263,7 @@ mod tests {
     #[test]
     fn embedded_session_round_trips() {
         let session = SessionRecord::new("u.r", "u", 5, 9);
-        let value = encode_embedded_session(&session);
+        let value = encode_embedded_session(&session).to_string();
         assert_eq!(
             decode_embedded_session("k", "u.r", "u", &value).unwrap(),
             Some(session)

@@ -37,7 +37,7 @@ impl RedisStore {
             .arg(self.ttl_ms(Some(session.expires_at), now))
             .arg(SESSION_FIELDS.len())
             .arg(&SESSION_FIELDS[..])
-            .arg(encode_session(session))
+            .arg(&encode_session(session))
             .invoke_async::<i64>(&mut self.conn())
             .await
             .map_err(map_err)?;

@@ -21,7 +21,8 @@
 //! (see [`sessions`](super::sessions)).
 
 use super::codec::{
-    decode_user, encode_embedded_session, encode_session, encode_user, SESSION_FIELDS, USER_FIELDS,
+    decode_user, encode_embedded_session, encode_session, encode_user, FieldValue, SESSION_FIELDS,
+    USER_FIELDS,
 };
 use super::conn::map_err;
 use super::emails::placeholder_owner;
@@ -167,7 +168,6 @@ impl RedisStore {
         );
         if let Some(session) = session.filter(|session| !is_embedded(session)) {
             let pairs = encode_session(session);
-            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(f, v)| (*f, v.as_str())).collect();
             replace_fields(
                 &mut pipe,
                 &self.keys.session(&session.id),
@@ -276,13 +276,13 @@ impl RedisStore {
 
 /// The field/value pairs of a user's hash: its record, and the field of its first session when
 /// it comes with one (the whole session when embedded, else its index).
-struct UserHash {
-    record: Vec<(&'static str, String)>,
-    session: Option<(String, String)>,
+struct UserHash<'a> {
+    record: [(&'static str, FieldValue<'a>); 7],
+    session: Option<(String, FieldValue<'static>)>,
 }
 
-impl UserHash {
-    fn new(record: &UserRecord, session: Option<&SessionRecord>) -> Self {
+impl<'a> UserHash<'a> {
+    fn new(record: &'a UserRecord, session: Option<&SessionRecord>) -> Self {
         Self {
             record: encode_user(record),
             session: session.map(|s| (session_field(&s.id), session_field_value(s))),
@@ -290,33 +290,33 @@ impl UserHash {
     }
 
     /// The pairs, borrowed (for `HSET` arguments).
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        let record = self
-            .record
-            .iter()
-            .map(|(field, value)| (*field, value.as_str()));
-        let session = self.session.iter().map(|(f, v)| (f.as_str(), v.as_str()));
-        record.chain(session).collect()
+    fn pairs(&self) -> Vec<(&str, FieldValue<'a>)> {
+        let session = self.session.iter().map(|(f, v)| (f.as_str(), *v));
+        self.record.iter().copied().chain(session).collect()
     }
 }
 
 /// The value of a session's field in its user's hash: the whole session when embedded, else
 /// its expiry (the index of its own hash).
-pub(super) fn session_field_value(session: &SessionRecord) -> String {
+pub(super) fn session_field_value(session: &SessionRecord) -> FieldValue<'static> {
     if is_embedded(session) {
         encode_embedded_session(session)
     } else {
-        session.expires_at.to_string()
+        FieldValue::Number(session.expires_at)
     }
 }
 
 /// Queues the commands that make hash `key` hold exactly `pairs` among `fields` (the others
 /// cleared; fields outside `fields` kept), with a TTL of `ttl_ms` (`0`: no expiry).
+/// Room for the arguments of a user's `HSET` (a guest's take about 150 bytes, a password
+/// hash about 100 more).
+const HSET_BYTES: usize = 384;
+
 fn replace_fields(
     pipe: &mut redis::Pipeline,
     key: &str,
     fields: &[&str],
-    pairs: &[(&str, &str)],
+    pairs: &[(&str, FieldValue<'_>)],
     ttl_ms: u64,
 ) {
     let absent: Vec<&str> = fields
@@ -327,7 +327,10 @@ fn replace_fields(
     if !absent.is_empty() {
         pipe.hdel(key, absent).ignore();
     }
-    pipe.hset_multiple(key, pairs).ignore();
+    // Sized for a user's hash up front (redis-rs grows a command's buffers step by step).
+    let mut hset = redis::Cmd::with_capacity(2 + 2 * pairs.len(), HSET_BYTES);
+    hset.arg("HSET").arg(key).arg(pairs);
+    pipe.add_command(hset).ignore();
     if ttl_ms > 0 {
         pipe.pexpire(key, i64::try_from(ttl_ms).unwrap_or(i64::MAX))
             .ignore();
