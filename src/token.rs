@@ -32,14 +32,17 @@ pub const MIN_KEY_LEN: usize = 32;
 /// let claims = Claims::default();
 /// assert!(claims.sub.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(try_from = "WireClaims")]
 #[non_exhaustive]
 pub struct Claims {
     /// User id.
     pub sub: String,
-    /// Session id; revoking the session revokes the token.
+    /// Session id; revoking the session revokes the token. In the token, a session id of the
+    /// form `{sub}.{random}` travels as claim `sr` = `{random}` (its user is `sub`), which
+    /// keeps tokens short.
     pub sid: String,
-    /// The user's collection.
+    /// The user's collection (`users`, the default, is left out of the token).
     pub col: String,
     /// The user's email; for the placeholder `temp-{sub}@{domain}` of an anonymous user, only
     /// `@{domain}` (the rest is `sub`'s), which keeps tokens short.
@@ -57,8 +60,89 @@ pub struct Claims {
     /// Issuer.
     pub iss: String,
     /// Lazy: the user and session exist only in this token, not yet in the store.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lz: bool,
+}
+
+/// The collection a token leaves out.
+const DEFAULT_COLLECTION: &str = "users";
+
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut claims = serializer.serialize_struct("Claims", 11)?;
+        claims.serialize_field("sub", &self.sub)?;
+        match self
+            .sid
+            .strip_prefix(self.sub.as_str())
+            .and_then(|rest| rest.strip_prefix('.'))
+        {
+            Some(random) => claims.serialize_field("sr", random)?,
+            None => claims.serialize_field("sid", &self.sid)?,
+        }
+        if self.col != DEFAULT_COLLECTION {
+            claims.serialize_field("col", &self.col)?;
+        }
+        claims.serialize_field("email", &self.email)?;
+        claims.serialize_field("name", &self.name)?;
+        claims.serialize_field("anon", &self.anon)?;
+        claims.serialize_field("uca", &self.uca)?;
+        claims.serialize_field("iat", &self.iat)?;
+        claims.serialize_field("exp", &self.exp)?;
+        claims.serialize_field("iss", &self.iss)?;
+        if self.lz {
+            claims.serialize_field("lz", &self.lz)?;
+        }
+        claims.end()
+    }
+}
+
+/// [`Claims`] as a token carries them: `sr` = `{random}` instead of `sid` = `{sub}.{random}`;
+/// `col` left out for `users`, `lz` for `false`.
+#[derive(Deserialize)]
+struct WireClaims {
+    sub: String,
+    sid: Option<String>,
+    sr: Option<String>,
+    #[serde(default = "default_collection")]
+    col: String,
+    email: String,
+    name: String,
+    anon: bool,
+    uca: u64,
+    iat: u64,
+    exp: u64,
+    iss: String,
+    #[serde(default)]
+    lz: bool,
+}
+
+fn default_collection() -> String {
+    DEFAULT_COLLECTION.to_owned()
+}
+
+impl TryFrom<WireClaims> for Claims {
+    type Error = &'static str;
+
+    fn try_from(wire: WireClaims) -> Result<Self, Self::Error> {
+        let sid = match (wire.sid, wire.sr) {
+            (None, Some(random)) => [wire.sub.as_str(), ".", random.as_str()].concat(),
+            (Some(sid), None) => sid,
+            _ => return Err("a token names its session by exactly one of sid and sr"),
+        };
+        Ok(Self {
+            sub: wire.sub,
+            sid,
+            col: wire.col,
+            email: wire.email,
+            name: wire.name,
+            anon: wire.anon,
+            uca: wire.uca,
+            iat: wire.iat,
+            exp: wire.exp,
+            iss: wire.iss,
+            lz: wire.lz,
+        })
+    }
 }
 
 impl Claims {
@@ -220,6 +304,8 @@ impl KeyRing {
             }
             let mut header = Header::new(algorithm);
             header.kid = Some(kid.to_owned());
+            // `typ` is optional (RFC 7519 5.1) and says nothing a verifier checks.
+            header.typ = None;
             // Strings and enums only: serializing a header cannot fail.
             let header = serde_json::to_vec(&header).expect("a JWS header serializes");
             ring.push(RingKey {
@@ -371,9 +457,87 @@ mod tests {
         let claims = claims(far_future());
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("new".into());
+        header.typ = None;
         let expected =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&[2u8; 32])).unwrap();
         assert_eq!(ring.sign(&claims).unwrap(), expected);
+    }
+
+    fn payload_json(token: &str) -> serde_json::Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn tokens_leave_out_what_the_claims_imply() {
+        let mut claims = claims(far_future());
+        claims.sub = "u1".into();
+        claims.sid = "u1.r4nd0m".into();
+        claims.col = "users".into();
+        claims.lz = false;
+        let token = ring().sign(&claims).unwrap();
+        let json = payload_json(&token);
+        assert_eq!(json["sr"], "r4nd0m", "the session names its user");
+        assert!(json.get("sid").is_none(), "{json}");
+        assert!(
+            json.get("col").is_none() && json.get("lz").is_none(),
+            "{json}"
+        );
+        assert_eq!(ring().verify(&token).unwrap(), claims);
+
+        // Anything else travels as is.
+        for (sid, col, lz) in [
+            ("u1x.r", "customers", true),
+            ("other.r", "users", true),
+            ("u1", "u", false),
+            (".r", "users", false),
+            ("u1.", "users", false),
+            ("u1..r", "users", false),
+            ("", "", false),
+        ] {
+            claims.sid = sid.into();
+            claims.col = col.into();
+            claims.lz = lz;
+            let token = ring().sign(&claims).unwrap();
+            assert_eq!(ring().verify(&token).unwrap(), claims, "{sid} {col} {lz}");
+        }
+        claims.sub = String::new();
+        claims.sid = ".r".into();
+        let token = ring().sign(&claims).unwrap();
+        assert_eq!(ring().verify(&token).unwrap(), claims, "empty sub");
+    }
+
+    #[test]
+    fn tokens_in_the_full_form_still_verify() {
+        // What earlier builds signed: `typ` in the header, full `sid`, `col` always.
+        let mut claims = claims(far_future());
+        claims.sub = "u1".into();
+        claims.sid = "u1.r".into();
+        claims.col = "users".into();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let full = serde_json::json!({
+            "sub": "u1", "sid": "u1.r", "col": "users", "email": claims.email, "name": claims.name,
+            "anon": claims.anon, "uca": claims.uca, "iat": claims.iat, "exp": claims.exp,
+            "iss": claims.iss,
+        });
+        let key = EncodingKey::from_secret(&[9u8; 32]);
+        let token = jsonwebtoken::encode(&header, &full, &key).unwrap();
+        assert_eq!(ring().verify(&token).unwrap(), claims);
+
+        // A session named twice, or not at all, is malformed.
+        let mut both = full.clone();
+        both["sr"] = "r".into();
+        let mut neither = full;
+        neither.as_object_mut().unwrap().remove("sid");
+        for claims in [both, neither] {
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            assert_eq!(
+                ring().verify(&token),
+                Err(TokenError::Malformed),
+                "{claims}"
+            );
+        }
     }
 
     #[test]
