@@ -177,9 +177,9 @@ impl AuthEngine {
         if !lazy {
             self.check_mint_rate(client_ip, now).await?;
         }
-        let id = new_id();
+        let (id, session_id) = new_guest_ids();
         let email = self.config.email_for(&id).await;
-        let (mut user, session) = self.new_guest(id, email, collection, now);
+        let (mut user, session) = self.new_guest(id, session_id, email, collection, now);
         if !lazy {
             let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
             // The id was made just now: nobody can hold its placeholder email.
@@ -199,9 +199,9 @@ impl AuthEngine {
             return None;
         }
         let now = now_millis();
-        let id = new_id();
+        let (id, session_id) = new_guest_ids();
         let email = self.config.email_now(&id)?;
-        let (user, session) = self.new_guest(id, email, None, now);
+        let (user, session) = self.new_guest(id, session_id, email, None, now);
         Some(self.issue_guest(user, session, true))
     }
 
@@ -210,6 +210,7 @@ impl AuthEngine {
     fn new_guest(
         &self,
         id: String,
+        session_id: String,
         email: String,
         collection: Option<&str>,
         now: u64,
@@ -218,8 +219,7 @@ impl AuthEngine {
         let collection = collection.unwrap_or(&self.config.collection);
         let user = User::anonymous(id, collection, email, name, now);
         let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
-        let session =
-            SessionRecord::new(new_session_id(&user.id), user.id.clone(), now, expires_at);
+        let session = SessionRecord::new(session_id, user.id.clone(), now, expires_at);
         (user, session)
     }
 
@@ -423,13 +423,30 @@ pub(crate) fn new_session_id(user_id: &str) -> String {
 
 /// Appends 128 random bits, base64url without padding (22 characters).
 fn push_random_id(out: &mut String) {
-    // Encoded on the stack: `encode_string`'s chunked writer costs more than the encoding of
-    // 16 bytes itself.
+    push_id(out, &rand::random());
+}
+
+/// Appends `bits` in base64url without padding (22 characters). Encoded on the stack:
+/// `encode_string`'s chunked writer costs more than the encoding of 16 bytes itself.
+fn push_id(out: &mut String, bits: &[u8; 16]) {
     let mut encoded = [0u8; 22];
     let written = URL_SAFE_NO_PAD
-        .encode_slice(rand::random::<[u8; 16]>(), &mut encoded)
+        .encode_slice(bits, &mut encoded)
         .unwrap_or_default();
-    out.extend(encoded[..written].iter().map(|&byte| char::from(byte)));
+    out.push_str(std::str::from_utf8(&encoded[..written]).unwrap_or_default());
+}
+
+/// A new user id and its first session id ([`new_id`], [`new_session_id`]), from one draw of
+/// the thread's CSPRNG.
+fn new_guest_ids() -> (String, String) {
+    let bits: [[u8; 16]; 2] = rand::random();
+    let mut user = String::with_capacity(22);
+    push_id(&mut user, &bits[0]);
+    let mut session = String::with_capacity(45);
+    session.push_str(&user);
+    session.push('.');
+    push_id(&mut session, &bits[1]);
+    (user, session)
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {
@@ -479,7 +496,8 @@ mod tests {
         ];
         for config in configs {
             let engine = AuthEngine::new(Arc::new(MemoryStore::new()), config.build().unwrap());
-            let (user, session) = engine.new_guest(new_id(), "a@b.example".into(), None, 0);
+            let (id, session_id) = new_guest_ids();
+            let (user, session) = engine.new_guest(id, session_id, "a@b.example".into(), None, 0);
             let token = engine
                 .issue_guest(user, session, false)
                 .unwrap()
