@@ -316,8 +316,7 @@ where
     S: Service<Request<ReqBody>>,
 {
     #[pin]
-    state: State<S::Future>,
-    pending: Option<Pending<S, ReqBody>>,
+    state: State<S, ReqBody>,
 }
 
 /// What the inner call needs once auth is resolved.
@@ -354,7 +353,7 @@ where
 
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
     /// service; the cookie of a guest minted for this request goes on its response.
-    fn call(self, auth: Option<Auth>) -> State<S::Future> {
+    fn call(self, auth: Option<Auth>) -> State<S, ReqBody> {
         let Self {
             mut request,
             mut inner,
@@ -380,15 +379,20 @@ where
     }
 }
 
+/// Where a response future is. What the inner call needs waits inside `Resolving` (not beside
+/// the inner service's future: the response future stays small, and futures are moved).
 #[pin_project(project = StateProj)]
-enum State<F> {
+enum State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
     Resolving {
-        #[pin]
         resolve: Resolve,
+        pending: Option<Pending<S, ReqBody>>,
     },
     Calling {
         #[pin]
-        future: F,
+        future: S::Future,
         /// The `Set-Cookie` of a guest minted for this request.
         cookie: Option<GuestCookie>,
     },
@@ -414,15 +418,16 @@ where
     fn call(pending: Pending<S, ReqBody>, auth: Option<Auth>) -> Self {
         Self {
             state: pending.call(auth),
-            pending: None,
         }
     }
 
     /// Waits for `resolve`, then calls the inner service.
     fn resolving(pending: Pending<S, ReqBody>, resolve: Resolve) -> Self {
         Self {
-            state: State::Resolving { resolve },
-            pending: Some(pending),
+            state: State::Resolving {
+                resolve,
+                pending: Some(pending),
+            },
         }
     }
 
@@ -432,7 +437,6 @@ where
             Ok(auth) => Self::call(pending, auth),
             Err(error) => Self {
                 state: State::Answered { error: Some(error) },
-                pending: None,
             },
         }
     }
@@ -472,22 +476,22 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Resolving { resolve } => {
-                    let mut outcome = ready!(resolve.poll(cx));
-                    if let (Ok(None), Some(pending)) = (&outcome, this.pending.as_mut()) {
+                StateProj::Resolving { resolve, pending } => {
+                    let mut outcome = ready!(resolve.as_mut().poll(cx));
+                    if let (Ok(None), Some(pending)) = (&outcome, pending.as_mut()) {
                         // The credential proved invalid: a mint may follow.
                         if std::mem::take(&mut pending.may_mint_later) {
                             match pending.mint() {
                                 Mint::Skipped => {}
                                 Mint::Done(minted) => outcome = minted,
-                                Mint::Pending(resolve) => {
-                                    this.state.set(State::Resolving { resolve });
+                                Mint::Pending(mint) => {
+                                    *resolve = mint;
                                     continue;
                                 }
                             }
                         }
                     }
-                    let Some(pending) = this.pending.take() else {
+                    let Some(pending) = pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
                     match settled_auth(&pending.engine, outcome) {
