@@ -222,20 +222,6 @@ where
         let memoized = credential.as_ref().and_then(|credential| {
             Some((engine.memoized(&credential.token, now)?, credential.source))
         });
-        if let Some((auth, _)) = memoized
-            .as_ref()
-            .filter(|(auth, _)| engine.settled(auth, now))
-        {
-            let pending = Pending {
-                request,
-                inner,
-                engine: engine.clone(),
-                cookies,
-                client_ip,
-                may_mint_later: false,
-            };
-            return ResponseFuture::call(pending, Some(auth.clone()));
-        }
         // A credential that must still be verified outlives the request's headers.
         let credential = match memoized {
             Some(_) => None,
@@ -251,6 +237,12 @@ where
             client_ip,
             may_mint_later: memoized.is_some() || credential.is_some(),
         };
+        if let Some((auth, _)) = memoized
+            .as_ref()
+            .filter(|(auth, _)| engine.settled(auth, now))
+        {
+            return ResponseFuture::call(pending, Some(auth.clone()));
+        }
         let resolve = match (memoized, credential) {
             (Some((auth, source)), _) => {
                 let (engine, cookies) = (engine.clone(), pending.cookies.clone());
