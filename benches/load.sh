@@ -22,19 +22,8 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/load-compare"
 
-# A Redis of our own, so the shared one is left alone; nothing persisted.
-WORK="$(mktemp -d)"
-redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
-    --daemonize yes --logfile "$WORK/redis.log" --pidfile "$WORK/redis.pid"
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    redis-cli -p "$PORT_REDIS" shutdown nosave >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-for _ in $(seq 1 50); do redis-cli -p "$PORT_REDIS" ping >/dev/null 2>&1 && break; sleep 0.1; done
-export REDIS_URL="redis://127.0.0.1:$PORT_REDIS"
+# A Redis of our own (and the cleanup on exit).
+source ../private_redis.sh
 
 start() { # variant port
     "$BIN" "$1" "127.0.0.1:$2" 2>"$WORK/$1.log" &
