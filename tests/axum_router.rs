@@ -7,7 +7,7 @@ mod support;
 use http::{header, HeaderMap, HeaderValue};
 use std::sync::Arc;
 use std::time::Duration;
-use support::apps::{app, builder};
+use support::apps::{app, builder, GUEST_COOKIE_ATTRIBUTES};
 use support::client::Client;
 use tower_anonymous_auth::store::{SessionRecord, Store, UserRecord};
 use tower_anonymous_auth::token::{Claims, ISSUER};
@@ -42,13 +42,7 @@ async fn first_visit_mints_a_guest_with_a_secure_cookie() {
     assert_eq!(me["name"].as_str().unwrap().split(' ').count(), 2);
 
     let cookie = response.set_cookie(COOKIE).expect("auth cookie set");
-    for attribute in [
-        "HttpOnly",
-        "SameSite=Lax",
-        "Secure",
-        "Path=/",
-        "Max-Age=2592000",
-    ] {
+    for attribute in GUEST_COOKIE_ATTRIBUTES {
         assert!(
             cookie.contains(attribute),
             "{attribute} missing in {cookie}"

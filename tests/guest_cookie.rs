@@ -5,7 +5,7 @@
 mod support;
 
 use std::sync::Arc;
-use support::apps::{app, builder};
+use support::apps::{app, builder, GUEST_COOKIE_ATTRIBUTES};
 use support::client::{Client, TestResponse};
 use tower_anonymous_auth::{AnonymousAuthConfig, MemoryStore};
 
@@ -39,13 +39,7 @@ async fn a_minted_guest_gets_one_cookie_with_its_token() {
             cookies[0].starts_with(&format!("{COOKIE}={token}; ")),
             "{cookies:?}"
         );
-        for attribute in [
-            "HttpOnly",
-            "SameSite=Lax",
-            "Secure",
-            "Path=/",
-            "Max-Age=2592000",
-        ] {
+        for attribute in GUEST_COOKIE_ATTRIBUTES {
             assert!(cookies[0].contains(attribute), "{attribute} in {cookies:?}");
         }
         assert_eq!(client.get("/me").await.json()["id"], me["id"]);

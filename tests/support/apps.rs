@@ -11,6 +11,15 @@ use tower_anonymous_auth::{
 };
 
 /// A test key ring: one fixed 32-byte key.
+/// The attributes of a guest's auth cookie under the default settings.
+pub const GUEST_COOKIE_ATTRIBUTES: [&str; 5] = [
+    "HttpOnly",
+    "SameSite=Lax",
+    "Secure",
+    "Path=/",
+    "Max-Age=2592000",
+];
+
 pub fn builder() -> AnonymousAuthConfigBuilder {
     AnonymousAuthConfig::builder().key("test-1", [7u8; 32])
 }
