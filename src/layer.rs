@@ -216,8 +216,9 @@ where
         );
         let credential = credential::find(request.headers(), &engine.config.cookie.name);
         // A token this process verified before needs no signature check; if its session is
-        // vouched for by the memo and no refresh is due, it needs no I/O at all, and the inner
-        // service is called right away (the returning visitor's hot path).
+        // vouched for by the memo or answered by the store at once, and no refresh is due, it
+        // needs no I/O at all, and the inner service is called right away (the returning
+        // visitor's hot path).
         let now = now_millis();
         let memoized = credential.as_ref().and_then(|credential| {
             Some((engine.memoized(&credential.token, now)?, credential.source))
@@ -227,8 +228,7 @@ where
             Some(_) => None,
             None => credential.map(credential::Credential::into_owned),
         };
-        // A request with a credential mints only if the credential turns out invalid
-        // (decided in `poll`, off the hot path).
+        // A request with a credential mints only if the credential turns out invalid.
         let pending = Pending {
             request,
             inner,
@@ -237,11 +237,16 @@ where
             client_ip,
             may_mint_later: memoized.is_some() || credential.is_some(),
         };
-        if let Some((auth, _)) = memoized
+        let checked = memoized
             .as_ref()
-            .filter(|(auth, _)| engine.settled(auth, now))
-        {
-            return ResponseFuture::call(pending, Some(auth.clone()));
+            .and_then(|(auth, _)| engine.confirm_now(auth, now));
+        if let Some(checked) = checked {
+            let outcome = match (checked, memoized) {
+                (Ok(true), Some((auth, _))) => Ok(Some(auth)),
+                (Ok(_), _) => Ok(None),
+                (Err(error), _) => Err(error.into()),
+            };
+            return ResponseFuture::checked(pending, outcome);
         }
         let resolve = match (memoized, credential) {
             (Some((auth, source)), _) => {
@@ -289,14 +294,18 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     )
 }
 
-type Resolve = BoxFuture<'static, Result<Option<Auth>, AuthError>>;
+/// What resolving a request's auth gives: the auth (none: no valid credential, nothing
+/// minted), or the error the layer may answer with (see [`settled_auth`]).
+type Outcome = Result<Option<Auth>, AuthError>;
+
+type Resolve = BoxFuture<'static, Outcome>;
 
 /// How a mint starts for a request without a valid credential.
 enum Mint {
     /// The request does not mint (policy, skip predicate).
     Skipped,
     /// Minted with nothing to await (a lazy guest).
-    Done(Result<Option<Auth>, AuthError>),
+    Done(Outcome),
     /// The mint awaits the store (or an async email generator).
     Pending(Resolve),
 }
@@ -341,6 +350,19 @@ where
                 .instrument(request_span(&self.request))
                 .boxed(),
         )
+    }
+
+    /// What follows a credential's check: when it proved invalid (`Ok(None)`) and a mint may
+    /// follow, the mint's outcome, or `Err` with the mint to await; else `outcome` as is.
+    fn follow_up(&mut self, outcome: Outcome) -> Result<Outcome, Resolve> {
+        if matches!(outcome, Ok(None)) && std::mem::take(&mut self.may_mint_later) {
+            match self.mint() {
+                Mint::Skipped => {}
+                Mint::Done(minted) => return Ok(minted),
+                Mint::Pending(mint) => return Err(mint),
+            }
+        }
+        Ok(outcome)
     }
 
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
@@ -423,8 +445,16 @@ where
         }
     }
 
+    /// Goes on from a credential checked without waiting: a mint may follow an invalid one.
+    fn checked(mut pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
+        match pending.follow_up(outcome) {
+            Ok(outcome) => Self::settle(pending, outcome),
+            Err(mint) => Self::resolving(pending, mint),
+        }
+    }
+
     /// Calls the inner service with a resolved `outcome`, or answers for the layer.
-    fn settle(pending: Pending<S, ReqBody>, outcome: Result<Option<Auth>, AuthError>) -> Self {
+    fn settle(pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
         match settled_auth(&pending.engine, outcome) {
             Ok(auth) => Self::call(pending, auth),
             Err(error) => Self {
@@ -437,10 +467,7 @@ where
 /// The auth a resolution gives the inner call, or the error the layer answers itself: a
 /// rate-limited mint (429), a store failure when failing closed (503); failing open, a store
 /// failure gives no auth.
-fn settled_auth(
-    engine: &AuthEngine,
-    outcome: Result<Option<Auth>, AuthError>,
-) -> Result<Option<Auth>, AuthError> {
+fn settled_auth(engine: &AuthEngine, outcome: Outcome) -> Outcome {
     match outcome {
         Ok(auth) => Ok(auth),
         Err(error @ AuthError::RateLimited { .. }) => Err(error),
@@ -469,20 +496,15 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Resolving { resolve, pending } => {
-                    let mut outcome = ready!(resolve.as_mut().poll(cx));
-                    if let (Ok(None), Some(pending)) = (&outcome, pending.as_mut()) {
-                        // The credential proved invalid: a mint may follow.
-                        if std::mem::take(&mut pending.may_mint_later) {
-                            match pending.mint() {
-                                Mint::Skipped => {}
-                                Mint::Done(minted) => outcome = minted,
-                                Mint::Pending(mint) => {
-                                    *resolve = mint;
-                                    continue;
-                                }
-                            }
+                    let outcome = ready!(resolve.as_mut().poll(cx));
+                    let outcome = match pending.as_mut().map(|pending| pending.follow_up(outcome)) {
+                        Some(Ok(outcome)) => outcome,
+                        Some(Err(mint)) => {
+                            *resolve = mint;
+                            continue;
                         }
-                    }
+                        None => panic!("ResponseFuture polled after completion"),
+                    };
                     let Some(pending) = pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };

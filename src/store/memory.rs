@@ -330,6 +330,20 @@ impl Store for MemoryStore {
             .cloned())
     }
 
+    fn check_session_now(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Option<Result<bool, StoreError>> {
+        let live = self
+            .read()
+            .sessions
+            .get(id)
+            .is_some_and(|session| !session.is_expired(now) && session.user_id == user_id);
+        Some(Ok(live))
+    }
+
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
         let mut inner = self.write();
         let Some(session) = inner.sessions.get_mut(session_id) else {

@@ -386,6 +386,38 @@ pub trait Store: Send + Sync + 'static {
     /// Reads a session. Expired sessions read as `None`.
     async fn get_session(&self, id: &str, now: u64) -> Result<Option<SessionRecord>, StoreError>;
 
+    /// Whether session `id` is live at `now` and belongs to `user_id`, answered without
+    /// waiting by a store that needs no I/O for it; `None` (the default) means "ask
+    /// [`get_session`](Store::get_session)". The layer asks this first for every returning
+    /// visitor whose session the memo does not vouch for: `MemoryStore` answers here, so its
+    /// requests need no boxed future and no span, while `RedisStore` keeps the default.
+    /// An answer must agree with `get_session` (a missing, expired or other user's session is
+    /// `false`).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::store::{SessionRecord, Store, UserRecord};
+    /// use tower_anonymous_auth::{MemoryStore, User};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let user = UserRecord::new(User::anonymous("u1", "users", "temp-u1@x.io", "Guest", 0))
+    ///     .with_expires_at(Some(10_000));
+    /// let session = SessionRecord::new("s1", "u1", 0, 10_000);
+    /// store.insert_user(&user, Some(&session), 0).await.unwrap();
+    /// assert!(store.check_session_now("s1", "u1", 5_000).unwrap().unwrap());
+    /// assert!(!store.check_session_now("s1", "u2", 5_000).unwrap().unwrap());
+    /// assert!(!store.check_session_now("s1", "u1", 10_000).unwrap().unwrap());
+    /// # });
+    /// ```
+    fn check_session_now(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Option<Result<bool, StoreError>> {
+        let _ = (id, user_id, now);
+        None
+    }
+
     /// Pushes a session's expiry to `expires_at`, and the expiry of its user to the same time
     /// when that user is anonymous (registered users never expire).
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError>;
@@ -487,6 +519,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn get_session(&self, id: &str, now: u64) -> Result<Option<SessionRecord>, StoreError> {
         (**self).get_session(id, now).await
+    }
+    fn check_session_now(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Option<Result<bool, StoreError>> {
+        (**self).check_session_now(id, user_id, now)
     }
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
         (**self).refresh(session_id, expires_at).await

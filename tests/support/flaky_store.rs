@@ -75,6 +75,17 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.delete_user(id).await
     }
+    fn check_session_now(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Option<Result<bool, StoreError>> {
+        if let Err(error) = self.read() {
+            return Some(Err(error));
+        }
+        self.inner.check_session_now(id, user_id, now)
+    }
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         self.write()?;
         self.inner.insert_session(session).await

@@ -208,6 +208,66 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user_sessions("u").await.unwrap(), 0);
 }
 
+/// Whether `check_session_now` agrees with `get_session` for the session `id` of `user` at
+/// `at`, when the store answers at once (stores that do not answer keep the default `None`).
+async fn immediate_check_agrees(store: &Arc<dyn Store>, id: &str, user: &str, at: u64) -> bool {
+    let read = store.get_session(id, at).await.unwrap();
+    let expected = read.is_some_and(|session| session.user_id == user);
+    match store.check_session_now(id, user, at) {
+        None => true,
+        Some(answer) => answer.unwrap() == expected,
+    }
+}
+
+pub async fn immediate_session_checks_agree_with_get_session(store: Arc<dyn Store>) {
+    store
+        .insert_user(&member("u", "u@example.com"), None, NOW)
+        .await
+        .unwrap();
+    let sessions = [("s1", "u", NOW + HOUR), ("s2", "u", NOW + 10)];
+    for (id, user, expires_at) in sessions {
+        store
+            .insert_session(&SessionRecord::new(id, user, NOW, expires_at))
+            .await
+            .unwrap();
+    }
+    let embedded = SessionRecord::new("g.s", "g", NOW, NOW + HOUR);
+    store
+        .insert_user(&guest("g", NOW + HOUR), Some(&embedded), NOW)
+        .await
+        .unwrap();
+    let cases = [
+        ("s1", "u", NOW, true),
+        ("s1", "g", NOW, false),
+        ("s2", "u", NOW, true),
+        ("s2", "u", NOW + 10, false),
+        ("g.s", "g", NOW, true),
+        ("g.s", "u", NOW, false),
+        ("missing", "u", NOW, false),
+    ];
+    for (id, user, at, live) in cases {
+        let read = store.get_session(id, at).await.unwrap();
+        assert_eq!(
+            read.is_some_and(|session| session.user_id == user),
+            live,
+            "{id} {user}"
+        );
+        assert!(
+            immediate_check_agrees(&store, id, user, at).await,
+            "{id} {user} {at}"
+        );
+    }
+    store.delete_session("s1").await.unwrap();
+    store.delete_user("g").await.unwrap();
+    for (id, user) in [("s1", "u"), ("g.s", "g")] {
+        assert_eq!(store.get_session(id, NOW).await.unwrap(), None, "{id}");
+        assert!(
+            immediate_check_agrees(&store, id, user, NOW).await,
+            "{id} revoked"
+        );
+    }
+}
+
 /// Session ids shaped like the layer's own (`{user_id}.{random}`, which RedisStore keeps inside
 /// the user's record), mixed with ids that are not: every operation treats them alike.
 pub async fn sessions_named_after_their_user_work_like_any_other(store: Arc<dyn Store>) {
@@ -484,6 +544,7 @@ macro_rules! store_suite {
             expired_users_and_sessions_read_as_none,
             upgrade_keeps_id_and_removes_expiry,
             sessions_are_revocable,
+            immediate_session_checks_agree_with_get_session,
             sessions_named_after_their_user_work_like_any_other,
             fresh_guests_are_stored_like_any_user,
             refresh_slides_guest_expiry_only,
