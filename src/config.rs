@@ -364,7 +364,7 @@ impl Default for AnonymousAuthConfigBuilder {
             keys: Vec::new(),
             algorithm: Algorithm::HS256,
             collection: "users".into(),
-            email_domain_name: "anonymous.invalid".into(),
+            email_domain_name: crate::email::DEFAULT_PLACEHOLDER_DOMAIN.into(),
             generate_email: None,
             generate_name: None,
             cookie_name: "auth_token".into(),

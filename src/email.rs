@@ -43,6 +43,9 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
     }
 }
 
+/// The domain of placeholder emails unless configured (`temp-{id}@anonymous.invalid`).
+pub(crate) const DEFAULT_PLACEHOLDER_DOMAIN: &str = "anonymous.invalid";
+
 /// The compact form of an email, for storage and tokens: `@domain` when it is the
 /// placeholder `temp-{id}@domain` of user `id`, the email itself otherwise.
 pub(crate) fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {

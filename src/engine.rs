@@ -239,7 +239,9 @@ impl AuthEngine {
     ) -> (User, SessionRecord) {
         let name = (self.config.generate_name)(&id);
         let collection = collection.unwrap_or(&self.config.collection);
-        let user = User::anonymous(id, collection, email, name, now);
+        // A whole second, so the guest's first token leaves it out (it is `iat` in ms).
+        let created_at = now - now % 1000;
+        let user = User::anonymous(id, collection, email, name, created_at);
         let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
         let session = SessionRecord::new(session_id, user.id.clone(), now, expires_at);
         (user, session)

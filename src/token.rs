@@ -45,13 +45,16 @@ pub struct Claims {
     /// The user's collection (`users`, the default, is left out of the token).
     pub col: String,
     /// The user's email; for the placeholder `temp-{sub}@{domain}` of an anonymous user, only
-    /// `@{domain}` (the rest is `sub`'s), which keeps tokens short.
+    /// `@{domain}` (the rest is `sub`'s), which keeps tokens short; left out of the token for
+    /// the default domain (`@anonymous.invalid`).
     pub email: String,
     /// The user's display name.
     pub name: String,
-    /// Whether the user is anonymous.
+    /// Whether the user is anonymous (left out of the token when `true`: a token without it
+    /// reads as anonymous, the side with fewer rights).
     pub anon: bool,
-    /// User creation time (ms since the epoch).
+    /// User creation time (ms since the epoch); left out of the token when it is `iat` in ms,
+    /// as for a guest minted for this token (whose creation time is a whole second).
     pub uca: u64,
     /// Issued at (seconds since the epoch).
     pub iat: u64,
@@ -65,6 +68,14 @@ pub struct Claims {
 
 /// The collection a token leaves out.
 const DEFAULT_COLLECTION: &str = "users";
+
+/// The compact placeholder email a token leaves out: `@` and the default domain.
+const DEFAULT_COMPACT_EMAIL: &str = "@anonymous.invalid";
+
+/// The creation time a token leaves out: its `iat` in ms (`None` past `u64`).
+fn implied_uca(iat: u64) -> Option<u64> {
+    iat.checked_mul(1000)
+}
 
 impl Serialize for Claims {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -82,10 +93,16 @@ impl Serialize for Claims {
         if self.col != DEFAULT_COLLECTION {
             claims.serialize_field("col", &self.col)?;
         }
-        claims.serialize_field("email", &self.email)?;
+        if self.email != DEFAULT_COMPACT_EMAIL {
+            claims.serialize_field("email", &self.email)?;
+        }
         claims.serialize_field("name", &self.name)?;
-        claims.serialize_field("anon", &self.anon)?;
-        claims.serialize_field("uca", &self.uca)?;
+        if !self.anon {
+            claims.serialize_field("anon", &self.anon)?;
+        }
+        if implied_uca(self.iat) != Some(self.uca) {
+            claims.serialize_field("uca", &self.uca)?;
+        }
         claims.serialize_field("iat", &self.iat)?;
         claims.serialize_field("exp", &self.exp)?;
         claims.serialize_field("iss", &self.iss)?;
@@ -97,7 +114,8 @@ impl Serialize for Claims {
 }
 
 /// [`Claims`] as a token carries them: `sr` = `{random}` instead of `sid` = `{sub}.{random}`;
-/// `col` left out for `users`, `lz` for `false`.
+/// `col` left out for `users`, `email` for `@anonymous.invalid`, `anon` for `true`, `uca`
+/// when it is `iat` in ms, `lz` for `false`.
 #[derive(Deserialize)]
 struct WireClaims {
     sub: String,
@@ -105,10 +123,12 @@ struct WireClaims {
     sr: Option<String>,
     #[serde(default = "default_collection")]
     col: String,
+    #[serde(default = "default_email")]
     email: String,
     name: String,
+    #[serde(default = "default_anon")]
     anon: bool,
-    uca: u64,
+    uca: Option<u64>,
     iat: u64,
     exp: u64,
     iss: String,
@@ -118,6 +138,14 @@ struct WireClaims {
 
 fn default_collection() -> String {
     DEFAULT_COLLECTION.to_owned()
+}
+
+fn default_email() -> String {
+    DEFAULT_COMPACT_EMAIL.to_owned()
+}
+
+fn default_anon() -> bool {
+    true
 }
 
 impl TryFrom<WireClaims> for Claims {
@@ -136,7 +164,12 @@ impl TryFrom<WireClaims> for Claims {
             email: wire.email,
             name: wire.name,
             anon: wire.anon,
-            uca: wire.uca,
+            uca: match wire.uca {
+                Some(uca) => uca,
+                None => {
+                    implied_uca(wire.iat).ok_or("a token without uca has an iat past u64 ms")?
+                }
+            },
             iat: wire.iat,
             exp: wire.exp,
             iss: wire.iss,
@@ -505,6 +538,47 @@ mod tests {
         claims.sid = ".r".into();
         let token = ring().sign(&claims).unwrap();
         assert_eq!(ring().verify(&token).unwrap(), claims, "empty sub");
+    }
+
+    #[test]
+    fn guest_defaults_are_left_out_and_read_back() {
+        let mut claims = claims(far_future());
+        let iat = 1_796_198_590;
+        claims.iat = iat;
+        claims.uca = iat * 1000;
+        claims.email = DEFAULT_COMPACT_EMAIL.into();
+        claims.anon = true;
+        let token = ring().sign(&claims).unwrap();
+        let json = payload_json(&token);
+        for left_out in ["email", "anon", "uca"] {
+            assert!(json.get(left_out).is_none(), "{left_out}: {json}");
+        }
+        assert_eq!(ring().verify(&token).unwrap(), claims);
+        assert_eq!(
+            DEFAULT_COMPACT_EMAIL,
+            format!("@{}", crate::email::DEFAULT_PLACEHOLDER_DOMAIN)
+        );
+
+        // Anything else travels as is.
+        for (email, anon, uca, iat) in [
+            ("@example.com", true, iat * 1000, iat),
+            ("a@b.io", false, iat * 1000, iat),
+            (DEFAULT_COMPACT_EMAIL, false, iat * 1000 + 1, iat),
+            ("@anonymous.invalid.", true, iat * 1000 - 1000, iat),
+            ("", true, 0, 0),
+            ("", true, 7, u64::MAX),
+        ] {
+            claims.email = email.into();
+            claims.anon = anon;
+            claims.uca = uca;
+            claims.iat = iat;
+            let token = ring().sign(&claims).unwrap();
+            assert_eq!(
+                ring().verify(&token).unwrap(),
+                claims,
+                "{email} {anon} {uca} {iat}"
+            );
+        }
     }
 
     #[test]
