@@ -445,7 +445,8 @@ where
         }
     }
 
-    /// Goes on from a credential checked without waiting: a mint may follow an invalid one.
+    /// Goes on from a resolution's `outcome` (a credential's check, or a mint's): a mint may
+    /// follow a credential that proved invalid.
     fn checked(mut pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
         match pending.follow_up(outcome) {
             Ok(outcome) => Self::settle(pending, outcome),
@@ -497,21 +498,10 @@ where
             match this.state.as_mut().project() {
                 StateProj::Resolving { resolve, pending } => {
                     let outcome = ready!(resolve.as_mut().poll(cx));
-                    let outcome = match pending.as_mut().map(|pending| pending.follow_up(outcome)) {
-                        Some(Ok(outcome)) => outcome,
-                        Some(Err(mint)) => {
-                            *resolve = mint;
-                            continue;
-                        }
-                        None => panic!("ResponseFuture polled after completion"),
-                    };
                     let Some(pending) = pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
-                    match settled_auth(&pending.engine, outcome) {
-                        Ok(auth) => this.state.set(pending.call(auth)),
-                        Err(error) => this.state.set(State::Answered { error: Some(error) }),
-                    }
+                    this.state.set(Self::checked(pending, outcome).state);
                 }
                 StateProj::Calling { future, cookie } => {
                     if cookie.is_none() {
