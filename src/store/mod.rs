@@ -17,7 +17,7 @@ use crate::rate_limit::{MintRateLimit, RateDecision};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// A user as the application sees it: what [`Auth::user`](crate::Auth::user) holds.
+/// A user as the application sees it: what [`Auth::user`](crate::AuthInfo::user) holds.
 ///
 /// ```
 /// use tower_anonymous_auth::User;
