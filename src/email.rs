@@ -43,8 +43,11 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
     }
 }
 
+/// The compact form (see [`compact_email`]) of a placeholder at the default domain.
+pub(crate) const DEFAULT_COMPACT_PLACEHOLDER: &str = "@anonymous.invalid";
+
 /// The domain of placeholder emails unless configured (`temp-{id}@anonymous.invalid`).
-pub(crate) const DEFAULT_PLACEHOLDER_DOMAIN: &str = "anonymous.invalid";
+pub(crate) const DEFAULT_PLACEHOLDER_DOMAIN: &str = DEFAULT_COMPACT_PLACEHOLDER.split_at(1).1;
 
 /// The compact form of an email, for storage and tokens: `@domain` when it is the
 /// placeholder `temp-{id}@domain` of user `id`, the email itself otherwise.

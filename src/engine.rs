@@ -107,14 +107,18 @@ impl AuthEngine {
         let live = self
             .store
             .check_session_now(&auth.session_id, &auth.user.id, now)?;
-        match live {
-            Ok(true) => self.sessions.remember(&auth.session_id, now),
-            Ok(false) => {
-                tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
-            }
-            Err(_) => {}
+        Some(live.map(|live| self.note_session(auth, live, now)))
+    }
+
+    /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
+    /// memo, a revoked, unknown or other user's one is logged. Returns `live`.
+    fn note_session(&self, auth: &Auth, live: bool, now: u64) -> bool {
+        if live {
+            self.sessions.remember(&auth.session_id, now);
+        } else {
+            tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
         }
-        Some(live)
+        live
     }
 
     /// Verifies a credential and checks its session in the store. `Ok(None)` means the
@@ -145,21 +149,15 @@ impl AuthEngine {
             // its user is stored, its session decides, as for any token.
             let unstored_lazy_guest =
                 !auth.persisted && self.store.get_user(&auth.user.id, now).await?.is_none();
-            let session = if unstored_lazy_guest {
-                None
-            } else {
-                self.store.get_session(&auth.session_id, now).await?
-            };
-            match session {
-                Some(session) if session.user_id == auth.user.id => {}
-                Some(_) => return Ok(None),
-                None if unstored_lazy_guest => {}
-                None => {
-                    tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
-                    return Ok(None);
-                }
+            let live = unstored_lazy_guest
+                || self
+                    .store
+                    .get_session(&auth.session_id, now)
+                    .await?
+                    .is_some_and(|session| session.user_id == auth.user.id);
+            if !self.note_session(&auth, live, now) {
+                return Ok(None);
             }
-            self.sessions.remember(&auth.session_id, now);
         }
         if !self.refresh_due(&auth, now) {
             return Ok(Some(auth));

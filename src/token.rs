@@ -70,7 +70,7 @@ pub struct Claims {
 const DEFAULT_COLLECTION: &str = "users";
 
 /// The compact placeholder email a token leaves out: `@` and the default domain.
-const DEFAULT_COMPACT_EMAIL: &str = "@anonymous.invalid";
+const DEFAULT_COMPACT_EMAIL: &str = crate::email::DEFAULT_COMPACT_PLACEHOLDER;
 
 /// The creation time a token leaves out: its `iat` in ms (`None` past `u64`).
 fn implied_uca(iat: u64) -> Option<u64> {

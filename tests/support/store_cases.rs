@@ -208,15 +208,16 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user_sessions("u").await.unwrap(), 0);
 }
 
-/// Whether `check_session_now` agrees with `get_session` for the session `id` of `user` at
-/// `at`, when the store answers at once (stores that do not answer keep the default `None`).
-async fn immediate_check_agrees(store: &Arc<dyn Store>, id: &str, user: &str, at: u64) -> bool {
+/// Whether `get_session` finds the session `id` of `user` live at `at`, and whether
+/// `check_session_now` agrees when the store answers at once (stores that do not answer keep
+/// the default `None`).
+async fn session_verdicts(store: &Arc<dyn Store>, id: &str, user: &str, at: u64) -> (bool, bool) {
     let read = store.get_session(id, at).await.unwrap();
-    let expected = read.is_some_and(|session| session.user_id == user);
-    match store.check_session_now(id, user, at) {
-        None => true,
-        Some(answer) => answer.unwrap() == expected,
-    }
+    let live = read.is_some_and(|session| session.user_id == user);
+    let agrees = store
+        .check_session_now(id, user, at)
+        .is_none_or(|answer| answer.unwrap() == live);
+    (live, agrees)
 }
 
 pub async fn immediate_session_checks_agree_with_get_session(store: Arc<dyn Store>) {
@@ -246,23 +247,16 @@ pub async fn immediate_session_checks_agree_with_get_session(store: Arc<dyn Stor
         ("missing", "u", NOW, false),
     ];
     for (id, user, at, live) in cases {
-        let read = store.get_session(id, at).await.unwrap();
-        assert_eq!(
-            read.is_some_and(|session| session.user_id == user),
-            live,
-            "{id} {user}"
-        );
-        assert!(
-            immediate_check_agrees(&store, id, user, at).await,
-            "{id} {user} {at}"
-        );
+        let (read, agrees) = session_verdicts(&store, id, user, at).await;
+        assert_eq!(read, live, "{id} {user}");
+        assert!(agrees, "{id} {user} {at}");
     }
     store.delete_session("s1").await.unwrap();
     store.delete_user("g").await.unwrap();
     for (id, user) in [("s1", "u"), ("g.s", "g")] {
         assert_eq!(store.get_session(id, NOW).await.unwrap(), None, "{id}");
         assert!(
-            immediate_check_agrees(&store, id, user, NOW).await,
+            session_verdicts(&store, id, user, NOW).await.1,
             "{id} revoked"
         );
     }
