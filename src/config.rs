@@ -501,8 +501,9 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Display name generator for new anonymous users, given the id. The default picks a
-    /// friendly random name such as "Quiet Otter".
+    /// Display name generator for new anonymous users, given the id. The default derives a
+    /// friendly name such as "Quiet Otter" from the (random) id, always the same for the same
+    /// id, which lets a guest's token leave its name out.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
@@ -898,7 +899,7 @@ impl AnonymousAuthConfigBuilder {
             generate_email: self.generate_email,
             generate_name: self
                 .generate_name
-                .unwrap_or_else(|| Arc::new(|_: &str| names::friendly_name())),
+                .unwrap_or_else(|| Arc::new(names::name_for_id)),
             cookie: CookieSettings {
                 name,
                 secure: self.secure,

@@ -458,16 +458,26 @@ fn push_id(out: &mut String, bits: &[u8; 16]) {
     out.push_str(std::str::from_utf8(&encoded[..written]).unwrap_or_default());
 }
 
-/// A new user id and its first session id ([`new_id`], [`new_session_id`]), from one draw of
-/// the thread's CSPRNG.
+/// What follows `{user_id}.` in the id of a guest's first session (the one minted with it):
+/// never one of [`new_session_id`]'s random parts (22 characters), and implied by a token
+/// that names no session.
+pub(crate) const FIRST_SESSION: &str = "0";
+
+/// The id of the first session of a guest, the one minted with it: `{user_id}.0`. Unique
+/// because the user id is new; not a secret (a session id is never a credential: tokens are
+/// signed), so a token can leave it out.
+pub(crate) fn first_session_id(user_id: &str) -> String {
+    let mut id = String::with_capacity(user_id.len() + 1 + FIRST_SESSION.len());
+    id.push_str(user_id);
+    id.push('.');
+    id.push_str(FIRST_SESSION);
+    id
+}
+
+/// A new guest's user id ([`new_id`]) and first session id ([`first_session_id`]).
 fn new_guest_ids() -> (String, String) {
-    let bits: [[u8; 16]; 2] = rand::random();
-    let mut user = String::with_capacity(22);
-    push_id(&mut user, &bits[0]);
-    let mut session = String::with_capacity(45);
-    session.push_str(&user);
-    session.push('.');
-    push_id(&mut session, &bits[1]);
+    let user = new_id();
+    let session = first_session_id(&user);
     (user, session)
 }
 

@@ -6,6 +6,7 @@
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
 use crate::email::into_compact_email;
+use crate::engine::{first_session_id, FIRST_SESSION};
 use crate::error::ConfigError;
 use crate::keyed_hmac::KeyedHmac;
 use crate::store::User;
@@ -39,8 +40,8 @@ pub struct Claims {
     /// User id.
     pub sub: String,
     /// Session id; revoking the session revokes the token. In the token, a session id of the
-    /// form `{sub}.{random}` travels as claim `sr` = `{random}` (its user is `sub`), which
-    /// keeps tokens short.
+    /// form `{sub}.{random}` travels as claim `sr` = `{random}` (its user is `sub`), and a
+    /// guest's first session, `{sub}.0`, is left out, which keeps tokens short.
     pub sid: String,
     /// The user's collection (`users`, the default, is left out of the token).
     pub col: String,
@@ -48,7 +49,8 @@ pub struct Claims {
     /// `@{domain}` (the rest is `sub`'s), which keeps tokens short; left out of the token for
     /// the default domain (`@anonymous.invalid`).
     pub email: String,
-    /// The user's display name.
+    /// The user's display name (left out of the token when it is the default name derived
+    /// from `sub`, as for a guest named by default).
     pub name: String,
     /// Whether the user is anonymous (left out of the token when `true`: a token without it
     /// reads as anonymous, the side with fewer rights).
@@ -87,6 +89,7 @@ impl Serialize for Claims {
             .strip_prefix(self.sub.as_str())
             .and_then(|rest| rest.strip_prefix('.'))
         {
+            Some(FIRST_SESSION) => {}
             Some(random) => claims.serialize_field("sr", random)?,
             None => claims.serialize_field("sid", &self.sid)?,
         }
@@ -96,7 +99,9 @@ impl Serialize for Claims {
         if self.email != DEFAULT_COMPACT_EMAIL {
             claims.serialize_field("email", &self.email)?;
         }
-        claims.serialize_field("name", &self.name)?;
+        if !crate::names::is_name_for_id(&self.sub, &self.name) {
+            claims.serialize_field("name", &self.name)?;
+        }
         if !self.anon {
             claims.serialize_field("anon", &self.anon)?;
         }
@@ -113,9 +118,10 @@ impl Serialize for Claims {
     }
 }
 
-/// [`Claims`] as a token carries them: `sr` = `{random}` instead of `sid` = `{sub}.{random}`;
-/// `col` left out for `users`, `email` for `@anonymous.invalid`, `anon` for `true`, `uca`
-/// when it is `iat` in ms, `lz` for `false`.
+/// [`Claims`] as a token carries them: `sr` = `{random}` instead of `sid` = `{sub}.{random}`,
+/// neither for `{sub}.0`; `col` left out for `users`, `email` for `@anonymous.invalid`, `name`
+/// for the name derived from `sub`, `anon` for `true`, `uca` when it is `iat` in ms, `lz` for
+/// `false`.
 #[derive(Deserialize)]
 struct WireClaims {
     sub: String,
@@ -125,7 +131,7 @@ struct WireClaims {
     col: String,
     #[serde(default = "default_email")]
     email: String,
-    name: String,
+    name: Option<String>,
     #[serde(default = "default_anon")]
     anon: bool,
     uca: Option<u64>,
@@ -155,14 +161,20 @@ impl TryFrom<WireClaims> for Claims {
         let sid = match (wire.sid, wire.sr) {
             (None, Some(random)) => [wire.sub.as_str(), ".", random.as_str()].concat(),
             (Some(sid), None) => sid,
-            _ => return Err("a token names its session by exactly one of sid and sr"),
+            (None, None) => first_session_id(&wire.sub),
+            (Some(_), Some(_)) => {
+                return Err("a token names its session by sid or by sr, not both")
+            }
         };
+        let name = wire
+            .name
+            .unwrap_or_else(|| crate::names::name_for_id(&wire.sub));
         Ok(Self {
             sub: wire.sub,
             sid,
             col: wire.col,
             email: wire.email,
-            name: wire.name,
+            name,
             anon: wire.anon,
             uca: match wire.uca {
                 Some(uca) => uca,
@@ -544,16 +556,40 @@ mod tests {
     fn guest_defaults_are_left_out_and_read_back() {
         let mut claims = claims(far_future());
         let iat = 1_796_198_590;
+        claims.sub = crate::engine::new_id();
+        claims.sid = first_session_id(&claims.sub);
+        claims.name = crate::names::name_for_id(&claims.sub);
+        claims.col = DEFAULT_COLLECTION.into();
         claims.iat = iat;
         claims.uca = iat * 1000;
         claims.email = DEFAULT_COMPACT_EMAIL.into();
         claims.anon = true;
         let token = ring().sign(&claims).unwrap();
         let json = payload_json(&token);
-        for left_out in ["email", "anon", "uca"] {
+        for left_out in ["sid", "sr", "name", "email", "anon", "uca"] {
             assert!(json.get(left_out).is_none(), "{left_out}: {json}");
         }
         assert_eq!(ring().verify(&token).unwrap(), claims);
+        assert!(token.len() <= 210, "{} characters: {token}", token.len());
+
+        // Another session, or another name, travels.
+        let first = claims.clone();
+        for (sid, name) in [
+            (format!("{}.1", claims.sub), first.name.clone()),
+            (format!("{}.00", claims.sub), first.name.clone()),
+            (format!("{}.0", claims.sub), format!("{} ", first.name)),
+            (
+                format!("{}.0", claims.sub),
+                crate::names::name_for_id("other"),
+            ),
+            (format!("{}.0", claims.sub), String::new()),
+        ] {
+            claims.sid = sid;
+            claims.name = name;
+            let token = ring().sign(&claims).unwrap();
+            assert_eq!(ring().verify(&token).unwrap(), claims, "{claims:?}");
+        }
+        claims = first;
         assert_eq!(
             DEFAULT_COMPACT_EMAIL,
             format!("@{}", crate::email::DEFAULT_PLACEHOLDER_DOMAIN)
@@ -599,19 +635,15 @@ mod tests {
         let token = jsonwebtoken::encode(&header, &full, &key).unwrap();
         assert_eq!(ring().verify(&token).unwrap(), claims);
 
-        // A session named twice, or not at all, is malformed.
+        // A session named twice is malformed; named not at all, it is the first one.
         let mut both = full.clone();
         both["sr"] = "r".into();
+        let token = jsonwebtoken::encode(&header, &both, &key).unwrap();
+        assert_eq!(ring().verify(&token), Err(TokenError::Malformed));
         let mut neither = full;
         neither.as_object_mut().unwrap().remove("sid");
-        for claims in [both, neither] {
-            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
-            assert_eq!(
-                ring().verify(&token),
-                Err(TokenError::Malformed),
-                "{claims}"
-            );
-        }
+        let token = jsonwebtoken::encode(&header, &neither, &key).unwrap();
+        assert_eq!(ring().verify(&token).unwrap().sid, "u1.0");
     }
 
     #[test]
