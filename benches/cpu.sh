@@ -29,6 +29,7 @@ source ../private_redis.sh
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 measure() { # variant scenario -> "server_us redis_us wrk_us req/s"
+    empty_redis
     "$BIN" "$1" "127.0.0.1:$PORT" 2>"$WORK/server.log" &
     SERVER_PID=$!
     local url="http://127.0.0.1:$PORT/"

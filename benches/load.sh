@@ -26,6 +26,7 @@ BIN="$CARGO_TARGET_DIR/release/load-compare"
 source ../private_redis.sh
 
 start() { # variant port
+    empty_redis
     "$BIN" "$1" "127.0.0.1:$2" 2>"$WORK/$1.log" &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
