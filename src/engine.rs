@@ -505,6 +505,42 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_minted_guests_token_leaves_out_its_name_and_first_session() {
+        use crate::config::AnonymousAuthConfig;
+        use crate::store::{MemoryStore, Store};
+        let store = Arc::new(MemoryStore::new());
+        for lazy in [false, true] {
+            let config = AnonymousAuthConfig::builder()
+                .random_key()
+                .lazy_persistence(lazy)
+                .build()
+                .unwrap();
+            let engine = AuthEngine::new(store.clone(), config);
+            let auth = engine.mint(None, None).await.unwrap();
+            let id = auth.user.id.clone();
+            assert_eq!(auth.user.name, crate::names::name_for_id(&id));
+            assert_eq!(auth.session_id, format!("{id}.0"));
+            let payload = auth.token.split('.').nth(1).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+            for left_out in ["name", "sid", "sr", "email", "anon", "uca", "col"] {
+                assert!(json.get(left_out).is_none(), "{left_out}: {json}");
+            }
+            // Read back, the token names the same user, name and session as the store.
+            let verified = engine.verify(&auth.token, now_millis() / 1000).unwrap();
+            assert_eq!(verified.user, auth.user);
+            assert_eq!(verified.session_id, auth.session_id);
+            let stored = store.get_user(&id, now_millis()).await.unwrap();
+            assert_eq!(stored.is_some(), !lazy, "lazy: {lazy}");
+            if let Some(stored) = stored {
+                assert_eq!(stored.user.name, auth.user.name);
+                let session = store.get_session(&auth.session_id, now_millis()).await;
+                assert_eq!(session.unwrap().unwrap().user_id, id);
+            }
+        }
+    }
+
     #[test]
     fn a_guests_ready_cookie_is_the_jars_formatting() {
         use crate::config::{AnonymousAuthConfig, SameSite};
