@@ -48,7 +48,8 @@ pub struct AuthInfo {
     pub user: User,
     /// The signed token (what the cookie or `Authorization: Bearer` header carries).
     pub token: String,
-    /// The session id (the token's `sid`): `{user_id}.{random}` for sessions the layer starts.
+    /// The session id (the token's `sid`): `{user_id}.0` for a guest's first session, else
+    /// `{user_id}.{random}` for sessions the layer starts.
     pub session_id: String,
     /// Whether the user is anonymous (same as `user.is_anonymous`).
     pub is_anonymous: bool,

@@ -167,9 +167,9 @@ impl UserRecord {
 ///
 /// The session id travels in the token (`sid` claim); revoking a session (deleting it) makes
 /// every token that names it invalid, even before the token's own `exp`. The layer makes
-/// session ids of the form `{user_id}.{random}` (22 base64url characters of randomness), which
-/// lets a store keep a session inside its user's record (`RedisStore` does); a store accepts
-/// any other id too.
+/// session ids of the form `{user_id}.{random}` (22 base64url characters of randomness; `0`
+/// for the first session of a guest it mints), which lets a store keep a session inside its
+/// user's record (`RedisStore` does); a store accepts any other id too.
 ///
 /// ```
 /// use tower_anonymous_auth::store::SessionRecord;
