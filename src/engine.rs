@@ -443,14 +443,10 @@ pub(crate) fn new_session_id(user_id: &str) -> String {
     id
 }
 
-/// Appends 128 random bits, base64url without padding (22 characters).
-fn push_random_id(out: &mut String) {
-    push_id(out, &rand::random());
-}
-
-/// Appends `bits` in base64url without padding (22 characters). Encoded on the stack:
+/// Appends 128 random bits, base64url without padding (22 characters). Encoded on the stack:
 /// `encode_string`'s chunked writer costs more than the encoding of 16 bytes itself.
-fn push_id(out: &mut String, bits: &[u8; 16]) {
+fn push_random_id(out: &mut String) {
+    let bits: [u8; 16] = rand::random();
     let mut encoded = [0u8; 22];
     let written = URL_SAFE_NO_PAD
         .encode_slice(bits, &mut encoded)

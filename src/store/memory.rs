@@ -173,6 +173,12 @@ impl Inner {
         self.users.get(id).filter(|record| !record.is_expired(now))
     }
 
+    fn live_session(&self, id: &str, now: u64) -> Option<&SessionRecord> {
+        self.sessions
+            .get(id)
+            .filter(|session| !session.is_expired(now))
+    }
+
     /// Whether `email` in `collection` belongs to a live user other than `except`.
     fn email_in_use(&self, collection: &str, email: &str, except: &str, now: u64) -> bool {
         self.emails
@@ -322,12 +328,7 @@ impl Store for MemoryStore {
     }
 
     async fn get_session(&self, id: &str, now: u64) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self
-            .read()
-            .sessions
-            .get(id)
-            .filter(|session| !session.is_expired(now))
-            .cloned())
+        Ok(self.read().live_session(id, now).cloned())
     }
 
     fn check_session_now(
@@ -338,9 +339,8 @@ impl Store for MemoryStore {
     ) -> Option<Result<bool, StoreError>> {
         let live = self
             .read()
-            .sessions
-            .get(id)
-            .is_some_and(|session| !session.is_expired(now) && session.user_id == user_id);
+            .live_session(id, now)
+            .is_some_and(|session| session.user_id == user_id);
         Some(Ok(live))
     }
 
