@@ -68,6 +68,21 @@ impl User {
         }
     }
 
+    /// The name a guest gets when the configuration sets no name generator: "Adjective
+    /// Animal", derived from the id, so the same id always has the same name and a guest's
+    /// token and its Redis record can leave it out.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::User;
+    ///
+    /// let name = User::default_name("u1");
+    /// assert_eq!(name, "Lucky Crane");
+    /// assert_eq!(User::default_name("u1"), name, "the same for good");
+    /// ```
+    pub fn default_name(id: &str) -> String {
+        crate::names::name_for_id(id)
+    }
+
     /// Builds a registered (non-anonymous) user.
     ///
     /// ```

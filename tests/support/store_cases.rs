@@ -365,6 +365,52 @@ pub async fn fresh_guests_are_stored_like_any_user(store: Arc<dyn Store>) {
     assert!(matches!(taken, StoreError::EmailTaken), "{taken:?}");
 }
 
+/// Guests with the name their id gives and no password (what RedisStore leaves out of their
+/// hash) read back as written, through every insert and after an upgrade.
+pub async fn default_names_and_no_password_read_back(store: Arc<dyn Store>) {
+    let default_guest = |id: &str| {
+        UserRecord::new(User::anonymous(
+            id,
+            "users",
+            format!("temp-{id}@example.com"),
+            User::default_name(id),
+            NOW,
+        ))
+        .with_expires_at(Some(NOW + HOUR))
+    };
+    let fresh = default_guest("d");
+    let session = SessionRecord::new("d.0", "d", NOW, NOW + HOUR);
+    store
+        .insert_fresh_guest(&fresh, Some(&session), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.get_user("d", NOW).await.unwrap(), Some(fresh));
+    assert_eq!(store.get_session("d.0", NOW).await.unwrap(), Some(session));
+    let inserted = default_guest("g");
+    store.insert_user(&inserted, None, NOW).await.unwrap();
+    assert_eq!(store.get_user("g", NOW).await.unwrap(), Some(inserted));
+
+    let upgraded = store
+        .upgrade_user(
+            "d",
+            "d@example.com",
+            &User::default_name("d"),
+            Some("$h"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(upgraded.user.name, User::default_name("d"));
+    assert_eq!(store.get_user("d", NOW).await.unwrap(), Some(upgraded));
+    let renamed = store
+        .upgrade_user("g", "g@example.com", "Gail", None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(renamed.user.name, "Gail");
+    assert_eq!(renamed.password_hash, None);
+    assert_eq!(store.get_user("g", NOW).await.unwrap(), Some(renamed));
+}
+
 pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
     store
         .insert_user(
@@ -541,6 +587,7 @@ macro_rules! store_suite {
             immediate_session_checks_agree_with_get_session,
             sessions_named_after_their_user_work_like_any_other,
             fresh_guests_are_stored_like_any_user,
+            default_names_and_no_password_read_back,
             refresh_slides_guest_expiry_only,
             delete_user_removes_sessions_and_email,
             claim_release_and_lookups,

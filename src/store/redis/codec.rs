@@ -2,13 +2,15 @@
 //! Redis's compact listpack encoding.
 //!
 //! User hash: `c` collection, `e` email (just `@domain` for the placeholder `temp-{id}@domain`), `n` name, `a` `1`/`0` anonymous, `t` created at,
-//! `x` expires at (empty for registered users), `p` password hash (empty when none; an absent
-//! `x` or `p`, as older records have, reads the same).
+//! `x` expires at (empty for registered users), `p` password hash. `n` is left out when it is
+//! the id's default name and `p` when there is no password (older records hold them, `p`
+//! empty: both read the same); an absent `x` reads as no expiry.
 //! Session hash: `u` user id, `t` created at, `x` expires at.
 //! Embedded session (a `s:SID` field of its user's hash, see [`keys`](super::keys)):
 //! `{expires_at}:{created_at}`; the index field of a session with its own hash: `{expires_at}`.
 
 use crate::email::{compact_email, full_email};
+use crate::names::{is_name_for_id, name_for_id};
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
 use redis::{RedisWrite, ToRedisArgs, ToSingleRedisArg};
 
@@ -66,29 +68,32 @@ impl std::fmt::Display for FieldValue<'_> {
     }
 }
 
-/// Field/value pairs for `HSET` of a user record (every field: "no expiry" and "no password"
-/// are empty values rather than absent fields, so replacing a record needs no `HDEL`).
-pub(crate) fn encode_user(record: &UserRecord) -> [(&'static str, FieldValue<'_>); 7] {
+/// Field/value pairs for `HSET` of a user record, `None` for a field left at its default:
+/// the name when it is the one the id gives ([`User::default_name`]) and the password hash
+/// when there is none. [`decode_user`] reads an absent field as its default, so a guest's hash
+/// holds what cannot be told from its id. "No expiry" is an empty value rather than an absent
+/// field, so replacing a registered user's record clears no field it did not have.
+pub(crate) fn encode_user(record: &UserRecord) -> [Option<(&'static str, FieldValue<'_>)>; 7] {
     let user = &record.user;
     [
-        ("c", FieldValue::Text(&user.collection)),
-        ("e", FieldValue::Text(compact_email(&user.id, &user.email))),
-        ("n", FieldValue::Text(&user.name)),
-        (
+        Some(("c", FieldValue::Text(&user.collection))),
+        Some(("e", FieldValue::Text(compact_email(&user.id, &user.email)))),
+        (!is_name_for_id(&user.id, &user.name)).then_some(("n", FieldValue::Text(&user.name))),
+        Some((
             "a",
             FieldValue::Text(if user.is_anonymous { "1" } else { "0" }),
-        ),
-        ("t", FieldValue::Number(user.created_at)),
-        (
+        )),
+        Some(("t", FieldValue::Number(user.created_at))),
+        Some((
             "x",
             record
                 .expires_at
                 .map_or(FieldValue::Text(""), FieldValue::Number),
-        ),
-        (
-            "p",
-            FieldValue::Text(record.password_hash.as_deref().unwrap_or_default()),
-        ),
+        )),
+        record
+            .password_hash
+            .as_deref()
+            .map(|hash| ("p", FieldValue::Text(hash))),
     ]
 }
 
@@ -138,7 +143,8 @@ fn required(key: &str, field: &str, value: Option<String>) -> Result<String, Sto
     value.ok_or_else(|| StoreError::Corrupt(format!("{key}: field {field} is missing")))
 }
 
-/// Decodes `HMGET key c e n a t x p`; `None` when the user does not exist.
+/// Decodes `HMGET key c e n a t x p`; `None` when the user does not exist. An absent `n` is
+/// the id's default name, an absent or empty `x` no expiry, an absent or empty `p` no password.
 pub(crate) fn decode_user(
     key: &str,
     id: &str,
@@ -159,7 +165,7 @@ pub(crate) fn decode_user(
         id: id.to_owned(),
         collection,
         email: full_email(id, required(key, "e", e)?),
-        name: required(key, "n", n)?,
+        name: n.unwrap_or_else(|| name_for_id(id)),
         is_anonymous,
         created_at: number(key, "t", &required(key, "t", t)?)?,
     };
@@ -239,25 +245,69 @@ mod tests {
         }
     }
 
+    /// The pairs `encode_user` writes.
+    fn written(record: &UserRecord) -> Vec<(&'static str, FieldValue<'_>)> {
+        encode_user(record).into_iter().flatten().collect()
+    }
+
     #[test]
     fn user_round_trips() {
         let record = UserRecord::new(User::anonymous("1", "users", "t@x.io", "N", 5))
             .with_expires_at(Some(9));
-        let back = decode_user("k", "1", values(&encode_user(&record), &USER_FIELDS)).unwrap();
+        let back = decode_user("k", "1", values(&written(&record), &USER_FIELDS)).unwrap();
         assert_eq!(back, Some(record.clone()));
         let member = UserRecord::new(User::registered("2", "u", "a@b", "A", 1))
             .with_password_hash(Some("$h".into()));
-        let back = decode_user("k", "2", values(&encode_user(&member), &USER_FIELDS)).unwrap();
+        let back = decode_user("k", "2", values(&written(&member), &USER_FIELDS)).unwrap();
         assert_eq!(back, Some(member.clone()));
-        let mut without_optional = values(&encode_user(&member), &USER_FIELDS);
+        let mut without_optional = values(&written(&member), &USER_FIELDS);
         without_optional[5] = None;
         let back = decode_user("k", "2", without_optional).unwrap().unwrap();
         assert_eq!(back.expires_at, None, "an absent x reads as no expiry");
         assert_eq!(
-            encode_user(&record).len(),
+            written(&member).len(),
             USER_FIELDS.len(),
-            "every field is written"
+            "a name of its own and a password are written"
         );
+    }
+
+    #[test]
+    fn defaults_are_left_out_and_read_back() {
+        let id = "tGR--gsIOeufGR598qEmWg";
+        let email = format!("temp-{id}@anonymous.invalid");
+        let guest = UserRecord::new(User::anonymous(id, "users", &email, name_for_id(id), 5))
+            .with_expires_at(Some(9));
+        let pairs = written(&guest);
+        let fields: Vec<&str> = pairs.iter().map(|(field, _)| *field).collect();
+        assert_eq!(
+            fields,
+            ["c", "e", "a", "t", "x"],
+            "no default name, no password"
+        );
+        let back = decode_user("k", id, values(&pairs, &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(guest.clone()));
+        // As older records have them: the default name written out, an empty password.
+        let mut older = values(&pairs, &USER_FIELDS);
+        older[2] = Some(name_for_id(id));
+        older[6] = Some(String::new());
+        assert_eq!(decode_user("k", id, older).unwrap(), Some(guest.clone()));
+        // Another id's default name is a name of its own.
+        let mut named = guest.clone();
+        named.user.name = name_for_id("someone else");
+        assert_ne!(named.user.name, guest.user.name);
+        let pairs = written(&named);
+        assert!(pairs.iter().any(|(field, _)| *field == "n"));
+        let back = decode_user("k", id, values(&pairs, &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(named));
+        // A registered user keeps a default name too, and an empty name is a name.
+        let mut member = guest.clone();
+        member.user.is_anonymous = false;
+        member.expires_at = None;
+        let back = decode_user("k", id, values(&written(&member), &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(member.clone()));
+        member.user.name = String::new();
+        let back = decode_user("k", id, values(&written(&member), &USER_FIELDS)).unwrap();
+        assert_eq!(back, Some(member));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! | key                     | type   | holds                                              |
 //! |-------------------------|--------|----------------------------------------------------|
-//! | `P{u:ID}`               | hash   | user fields `c e n a t x p` + one `s:SID` per session |
+//! | `P{u:ID}`               | hash   | user fields `c e n a t x p` (`n`, `p` left out at their defaults) + one `s:SID` per session |
 //! | `P{s:SID}`              | hash   | session fields `u t x` (only sessions not embedded) |
 //! | `P{e:LEN:COLL:EMAIL}`   | string | id of the user holding that email in that collection |
 //! | `P{r:RESOURCE}`         | string | owner of the resource (the single source of truth) |

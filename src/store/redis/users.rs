@@ -87,7 +87,9 @@ impl RedisStore {
         now: u64,
     ) -> Result<(), StoreError> {
         if self.single_node_guest(record)
-            && self.insert_guest_single(record, session, now, true).await?
+            && self
+                .insert_guest_single(record, session, now, false)
+                .await?
         {
             return Ok(());
         }
@@ -131,8 +133,7 @@ impl RedisStore {
         now: u64,
     ) -> Result<(), StoreError> {
         if self.single_node_guest(record) {
-            self.insert_guest_single(record, session, now, false)
-                .await?;
+            self.insert_guest_single(record, session, now, true).await?;
             return Ok(());
         }
         self.insert_user_impl(record, session, now).await
@@ -146,8 +147,9 @@ impl RedisStore {
     }
 
     /// A guest with its own placeholder email, on a single node: user, first session and
-    /// (with `check_holder`) the placeholder check in one pipeline (one round trip, plain
-    /// commands: no script to run; one key when the session is embedded, the layer's case).
+    /// (unless `fresh`) the placeholder check in one pipeline (one round trip, plain commands:
+    /// no script to run; one key when the session is embedded, the layer's case). `fresh`: the
+    /// id was never handed out, so nobody holds its placeholder and it has no hash to clear.
     /// `Ok(false)` when a user took the placeholder as a real email: the general path (which
     /// tells a live holder from a dead one, and rolls back) takes over.
     async fn insert_guest_single(
@@ -155,14 +157,14 @@ impl RedisStore {
         record: &UserRecord,
         session: Option<&SessionRecord>,
         now: u64,
-        check_holder: bool,
+        fresh: bool,
     ) -> Result<bool, StoreError> {
         let user = &record.user;
         let mut pipe = redis::pipe();
         replace_fields(
             &mut pipe,
             &self.keys.user(&user.id),
-            &USER_FIELDS,
+            if fresh { &[] } else { &USER_FIELDS },
             &UserHash::new(record, session).pairs(),
             self.ttl_ms(record.expires_at, now),
         );
@@ -176,7 +178,7 @@ impl RedisStore {
                 self.ttl_ms(Some(session.expires_at), now),
             );
         }
-        if !check_holder {
+        if fresh {
             let () = pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
             return Ok(true);
         }
@@ -277,7 +279,7 @@ impl RedisStore {
 /// The field/value pairs of a user's hash: its record, and the field of its first session when
 /// it comes with one (the whole session when embedded, else its index).
 struct UserHash<'a> {
-    record: [(&'static str, FieldValue<'a>); 7],
+    record: [Option<(&'static str, FieldValue<'a>)>; 7],
     session: Option<(String, FieldValue<'static>)>,
 }
 
@@ -292,7 +294,12 @@ impl<'a> UserHash<'a> {
     /// The pairs, borrowed (for `HSET` arguments).
     fn pairs(&self) -> Vec<(&str, FieldValue<'a>)> {
         let session = self.session.iter().map(|(f, v)| (f.as_str(), *v));
-        self.record.iter().copied().chain(session).collect()
+        self.record
+            .iter()
+            .flatten()
+            .copied()
+            .chain(session)
+            .collect()
     }
 }
 
