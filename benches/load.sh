@@ -72,7 +72,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A RAW_RETURNING RAW_NEW
 for variant in $VARIANTS; do
+    RAW_RETURNING[$variant]="${RETURNING[$variant]}"; RAW_NEW[$variant]="${NEW[$variant]}"
     RETURNING[$variant]="$(median <<<"${RETURNING[$variant]}")"
     NEW[$variant]="$(median <<<"${NEW[$variant]}")"
 done
@@ -92,3 +94,27 @@ done
 echo
 [[ " $VARIANTS " == *" ours-memory "* ]] && echo "p99 of cheap requests (ours-memory, returning, 8 connections): alone ${CHEAP_ALONE} ms; with 2 connections doing argon2 sign-ins (${SIGNINS} sign-ins/s) ${CHEAP_WITH_SIGNINS} ms"
 echo "(medians of $ROUNDS rounds of ${SECONDS_PER_RUN} s runs; wrk -t1 -c16 on loopback; $(nproc) cores)"
+
+# Each target's ratio round by round (the variants of a round ran minutes apart at most, so a
+# round's ratio is one measurement and their spread is this host's noise): the per-round
+# ratios, their median, and in how many rounds the target was met.
+target() { # label scenario variant baseline minimum
+    local -n raw="RAW_$2"
+    [ -n "${raw[$3]:-}" ] && [ -n "${raw[$4]:-}" ] || return 0
+    local ratios
+    ratios="$(paste -d' ' <(tr ' ' '\n' <<<"${raw[$3]}" | grep -v '^$') <(tr ' ' '\n' <<<"${raw[$4]}" | grep -v '^$') | awk '{ printf "%.2f ", $1 / $2 }')"
+    local met
+    met="$(tr ' ' '\n' <<<"$ratios" | awk -v min="$5" 'NF { n++; if ($1 >= min) m++ } END { printf "%d of %d", m, n }')"
+    echo "| $1 | >= $5 | ${ratios% } | $(median <<<"$ratios") | $met |"
+}
+echo
+echo "| target | goal | ratio per round | median | rounds met |"
+echo "|---|---|---|---|---|"
+target "returning, ours-memory x bare" RETURNING ours-memory bare 0.90
+target "returning, ours-memory-cached x bare" RETURNING ours-memory-cached bare 0.90
+target "returning, ours-redis-cached x bare" RETURNING ours-redis-cached bare 0.90
+target "returning, ours-memory x tower-sessions" RETURNING ours-memory sessions-redis 1.6
+target "returning, ours-redis-cached x tower-sessions" RETURNING ours-redis-cached sessions-redis 1.6
+target "new, ours-redis x tower-sessions" NEW ours-redis sessions-redis 1.0
+target "new, ours-redis-cached x tower-sessions" NEW ours-redis-cached sessions-redis 1.0
+target "new, ours-redis-lazy x bare" NEW ours-redis-lazy bare 0.85
