@@ -2,7 +2,7 @@
 # CPU per request of the load servers (see benches/load/src/main.rs), of their Redis and of the
 # load generator: `utime + stime` from /proc/PID/stat before and after a `wrk -t1 -c16` run,
 # divided by the requests served. Each figure is the median of ROUNDS runs, the cases
-# interleaved round by round.
+# interleaved round by round, in reverse order every other round.
 #
 # Usage: benches/cpu.sh [rounds] [seconds] [variant:scenario ...]
 #   scenario is `new` (no cookie) or `returning` (the cookie the server set on a first visit).
@@ -59,8 +59,12 @@ measure() { # variant scenario -> "server_us redis_us wrk_us req/s"
 }
 
 declare -A SERVER REDIS WRK RPS
-for _ in $(seq 1 "$ROUNDS"); do
-    for case in $CASES; do
+in_order() { # round items... -> the items, reversed in even rounds
+    local round="$1"; shift
+    if ((round % 2)); then echo "$@"; else printf '%s\n' "$@" | tac | tr '\n' ' '; fi
+}
+for round in $(seq 1 "$ROUNDS"); do
+    for case in $(in_order "$round" $CASES); do
         read -r s r w q <<<"$(measure "${case%%:*}" "${case##*:}")"
         SERVER[$case]+=" $s"; REDIS[$case]+=" $r"; WRK[$case]+=" $w"; RPS[$case]+=" $q"
     done

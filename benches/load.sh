@@ -5,7 +5,8 @@
 # p99 of cheap requests with and without 2 concurrent argon2 sign-ins.
 #
 # Each figure is the median of ROUNDS runs (default 3), the variants interleaved round by round
-# so that drifts of this shared machine hit them all alike.
+# so that drifts of this shared machine hit them all alike, in reverse order every other round
+# (a variant's place in the sequence moves its figures on this host).
 #
 # Usage: benches/load.sh [seconds-per-run] [rounds]   (needs wrk and redis-server; prints markdown)
 # VARIANTS="bare ours-memory" benches/load.sh 5 1   runs a subset (bare and sessions-redis are
@@ -44,12 +45,17 @@ p99_ms() { # wrk --latency output -> p99 in ms
     awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } print v }'
 }
 
+in_order() { # round items... -> the items, reversed in even rounds
+    local round="$1"; shift
+    if ((round % 2)); then echo "$@"; else printf '%s\n' "$@" | tac | tr '\n' ' '; fi
+}
+
 VARIANTS="${VARIANTS:-bare sessions-redis ours-memory ours-redis ours-memory-cached ours-redis-cached ours-redis-lazy}"
 declare -A RETURNING NEW
 CHEAP_ALONE=""; CHEAP_WITH_SIGNINS=""; SIGNINS=""
 for round in $(seq 1 "$ROUNDS"); do
     port=$((3200 + round * 10))
-    for variant in $VARIANTS; do
+    for variant in $(in_order "$round" $VARIANTS); do
         port=$((port + 1))
         start "$variant" "$port"
         url="http://127.0.0.1:$port/"
