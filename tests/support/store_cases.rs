@@ -334,17 +334,27 @@ pub async fn sessions_named_after_their_user_work_like_any_other(store: Arc<dyn 
     assert_eq!(store.get_session("g.s1", NOW).await.unwrap(), None);
 }
 
+/// Inserts a fresh guest with its first session and checks that both read back as written.
+async fn insert_fresh_and_read_back(
+    store: &Arc<dyn Store>,
+    guest: UserRecord,
+    session: SessionRecord,
+) {
+    store
+        .insert_fresh_guest(&guest, Some(&session), NOW)
+        .await
+        .unwrap();
+    let user = store.get_user(&guest.user.id, NOW).await.unwrap();
+    assert_eq!(user, Some(guest));
+    let read = store.get_session(&session.id, NOW).await.unwrap();
+    assert_eq!(read, Some(session));
+}
+
 /// `insert_fresh_guest` (the mint's insert) stores a guest like `insert_user`; a guest whose
 /// email is not its own placeholder still takes that email.
 pub async fn fresh_guests_are_stored_like_any_user(store: Arc<dyn Store>) {
     let session = SessionRecord::new("f.s", "f", NOW, NOW + HOUR);
-    let fresh = guest("f", NOW + HOUR);
-    store
-        .insert_fresh_guest(&fresh, Some(&session), NOW)
-        .await
-        .unwrap();
-    assert_eq!(store.get_user("f", NOW).await.unwrap(), Some(fresh));
-    assert_eq!(store.get_session("f.s", NOW).await.unwrap(), Some(session));
+    insert_fresh_and_read_back(&store, guest("f", NOW + HOUR), session).await;
     assert_eq!(
         holder_of(&store, "temp-f@example.com").await.as_deref(),
         Some("f")
@@ -378,14 +388,8 @@ pub async fn default_names_and_no_password_read_back(store: Arc<dyn Store>) {
         ))
         .with_expires_at(Some(NOW + HOUR))
     };
-    let fresh = default_guest("d");
     let session = SessionRecord::new("d.0", "d", NOW, NOW + HOUR);
-    store
-        .insert_fresh_guest(&fresh, Some(&session), NOW)
-        .await
-        .unwrap();
-    assert_eq!(store.get_user("d", NOW).await.unwrap(), Some(fresh));
-    assert_eq!(store.get_session("d.0", NOW).await.unwrap(), Some(session));
+    insert_fresh_and_read_back(&store, default_guest("d"), session).await;
     let inserted = default_guest("g");
     store.insert_user(&inserted, None, NOW).await.unwrap();
     assert_eq!(store.get_user("g", NOW).await.unwrap(), Some(inserted));
