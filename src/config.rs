@@ -501,9 +501,10 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Display name generator for new anonymous users, given the id. The default derives a
-    /// friendly name such as "Quiet Otter" from the (random) id, always the same for the same
-    /// id, which lets a guest's token leave its name out.
+    /// Display name generator for new anonymous users, given the id. The default,
+    /// [`User::default_name`](crate::User::default_name), derives a friendly name such as
+    /// "Quiet Otter" from the (random) id, always the same for the same id, which lets a
+    /// guest's token and its Redis record leave its name out.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
