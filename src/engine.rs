@@ -463,11 +463,12 @@ pub(crate) const FIRST_SESSION: &str = "0";
 /// because the user id is new; not a secret (a session id is never a credential: tokens are
 /// signed), so a token can leave it out.
 pub(crate) fn first_session_id(user_id: &str) -> String {
-    let mut id = String::with_capacity(user_id.len() + 1 + FIRST_SESSION.len());
-    id.push_str(user_id);
-    id.push('.');
-    id.push_str(FIRST_SESSION);
-    id
+    session_id_of(user_id, FIRST_SESSION)
+}
+
+/// The session id `{user_id}.{part}`: a session that names its user (see [`new_session_id`]).
+pub(crate) fn session_id_of(user_id: &str, part: &str) -> String {
+    [user_id, ".", part].concat()
 }
 
 /// A new guest's user id ([`new_id`]) and first session id ([`first_session_id`]).

@@ -6,7 +6,7 @@
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
 use crate::email::into_compact_email;
-use crate::engine::{first_session_id, FIRST_SESSION};
+use crate::engine::{session_id_of, FIRST_SESSION};
 use crate::error::ConfigError;
 use crate::keyed_hmac::KeyedHmac;
 use crate::store::User;
@@ -159,9 +159,9 @@ impl TryFrom<WireClaims> for Claims {
 
     fn try_from(wire: WireClaims) -> Result<Self, Self::Error> {
         let sid = match (wire.sid, wire.sr) {
-            (None, Some(random)) => [wire.sub.as_str(), ".", random.as_str()].concat(),
             (Some(sid), None) => sid,
-            (None, None) => first_session_id(&wire.sub),
+            // No session named: the guest's first one.
+            (None, part) => session_id_of(&wire.sub, part.as_deref().unwrap_or(FIRST_SESSION)),
             (Some(_), Some(_)) => {
                 return Err("a token names its session by sid or by sr, not both")
             }
@@ -557,7 +557,7 @@ mod tests {
         let mut claims = claims(far_future());
         let iat = 1_796_198_590;
         claims.sub = crate::engine::new_id();
-        claims.sid = first_session_id(&claims.sub);
+        claims.sid = crate::engine::first_session_id(&claims.sub);
         claims.name = crate::names::name_for_id(&claims.sub);
         claims.col = DEFAULT_COLLECTION.into();
         claims.iat = iat;
