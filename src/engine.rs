@@ -426,32 +426,23 @@ fn claims_for(user: User, session: SessionRecord, lazy: bool) -> Claims {
 }
 
 /// A new random id: 128 bits from the thread's CSPRNG, base64url without padding (22
-/// characters of `A-Z a-z 0-9 - _`).
+/// characters of `A-Z a-z 0-9 - _`). Encoded on the stack: `encode_string`'s chunked writer
+/// costs more than the encoding of 16 bytes itself.
 pub(crate) fn new_id() -> String {
-    let mut id = String::with_capacity(22);
-    push_random_id(&mut id);
-    id
-}
-
-/// A new session id for `user_id`: `{user_id}.{random id}`. A session id that names its user
-/// lets a store keep the session inside the user's record (RedisStore: a guest is one key).
-pub(crate) fn new_session_id(user_id: &str) -> String {
-    let mut id = String::with_capacity(user_id.len() + 23);
-    id.push_str(user_id);
-    id.push('.');
-    push_random_id(&mut id);
-    id
-}
-
-/// Appends 128 random bits, base64url without padding (22 characters). Encoded on the stack:
-/// `encode_string`'s chunked writer costs more than the encoding of 16 bytes itself.
-fn push_random_id(out: &mut String) {
     let bits: [u8; 16] = rand::random();
     let mut encoded = [0u8; 22];
     let written = URL_SAFE_NO_PAD
         .encode_slice(bits, &mut encoded)
         .unwrap_or_default();
-    out.push_str(std::str::from_utf8(&encoded[..written]).unwrap_or_default());
+    std::str::from_utf8(&encoded[..written])
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A new session id for `user_id`: `{user_id}.{random id}`. A session id that names its user
+/// lets a store keep the session inside the user's record (RedisStore: a guest is one key).
+pub(crate) fn new_session_id(user_id: &str) -> String {
+    session_id_of(user_id, &new_id())
 }
 
 /// What follows `{user_id}.` in the id of a guest's first session (the one minted with it):
