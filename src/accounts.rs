@@ -67,9 +67,11 @@ impl std::fmt::Debug for Registration {
     }
 }
 
-fn email_taken(err: StoreError) -> AuthError {
+/// A registration's store error as the caller sees it.
+fn registration_error(err: StoreError) -> AuthError {
     match err {
         StoreError::EmailTaken => AuthError::EmailTaken,
+        StoreError::AlreadyRegistered(_) => AuthError::AlreadyRegistered,
         other => AuthError::Store(other),
     }
 }
@@ -151,11 +153,14 @@ async fn upgrade_guest(
         },
     )
     .await?;
+    // The hook may have outlasted the lease; the upgrade is conditional in the store anyway
+    // (a concurrent registration that won makes it ALREADY_REGISTERED).
+    _flight.ensure_held()?;
     let upgraded = engine
         .store
         .upgrade_user(&guest.user.id, &email, &name, Some(&hash), now)
         .await
-        .map_err(email_taken)?;
+        .map_err(registration_error)?;
     link::revoke_guest(engine, guest, false).await?;
     let auth = engine.start_session(&upgraded.user, cookies).await?;
     tracing::info!(user_id = %upgraded.user.id, "guest registered (upgraded in place)");
@@ -186,7 +191,7 @@ async fn create_user(
         .store
         .insert_user(&record, Some(&session), now)
         .await
-        .map_err(email_taken)?;
+        .map_err(registration_error)?;
     let auth = engine.issue(&user, &session, false)?;
     engine.set_cookie(cookies, &auth.token, ttl);
     tracing::info!(user_id = %user.id, "user registered");
@@ -243,7 +248,7 @@ pub(crate) async fn sign_in_with_password(
 }
 
 /// Signs in with a token issued by this layer (signature, expiry and live session checked).
-/// The given token's session is revoked once the sign-in succeeds: the caller gets a new one.
+/// The given token's session is consumed (deleted) first: the caller gets a new one.
 pub(crate) async fn sign_in_with_token(
     engine: &AuthEngine,
     current: Option<&Auth>,
@@ -262,9 +267,13 @@ pub(crate) async fn sign_in_with_token(
     let Some(record) = engine.store.get_user(&claims.sub, now).await? else {
         return Err(AuthError::InvalidToken);
     };
-    let auth = finish_sign_in(engine, current, &record.user, LinkKind::Token, cookies).await?;
-    engine.revoke_session(&claims.sid).await?;
-    Ok(auth)
+    // Consumed before anything else happens, atomically: of two exchanges of one token at
+    // once, only the one whose delete removed the session goes on.
+    engine.sessions.forget(&claims.sid);
+    if !engine.store.delete_session(&claims.sid).await? {
+        return Err(AuthError::InvalidToken);
+    }
+    finish_sign_in(engine, current, &record.user, LinkKind::Token, cookies).await
 }
 
 /// Makes `target` the signed-in user. A guest signing in to a registered account is linked to

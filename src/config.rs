@@ -129,6 +129,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
     pub(crate) on_link_account: Option<LinkHook>,
+    pub(crate) guest_lock_ttl: Duration,
     pub(crate) password_min: usize,
     pub(crate) password_max: usize,
 }
@@ -156,6 +157,7 @@ impl fmt::Debug for AnonymousAuthConfig {
                 &self.disable_delete_anonymous_user,
             )
             .field("on_link_account", &self.on_link_account.is_some())
+            .field("guest_lock_ttl", &self.guest_lock_ttl)
             .field("password_length", &(self.password_min..=self.password_max))
             .finish_non_exhaustive()
     }
@@ -354,6 +356,7 @@ pub struct AnonymousAuthConfigBuilder {
     invalid_proxy: Option<String>,
     disable_delete_anonymous_user: bool,
     on_link_account: Option<LinkHook>,
+    guest_lock_ttl: Duration,
     password_min: usize,
     password_max: usize,
 }
@@ -387,6 +390,7 @@ impl Default for AnonymousAuthConfigBuilder {
             invalid_proxy: None,
             disable_delete_anonymous_user: false,
             on_link_account: None,
+            guest_lock_ttl: Duration::from_secs(15),
             password_min: password::DEFAULT_MIN_LEN,
             password_max: password::DEFAULT_MAX_LEN,
         }
@@ -831,6 +835,25 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// How long the store lease on a guest lives (default 15 s). Registering or linking a
+    /// guest holds it, so that two app instances never act on one guest at once; the holder
+    /// renews it while it works (a slow `on_link_account` keeps it), and a crashed holder's
+    /// lease frees the guest after this long.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .guest_lock_ttl(Duration::from_secs(5))
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn guest_lock_ttl(mut self, ttl: Duration) -> Self {
+        self.guest_lock_ttl = ttl;
+        self
+    }
+
     /// Accepted length of new passwords, in characters; default `8..=128`. The maximum bounds
     /// the hashing work one request can cause. `build` rejects `min == 0`, `min > max` and
     /// `max > 4096`.
@@ -921,6 +944,7 @@ impl AnonymousAuthConfigBuilder {
             trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
             on_link_account: self.on_link_account,
+            guest_lock_ttl: self.guest_lock_ttl.max(Duration::from_millis(1)),
             password_min: self.password_min,
             password_max: self.password_max,
         })

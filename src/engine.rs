@@ -53,7 +53,7 @@ impl AuthEngine {
     /// Revokes a session: deletes it from the store and from this process's memo.
     pub(crate) async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
         self.sessions.forget(session_id);
-        self.store.delete_session(session_id).await
+        self.store.delete_session(session_id).await.map(drop)
     }
 
     /// The verified auth of a token: from the memo, or by checking its signature (and then
@@ -275,6 +275,13 @@ impl AuthEngine {
 
     /// Stores a lazy guest (user and session under the ids its token names) and issues its
     /// first stored token. A stored auth is returned as is.
+    ///
+    /// Under the guest's lock, and insert-if-absent: a request that resolved the lazy token
+    /// before a concurrent request stored, registered or linked the guest must not write the
+    /// guest over what that request made. When the guest is stored already, the token reads
+    /// the stored record: still an anonymous guest with the token's session live, it goes on
+    /// as that guest; registered or linked since (its session revoked), the request is
+    /// [`AuthError::Unauthenticated`].
     pub(crate) async fn persist(
         &self,
         auth: &Auth,
@@ -286,6 +293,7 @@ impl AuthEngine {
         }
         let now = now_millis();
         self.check_mint_rate(client_ip, now).await?;
+        let _flight = self.lock_guest(&auth.user.id).await?;
         let ttl = self.config.anonymous_ttl;
         let expires_at = now.saturating_add(millis(ttl));
         let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
@@ -295,24 +303,54 @@ impl AuthEngine {
             now,
             expires_at,
         );
-        self.store.insert_user(&record, Some(&session), now).await?;
-        tracing::debug!(user_id = %auth.user.id, "lazy guest stored at its first write");
-        let stored = self.sign(
-            claims_for(auth.user.clone(), session, false),
-            auth.minted_now,
-        )?;
+        let (user, session) = match self.store.insert_user(&record, Some(&session), now).await {
+            Ok(()) => {
+                tracing::debug!(user_id = %auth.user.id, "lazy guest stored at its first write");
+                (record.user, session)
+            }
+            Err(StoreError::UserExists(_)) => self.stored_lazy_guest(auth, now).await?,
+            Err(error) => return Err(error.into()),
+        };
+        let stored = self.sign(claims_for(user, session, false), auth.minted_now)?;
         self.set_cookie(cookies, &stored.token, ttl);
         Ok(stored)
     }
 
-    /// Revokes a lazy guest's token: stores the guest without a session, which every later
-    /// check of that token reads as "revoked".
+    /// What a lazy token names once its guest is stored: the stored guest and the token's
+    /// session, or [`AuthError::Unauthenticated`] when the guest is registered, linked or
+    /// signed out since.
+    async fn stored_lazy_guest(
+        &self,
+        auth: &Auth,
+        now: u64,
+    ) -> Result<(User, SessionRecord), AuthError> {
+        let user = self.store.get_user(&auth.user.id, now).await?;
+        let user = user.filter(|record| record.user.is_anonymous);
+        let session = self.store.get_session(&auth.session_id, now).await?;
+        let session = session.filter(|session| session.user_id == auth.user.id);
+        match (user, session) {
+            (Some(record), Some(session)) => Ok((record.user, session)),
+            _ => {
+                tracing::debug!(user_id = %auth.user.id, "lazy token of a guest registered, linked or signed out since");
+                Err(AuthError::Unauthenticated)
+            }
+        }
+    }
+
+    /// Revokes a lazy guest's token. Nothing of the guest stored: stores it without a session,
+    /// which every later check of the token reads as "revoked". Stored meanwhile (a write of
+    /// another request): revokes the token's session, as for any stored guest.
     pub(crate) async fn revoke_lazy(&self, auth: &Auth) -> Result<(), StoreError> {
         let now = now_millis();
         let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
         let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
         self.sessions.forget(&auth.session_id);
-        self.store.insert_user(&record, None, now).await
+        match self.store.insert_user(&record, None, now).await {
+            Err(StoreError::UserExists(_)) => {
+                self.store.delete_session(&auth.session_id).await.map(drop)
+            }
+            other => other,
+        }
     }
 
     /// Starts a new session for an existing user, and sets its cookie.

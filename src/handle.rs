@@ -305,8 +305,10 @@ impl AuthHandle {
     /// PocketPages' `signInWithToken`: its signature, expiry and session are checked
     /// ([`AuthError::InvalidToken`] otherwise). A guest caller is linked to the token's user as
     /// with [`sign_in_with_password`](Self::sign_in_with_password) (kind
-    /// [`LinkKind::Token`](crate::LinkKind::Token)). The caller gets a new session and cookie;
-    /// the given token's session is revoked once the sign-in succeeds (the token is single use).
+    /// [`LinkKind::Token`](crate::LinkKind::Token)). The caller gets a new session and cookie.
+    /// The token is single use: its session is deleted, atomically, before the sign-in goes
+    /// on, so of two exchanges at once only one succeeds (and a sign-in that then fails, a
+    /// failing hook say, has spent it).
     /// Tokens of lazy guests (not yet stored, see `lazy_persistence`) are not accepted.
     ///
     /// ```

@@ -199,6 +199,12 @@ pub(crate) async fn link_guest(
         },
     )
     .await?;
+    // The hook may have run long: go on only while the lease is ours and the guest is still
+    // live (another instance may have linked it once the lease lapsed).
+    _flight.ensure_held()?;
+    if !guest_is_live(engine, guest, now_millis()).await? {
+        return engine.start_session(account, cookies).await;
+    }
     let report = engine.store.transfer(&guest.user.id, &account.id).await?;
     revoke_guest(engine, guest, !engine.config.disable_delete_anonymous_user).await?;
     let auth = engine.start_session(account, cookies).await?;

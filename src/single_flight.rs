@@ -1,6 +1,9 @@
 //! [`KeyedLocks`]: one async mutex per key (a guest's user id), so that two requests acting
 //! on the same guest at once (a double-submitted form) run one after the other in this process;
-//! and [`GuestLock`], which adds a store lease so that they also do across app instances.
+//! and [`GuestLock`], which adds a store lease so that they also do across app instances. The
+//! lease is renewed while it is held (a slow `on_link_account` keeps it), and a holder checks
+//! [`GuestLock::ensure_held`] before it changes anything, so it never acts on a lease that
+//! lapsed and another instance may have taken.
 
 use crate::engine::{new_id, AuthEngine};
 use crate::error::AuthError;
@@ -10,8 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedMutexGuard;
 
-/// How long a lease lives if its holder dies without releasing it.
-const LEASE_TTL_MS: u64 = 15_000;
 /// How long a request waits for another instance to finish with the same guest.
 const LEASE_WAIT: Duration = Duration::from_secs(10);
 
@@ -73,6 +74,61 @@ pub(crate) struct GuestLock<'a> {
     store: Arc<dyn Store>,
     key: String,
     holder: String,
+    /// Until when the lease is surely ours: its TTL from the start of the last take or renewal.
+    held_until: Arc<Mutex<Instant>>,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl GuestLock<'_> {
+    /// `Ok` while the lease is surely still ours; [`AuthError::LinkFailed`] once it may have
+    /// lapsed (renewals failed for a whole TTL, or another holder took it), so that the caller
+    /// changes nothing another instance may be changing too.
+    pub(crate) fn ensure_held(&self) -> Result<(), AuthError> {
+        let held_until = *self
+            .held_until
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if Instant::now() < held_until {
+            return Ok(());
+        }
+        tracing::warn!(lease = %self.key, "guest lease lapsed while acting on the guest");
+        Err(AuthError::LinkFailed(
+            "the guest's lock lapsed before the link finished; retry".into(),
+        ))
+    }
+}
+
+/// Renews the lease every third of its TTL until aborted; pushes `held_until` forward after
+/// each renewal, and back to now when another holder has the lease.
+fn renew_lease(
+    store: Arc<dyn Store>,
+    key: String,
+    holder: String,
+    ttl: Duration,
+    held_until: Arc<Mutex<Instant>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let ttl_ms = crate::engine::millis(ttl);
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            let started = Instant::now();
+            let renewed = store
+                .acquire_lease(&key, &holder, ttl_ms, crate::clock::now_millis())
+                .await;
+            let mut until = held_until
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            match renewed {
+                Ok(true) => *until = started + ttl,
+                Ok(false) => {
+                    *until = started;
+                    return;
+                }
+                // The lease may still be ours; `held_until` runs out if this goes on.
+                Err(_) => {}
+            }
+        }
+    })
 }
 
 impl AuthEngine {
@@ -83,15 +139,17 @@ impl AuthEngine {
         let key = format!("guest:{guest_id}");
         let holder = new_id();
         let deadline = Instant::now() + LEASE_WAIT;
+        let ttl = self.config.guest_lock_ttl;
         let mut backoff = Duration::from_millis(5);
-        loop {
+        let taken_at = loop {
             let now = crate::clock::now_millis();
+            let started = Instant::now();
             match self
                 .store
-                .acquire_lease(&key, &holder, LEASE_TTL_MS, now)
+                .acquire_lease(&key, &holder, crate::engine::millis(ttl), now)
                 .await
             {
-                Ok(true) => break,
+                Ok(true) => break started,
                 Ok(false) => {}
                 Err(error) => {
                     // The command may still be applied late (a frozen or restarting Redis):
@@ -107,18 +165,29 @@ impl AuthEngine {
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_millis(100));
-        }
+        };
+        let held_until = Arc::new(Mutex::new(taken_at + ttl));
+        let renewal = renew_lease(
+            self.store.clone(),
+            key.clone(),
+            holder.clone(),
+            ttl,
+            held_until.clone(),
+        );
         Ok(GuestLock {
             _local: local,
             store: self.store.clone(),
             key,
             holder,
+            held_until,
+            renewal,
         })
     }
 }
 
 impl Drop for GuestLock<'_> {
     fn drop(&mut self) {
+        self.renewal.abort();
         let key = std::mem::take(&mut self.key);
         let holder = std::mem::take(&mut self.holder);
         release_soon(self.store.clone(), key, holder, false);
@@ -173,6 +242,34 @@ mod tests {
         }
         assert_eq!(max_inside.load(Ordering::SeqCst), 1);
         assert_eq!(locks.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_held_guest_lease_is_renewed_past_its_ttl() {
+        use crate::config::AnonymousAuthConfig;
+        use crate::store::MemoryStore;
+        let store = Arc::new(MemoryStore::new());
+        let config = AnonymousAuthConfig::builder()
+            .random_key()
+            .guest_lock_ttl(Duration::from_millis(90))
+            .build()
+            .unwrap();
+        let engine = AuthEngine::new(store.clone(), config);
+        let lock = engine.lock_guest("g").await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(75)).await;
+            let now = crate::clock::now_millis();
+            let taken = store.acquire_lease("guest:g", "other", 90, now).await;
+            assert!(!taken.unwrap(), "the lease outlives its TTL while held");
+            assert!(lock.ensure_held().is_ok());
+        }
+        drop(lock);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = crate::clock::now_millis();
+        assert!(store
+            .acquire_lease("guest:g", "other", 90, now)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

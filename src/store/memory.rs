@@ -243,8 +243,15 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut inner = self.write();
         let user = &record.user;
+        if inner.live_user(&user.id, now).is_some() {
+            return Err(StoreError::UserExists(user.id.clone()));
+        }
         if inner.email_in_use(&user.collection, &user.email, &user.id, now) {
             return Err(StoreError::EmailTaken);
+        }
+        if inner.users.contains_key(&user.id) {
+            // An expired user under this id is dead: it goes, with its sessions.
+            inner.remove_user(&user.id);
         }
         let key = (user.collection.clone(), user.email.clone());
         if let Some(stale) = inner.emails.get(&key).cloned() {
@@ -288,6 +295,9 @@ impl Store for MemoryStore {
         let Some(current) = inner.live_user(id, now).cloned() else {
             return Err(StoreError::UserNotFound(id.to_owned()));
         };
+        if !current.user.is_anonymous {
+            return Err(StoreError::AlreadyRegistered(id.to_owned()));
+        }
         let collection = current.user.collection.clone();
         if inner.email_in_use(&collection, email, id, now) {
             return Err(StoreError::EmailTaken);
@@ -359,9 +369,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        self.write().remove_session(id);
-        Ok(())
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.write().remove_session(id))
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {

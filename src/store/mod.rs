@@ -302,6 +302,13 @@ pub enum StoreError {
     /// The user the operation names does not exist (or has expired).
     #[error("user not found: {0}")]
     UserNotFound(String),
+    /// [`Store::insert_user`] found a live user with this id already.
+    #[error("a user with id {0} exists already")]
+    UserExists(String),
+    /// [`Store::upgrade_user`] found this user registered already (a concurrent registration
+    /// won).
+    #[error("user {0} is registered already")]
+    AlreadyRegistered(String),
     /// The backend holds data this crate cannot read.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
@@ -344,10 +351,12 @@ impl StoreError {
 /// ```
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts a new user, and its first session when given, in one step.
-    /// Fails with [`StoreError::EmailTaken`] when the email is taken in the user's collection
-    /// (emails are compared as given: callers normalise them). An expired user holding the
-    /// email at `now` does not count: it is removed.
+    /// Inserts a new user, and its first session when given, in one step, only if no live
+    /// user has its id (atomically: of two concurrent inserts of one id, one fails).
+    /// Fails with [`StoreError::UserExists`] when a live user has the id (an expired one is
+    /// replaced), and with [`StoreError::EmailTaken`] when the email is taken in the user's
+    /// collection (emails are compared as given: callers normalise them); either way nothing
+    /// changes. An expired user holding the email at `now` does not count: it is removed.
     async fn insert_user(
         &self,
         user: &UserRecord,
@@ -381,7 +390,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Turns an anonymous user into a registered one in place (same id): sets email, name and
     /// password hash, clears `is_anonymous` and removes the user's expiry (registered users
-    /// never expire). Fails with [`StoreError::EmailTaken`] or [`StoreError::UserNotFound`].
+    /// never expire). Conditional on the user still being anonymous, atomically: fails with
+    /// [`StoreError::AlreadyRegistered`] when it is registered (a concurrent registration
+    /// won), [`StoreError::EmailTaken`] or [`StoreError::UserNotFound`], changing nothing.
     async fn upgrade_user(
         &self,
         id: &str,
@@ -437,8 +448,10 @@ pub trait Store: Send + Sync + 'static {
     /// when that user is anonymous (registered users never expire).
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError>;
 
-    /// Revokes (deletes) one session. Revoking a missing session is not an error.
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Revokes (deletes) one session; `true` when this call removed it, `false` when it was
+    /// not there. Atomic: of several concurrent deletes of one session exactly one returns
+    /// `true` (what makes a single-use token single use).
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Revokes every session of a user; returns how many were removed.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;
@@ -470,7 +483,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RateDecision, StoreError>;
 
     /// Takes the lease `key` for `holder` for `ttl_ms` (from `now`), unless another holder has
-    /// it and it has not expired; `true` when taken. Leases serialize work on one guest across
+    /// it and it has not expired; `true` when taken. When `holder` has it already, the call
+    /// renews it: it lives `ttl_ms` from `now`. Leases serialize work on one guest across
     /// app instances (two instances linking the same guest at once); the TTL frees a lease
     /// whose holder died.
     async fn acquire_lease(
@@ -546,7 +560,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
         (**self).refresh(session_id, expires_at).await
     }
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         (**self).delete_session(id).await
     }
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {

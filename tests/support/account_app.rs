@@ -28,6 +28,8 @@ pub struct AppOptions {
     pub session_cache: bool,
     /// Turn on `lazy_persistence` (guests live in their token until their first write).
     pub lazy: bool,
+    /// `guest_lock_ttl` (the store lease on a guest while it registers or links).
+    pub guest_lock_ttl: Option<Duration>,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -66,6 +68,9 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     if options.session_cache {
         builder = builder.session_cache_ttl(Duration::from_secs(60));
     }
+    if let Some(ttl) = options.guest_lock_ttl {
+        builder = builder.guest_lock_ttl(ttl);
+    }
     let config = builder
         .lazy_persistence(options.lazy)
         .key("test", b"an integration-test secret of 32+ bytes")
@@ -101,6 +106,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/sign-in-token", post(sign_in_token))
         .route("/sign-out", post(sign_out))
         .route("/claim/{resource}", post(claim))
+        .route("/claim-after/{ms}/{resource}", post(claim_after))
         .route("/resources", get(resources))
         .layer(AnonymousAuthLayer::from_arc(store.clone(), config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -172,6 +178,16 @@ async fn sign_out(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
 async fn claim(handle: AuthHandle, Path(resource): Path<String>) -> Result<Json<Value>, AuthError> {
     let outcome = handle.claim(&resource).await?;
     Ok(Json(json!({ "owned": outcome.is_owned_by_caller() })))
+}
+
+/// `POST /claim-after/{ms}/{resource}`: a write that starts from the auth the layer resolved,
+/// `ms` milliseconds after it resolved it (a slow handler racing other requests).
+async fn claim_after(
+    handle: AuthHandle,
+    Path((ms, resource)): Path<(u64, String)>,
+) -> Result<Json<Value>, AuthError> {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    claim(handle, Path(resource)).await
 }
 
 async fn resources(handle: AuthHandle) -> Result<Json<Value>, AuthError> {

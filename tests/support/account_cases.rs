@@ -646,6 +646,191 @@ pub async fn lazy_guests_are_linked_and_their_tokens_revoked(store: Arc<dyn Stor
     assert_eq!(id(&me(&client).await), guest_id);
 }
 
+/// Point 1 of the review: a request that resolved a lazy guest before it registered, and
+/// writes afterwards, must not store the guest again over the registered user.
+pub async fn a_late_lazy_write_does_not_undo_a_registration(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (client, guest_id) = guest(&app).await;
+    let stale = client.fork();
+    let late_write =
+        tokio::spawn(async move { stale.post("/claim-after/300/cart:late", Value::Null).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let response = register(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_eq!(id(&response.json), guest_id, "upgraded in place");
+    let late = late_write.await.unwrap();
+    assert_error(&late, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+
+    let record = app.store.get_user(&guest_id, now_ms()).await.unwrap();
+    let record = record.expect("the registered user is still stored");
+    assert!(!record.user.is_anonymous, "still registered: {record:?}");
+    assert!(record.password_hash.is_some(), "its password hash kept");
+    assert_eq!(record.expires_at, None, "registered users never expire");
+    assert_eq!(app.store.owner_of("cart:late").await.unwrap(), None);
+    let again = sign_in(&app.client.fresh(), "ann@example.com", PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.json);
+    assert_eq!(id(&again.json), guest_id);
+}
+
+/// Point 1 of the review: a late write with a lazy token must not bring back a guest that a
+/// link deleted.
+pub async fn a_late_lazy_write_does_not_bring_back_a_linked_guest(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (_owner, account_id) = account(&app, "ann@example.com").await;
+    let (client, guest_id) = guest(&app).await;
+    let stale = client.fork();
+    let replay = client.fork();
+    let late_write =
+        tokio::spawn(async move { stale.post("/claim-after/300/cart:late", Value::Null).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(id(&response.json), account_id);
+    let late = late_write.await.unwrap();
+    assert_error(&late, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    assert_eq!(app.store.owner_of("cart:late").await.unwrap(), None);
+    let session = format!("{guest_id}.0");
+    assert_eq!(
+        app.store.get_session(&session, now_ms()).await.unwrap(),
+        None
+    );
+    assert_ne!(
+        id(&me(&replay).await),
+        guest_id,
+        "the lazy token stays dead"
+    );
+}
+
+/// Point 2 of the review: signing out with the lazy token of a guest that a write stored
+/// since revokes it (on every store), and the guest's stored token with it.
+pub async fn sign_out_with_the_lazy_token_of_a_stored_guest_revokes_it(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (client, guest_id) = guest(&app).await;
+    let lazy = client.fork();
+    let lazy_replay = client.fork();
+    claim(&client, "cart:1").await;
+    assert_eq!(me(&client).await["persisted"], true);
+    assert_eq!(
+        id(&me(&lazy).await),
+        guest_id,
+        "the lazy token is still good"
+    );
+    let response = lazy.post("/sign-out", Value::Null).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    assert_ne!(
+        id(&me(&lazy_replay).await),
+        guest_id,
+        "the lazy token is revoked"
+    );
+    assert_ne!(
+        id(&me(&client).await),
+        guest_id,
+        "so is the stored token of its session"
+    );
+}
+
+/// Point 6 of the review: a sign-in token is single use even when exchanged by many clients
+/// at the same moment.
+pub async fn a_sign_in_token_exchanged_at_once_works_once(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let login = register(&app.client.fresh(), "ann@example.com", PASSWORD).await;
+    let token = login.json["token"].as_str().unwrap().to_owned();
+    let clients: Vec<TestClient> = (0..8).map(|_| app.client.fresh()).collect();
+    let exchanges = clients.iter().map(|client| {
+        let token = token.clone();
+        async move {
+            client
+                .post("/sign-in-token", json!({ "token": token }))
+                .await
+        }
+    });
+    let responses = futures::future::join_all(exchanges).await;
+    let succeeded = responses
+        .iter()
+        .filter(|response| response.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        succeeded,
+        1,
+        "{:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for response in responses.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    }
+}
+
+/// Point 7 of the review: two app instances registering one guest while their hook outlasts
+/// the guest lease: one registration wins, the other is refused and changes nothing.
+pub async fn a_slow_hook_on_two_instances_registers_the_guest_once(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        hook_delay: Duration::from_millis(700),
+        guest_lock_ttl: Some(Duration::from_millis(200)),
+        ..AppOptions::default()
+    };
+    let first = spawn_app(store.clone(), options.clone()).await;
+    let second = spawn_app(store, options).await;
+    let (client, guest_id) = guest(&first).await;
+    claim(&client, "cart:1").await;
+    let twin = client.fork_to(&second.client);
+    let (a, b) = tokio::join!(register(&client, "ann@example.com", PASSWORD), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        register(&twin, "bob@example.com", PASSWORD).await
+    },);
+    let statuses = (a.status, b.status);
+    let winners: Vec<&TestResponse> = [&a, &b]
+        .into_iter()
+        .filter(|response| response.status == StatusCode::OK)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one registration wins: {statuses:?} {:?} {:?}",
+        a.json,
+        b.json
+    );
+    let won_as = winners[0].json["email"].as_str().unwrap().to_owned();
+    let record = first
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.user.is_anonymous);
+    assert_eq!(
+        record.user.email, won_as,
+        "the winner's registration is what is stored"
+    );
+    let lost_as = if won_as == "ann@example.com" {
+        "bob@example.com"
+    } else {
+        "ann@example.com"
+    };
+    let loser = sign_in(&first.client.fresh(), lost_as, PASSWORD).await;
+    assert_error(&loser, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    let winner = sign_in(&first.client.fresh(), &won_as, PASSWORD).await;
+    assert_eq!(id(&winner.json), guest_id);
+    assert_eq!(
+        first
+            .store
+            .find_user_by_email("users", lost_as, now_ms())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! account_suite {
@@ -668,6 +853,11 @@ macro_rules! account_suite {
             sign_in_while_registered_switches_accounts,
             old_cookies_are_refused_with_session_cache,
             lazy_guests_are_linked_and_their_tokens_revoked,
+            a_late_lazy_write_does_not_undo_a_registration,
+            a_late_lazy_write_does_not_bring_back_a_linked_guest,
+            sign_out_with_the_lazy_token_of_a_stored_guest_revokes_it,
+            a_sign_in_token_exchanged_at_once_works_once,
+            a_slow_hook_on_two_instances_registers_the_guest_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

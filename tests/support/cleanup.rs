@@ -76,7 +76,7 @@ impl Store for CleanedUp {
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
         self.0.refresh(session_id, expires_at).await
     }
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         self.0.delete_session(id).await
     }
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {

@@ -98,7 +98,7 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.refresh(session_id, expires_at).await
     }
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.delete_session(id).await
     }

@@ -577,6 +577,111 @@ pub async fn rate_limit_buckets_are_per_key(store: Arc<dyn Store>) {
         .is_allowed());
 }
 
+/// Inserting a user whose id is taken by a live user is refused and changes nothing: what
+/// makes storing a lazy guest at its first write safe against a concurrent registration.
+pub async fn insert_refuses_an_id_in_use(store: Arc<dyn Store>) {
+    let record = guest("u1", NOW + HOUR);
+    let session = SessionRecord::new("u1.0", "u1", NOW, NOW + HOUR);
+    store
+        .insert_user(&record, Some(&session), NOW)
+        .await
+        .unwrap();
+    store
+        .upgrade_user("u1", "ann@example.com", "Ann", Some("$argon2id$x"), NOW)
+        .await
+        .unwrap();
+    store.delete_session("u1.0").await.unwrap();
+    for again in [Some(&session), None] {
+        let err = store.insert_user(&record, again, NOW).await.unwrap_err();
+        assert_eq!(err, StoreError::UserExists("u1".into()));
+    }
+    let err = store
+        .insert_user(&member("u1", "bob@example.com"), None, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::UserExists("u1".into()));
+    let stored = store.get_user("u1", NOW).await.unwrap().unwrap();
+    assert!(!stored.user.is_anonymous);
+    assert_eq!(stored.user.email, "ann@example.com");
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$x"));
+    assert_eq!(stored.expires_at, None);
+    assert_eq!(
+        store.get_session("u1.0", NOW).await.unwrap(),
+        None,
+        "not revived"
+    );
+    assert_eq!(holder_of(&store, "bob@example.com").await, None);
+    assert_eq!(
+        holder_of(&store, "ann@example.com").await.as_deref(),
+        Some("u1")
+    );
+
+    // An expired user's id is free again.
+    store
+        .insert_user(&guest("u2", NOW + 10), None, NOW)
+        .await
+        .unwrap();
+    store
+        .insert_user(&guest("u2", NOW + HOUR), None, NOW + 20)
+        .await
+        .unwrap();
+    let revived = store.get_user("u2", NOW + 20).await.unwrap().unwrap();
+    assert_eq!(revived.expires_at, Some(NOW + HOUR));
+}
+
+/// `upgrade_user` only upgrades an anonymous user: a second registration of the same user
+/// is refused and leaves the first one as it was.
+pub async fn upgrade_is_refused_for_a_registered_user(store: Arc<dyn Store>) {
+    store
+        .insert_user(&guest("g", NOW + HOUR), None, NOW)
+        .await
+        .unwrap();
+    store
+        .upgrade_user("g", "ann@example.com", "Ann", Some("$argon2id$ann"), NOW)
+        .await
+        .unwrap();
+    for email in ["bob@example.com", "ann@example.com"] {
+        let err = store
+            .upgrade_user("g", email, "Bob", Some("$argon2id$bob"), NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::AlreadyRegistered("g".into()));
+    }
+    let stored = store.get_user("g", NOW).await.unwrap().unwrap();
+    assert_eq!(stored.user.email, "ann@example.com");
+    assert_eq!(stored.user.name, "Ann");
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$ann"));
+    assert_eq!(
+        holder_of(&store, "ann@example.com").await.as_deref(),
+        Some("g")
+    );
+    assert_eq!(holder_of(&store, "bob@example.com").await, None);
+    // The refused email is free for someone else.
+    store
+        .insert_user(&member("b", "bob@example.com"), None, NOW)
+        .await
+        .unwrap();
+}
+
+/// `delete_session` says whether it removed the session, so that exactly one of several
+/// concurrent deletes of one session wins (a single-use token's exchange).
+pub async fn delete_session_reports_whether_it_removed_one(store: Arc<dyn Store>) {
+    store
+        .insert_user(&guest("u1", NOW + HOUR), None, NOW)
+        .await
+        .unwrap();
+    for id in ["u1.0", "u1.a-random-part", "detached"] {
+        let session = SessionRecord::new(id, "u1", NOW, NOW + HOUR);
+        store.insert_session(&session).await.unwrap();
+        let deletes = (0..6).map(|_| store.delete_session(id));
+        let removed = futures::future::join_all(deletes).await;
+        let won = removed.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "{id}: exactly one delete removes it");
+        assert_eq!(store.get_session(id, NOW).await.unwrap(), None);
+        assert!(!store.delete_session(id).await.unwrap());
+    }
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! store_suite {
@@ -598,6 +703,9 @@ macro_rules! store_suite {
             transfer_moves_everything_once,
             concurrent_transfers_move_each_resource_once,
             rate_limit_buckets_are_per_key,
+            insert_refuses_an_id_in_use,
+            upgrade_is_refused_for_a_registered_user,
+            delete_session_reports_whether_it_removed_one,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

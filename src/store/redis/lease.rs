@@ -1,8 +1,9 @@
-//! Leases: `P{k:KEY}` holds the holder's token with a TTL (`SET NX PX`); released with a
-//! compare-and-delete so a holder never frees a lease another holder took after its own expired.
+//! Leases: `P{k:KEY}` holds the holder's token with a TTL, taken (or renewed by its holder) with
+//! a compare-and-set; released with a compare-and-delete so a holder never frees a lease another
+//! holder took after its own expired.
 
 use super::conn::map_err;
-use super::scripts::DELETE_IF;
+use super::scripts::{DELETE_IF, LEASE_TAKE};
 use super::RedisStore;
 use crate::store::StoreError;
 
@@ -13,26 +14,14 @@ impl RedisStore {
         holder: &str,
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
-        let key = self.keys.lease(key);
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&key)
+        let held: i64 = LEASE_TAKE
+            .key(self.keys.lease(key))
             .arg(holder)
-            .arg("NX")
-            .arg("PX")
             .arg(ttl_ms.max(1))
-            .query_async(&mut self.conn())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
-        if set.is_some() {
-            return Ok(true);
-        }
-        // Re-entrant for the same holder.
-        let current: Option<String> = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut self.conn())
-            .await
-            .map_err(map_err)?;
-        Ok(current.as_deref() == Some(holder))
+        Ok(held == 1)
     }
 
     pub(super) async fn release_lease_impl(

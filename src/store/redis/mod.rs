@@ -278,7 +278,7 @@ impl Store for RedisStore {
         self.refresh_impl(session_id, expires_at).await
     }
 
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         self.delete_session_impl(id).await
     }
 

@@ -22,6 +22,34 @@ return 1
     )
 });
 
+/// `KEYS[1]` user hash; `KEYS[2]`, single node only and optional, the index key of the user's
+/// placeholder email. `ARGV[1]` now (ms, caller clock), `ARGV[2]` TTL in ms (`0`: no expiry),
+/// `ARGV[3]` the user's id, `ARGV[4]` = n, `ARGV[5..5+n)` fields to clear, then field/value
+/// pairs to set. Writes the user only if no live user has the hash (a user whose `x` has
+/// passed is dead: its hash is replaced). Returns 1 when written, 0 when a live user is there,
+/// 2 (nothing written) when `KEYS[2]` names another user.
+pub(crate) static INSERT_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'c') == 1 then
+  local x = redis.call('HGET', KEYS[1], 'x')
+  if not x or x == '' or tonumber(x) > tonumber(ARGV[1]) then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+if KEYS[2] then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= ARGV[3] then return 2 end
+end
+local n = tonumber(ARGV[4])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 5, 4 + n)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n))
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('PERSIST', KEYS[1]) end
+return 1
+",
+    )
+});
+
 /// `KEYS[1]` user hash. Adds the session field `ARGV[1]` (value `ARGV[2]`: the embedded session
 /// or the session's expiry, both starting with the expiry), prunes session fields that expired
 /// before `ARGV[4]`, and gives a hash created here the TTL `ARGV[3]` so an index for an unknown
@@ -68,6 +96,19 @@ pub(crate) static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
         r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+",
+    )
+});
+
+/// `KEYS[1]` lease key: takes it for holder `ARGV[1]` for `ARGV[2]` ms when it is free or
+/// already `ARGV[1]`'s (a renewal: the TTL starts again). Returns 1 when held, 0 otherwise.
+pub(crate) static LEASE_TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 ",
     )
 });
@@ -146,13 +187,14 @@ return 1
     )
 });
 
-/// `KEYS[1]` user hash. Registers the user in place if it exists: email `ARGV[1]`, name
-/// `ARGV[2]`, password hash `ARGV[4]` when `ARGV[3]` is `1`; clears the expiry. Returns 1, or 0
-/// when the user is missing.
+/// `KEYS[1]` user hash. Registers the user in place if it exists and is anonymous: email
+/// `ARGV[1]`, name `ARGV[2]`, password hash `ARGV[4]` when `ARGV[3]` is `1`; clears the
+/// expiry. Returns 1, 0 when the user is missing, -1 when it is registered already.
 pub(crate) static UPGRADE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('HEXISTS', KEYS[1], 'c') == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'a') ~= '1' then return -1 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1], 'n', ARGV[2], 'a', '0')
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'p', ARGV[4])

@@ -162,7 +162,10 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn delete_session_impl(&self, id: &str) -> Result<(), StoreError> {
+    /// Removes an embedded session's field (one `HDEL`), else a session's own hash (one
+    /// `DEL`) and then its index field: whichever command removes the session decides the
+    /// answer, so of concurrent deletes exactly one says `true`.
+    pub(super) async fn delete_session_impl(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         if let Some(user_id) = named_user(id) {
             let removed: usize = conn
@@ -170,19 +173,19 @@ impl RedisStore {
                 .await
                 .map_err(map_err)?;
             if removed > 0 {
-                return Ok(());
+                return Ok(true);
             }
         }
         let key = self.keys.session(id);
         let user_id: Option<String> = conn.hget(&key, "u").await.map_err(map_err)?;
-        self.delete_keys(vec![key]).await?;
+        let removed = self.delete_keys(vec![key]).await? > 0;
         if let Some(user_id) = user_id {
             let _: usize = conn
                 .hdel(self.keys.user(&user_id), session_field(id))
                 .await
                 .map_err(map_err)?;
         }
-        Ok(())
+        Ok(removed)
     }
 
     pub(super) async fn delete_user_sessions_impl(

@@ -5,11 +5,13 @@
 //! harmless leftovers:
 //!
 //! - `insert_user` writes the user hash (with its first session: embedded, or its index field
-//!   and then its own hash, see [`keys`](super::keys)) first, and reserves the email last (see
-//!   [`emails`](super::emails)). A concurrent insert of the same email therefore always finds a
-//!   live holder. When the email is taken the writes are rolled back.
+//!   and then its own hash, see [`keys`](super::keys)) first, only if no live user has it (one
+//!   script: two inserts of one id cannot both win), and reserves the email after that write
+//!   has landed (see [`emails`](super::emails)). A concurrent insert of the same email
+//!   therefore always finds a live holder, on any node. When the email is taken the writes
+//!   are rolled back.
 //! - `upgrade_user` reserves the new email, then rewrites the hash and removes its expiry in
-//!   one script, then releases the old email.
+//!   one script that first checks the user is still anonymous, then releases the old email.
 //! - `delete_user` removes sessions, then the email entry (only if it still names the user),
 //!   and the user hash last, so a retry after a crash finds what is left to do.
 //!
@@ -27,7 +29,7 @@ use super::codec::{
 use super::conn::map_err;
 use super::emails::placeholder_owner;
 use super::keys::{embedded_in, is_embedded, session_field, session_of_field};
-use super::scripts::{REPLACE_FIELDS, UPGRADE};
+use super::scripts::{INSERT_USER, UPGRADE};
 use super::RedisStore;
 use crate::email::full_email;
 use crate::store::{SessionRecord, StoreError, UserRecord};
@@ -45,24 +47,37 @@ impl RedisStore {
         }
     }
 
-    async fn write_user(
+    /// Writes the user hash (with its first session's field) unless a live user has it:
+    /// `Ok(false)` then. `placeholder_key` (single node only): the index key of the user's own
+    /// placeholder email, checked in the same script; `Err` with [`PlaceholderHeld`] when a
+    /// user took that string as a real email (nothing is written).
+    async fn insert_user_hash(
         &self,
         record: &UserRecord,
         session: Option<&SessionRecord>,
         now: u64,
-    ) -> Result<(), StoreError> {
+        placeholder_key: Option<&str>,
+    ) -> Result<Result<bool, PlaceholderHeld>, StoreError> {
         let hash = UserHash::new(record, session);
         let pairs = hash.pairs();
-        REPLACE_FIELDS
-            .key(self.keys.user(&record.user.id))
+        let mut script = INSERT_USER.key(self.keys.user(&record.user.id));
+        if let Some(key) = placeholder_key {
+            script.key(key);
+        }
+        let written: i64 = script
+            .arg(now)
             .arg(self.ttl_ms(record.expires_at, now))
+            .arg(&record.user.id)
             .arg(USER_FIELDS.len())
             .arg(&USER_FIELDS[..])
             .arg(&pairs)
-            .invoke_async::<i64>(&mut self.conn())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
-        Ok(())
+        Ok(match written {
+            2 => Err(PlaceholderHeld),
+            written => Ok(written == 1),
+        })
     }
 
     pub(super) async fn live_user(
@@ -86,40 +101,58 @@ impl RedisStore {
         session: Option<&SessionRecord>,
         now: u64,
     ) -> Result<(), StoreError> {
-        if self.single_node_guest(record)
-            && self
-                .insert_guest_single(record, session, now, false)
-                .await?
-        {
-            return Ok(());
-        }
         let user = &record.user;
-        let ttl = self.ttl_ms(record.expires_at, now);
-        // Three independent keys (often three cluster slots): written and checked
-        // concurrently, so a mint costs one round trip of latency on the multiplexed
-        // connection instead of three.
+        let exists = || StoreError::UserExists(user.id.clone());
         let standalone = session.filter(|session| !is_embedded(session));
+        if self.single_node_guest(record) {
+            // Its own placeholder email, on one node: checked in the same script, no index key.
+            let placeholder = self.keys.email(&user.collection, &user.email);
+            match self
+                .insert_user_hash(record, session, now, Some(&placeholder))
+                .await?
+            {
+                Ok(false) => return Err(exists()),
+                Ok(true) => {
+                    if let Some(session) = standalone {
+                        self.write_session(session, now).await?;
+                    }
+                    return Ok(());
+                }
+                // A user took the placeholder as a real email: the general path tells a live
+                // holder from a dead one.
+                Err(PlaceholderHeld) => {}
+            }
+        }
+        if !self
+            .insert_user_hash(record, session, now, None)
+            .await?
+            .unwrap_or(false)
+        {
+            return Err(exists());
+        }
+        // The user hash has landed: only now is the email reserved, so a concurrent insert of
+        // the same email on another node finds this user live (never a holder without a hash,
+        // which it would take for dead and remove). The session's own hash and the email are
+        // independent keys, written concurrently.
+        let ttl = self.ttl_ms(record.expires_at, now);
         let write_session = async {
             match standalone {
                 Some(session) => self.write_session(session, now).await,
                 None => Ok(()),
             }
         };
-        let (written, session_written, reserved) = futures::join!(
-            self.write_user(record, session, now),
+        let (session_written, reserved) = futures::join!(
             write_session,
             self.reserve_email(&user.collection, &user.email, &user.id, ttl, now),
         );
-        written?;
-        session_written?;
-        match reserved {
-            Err(StoreError::EmailTaken) => {
+        match session_written.and(reserved) {
+            Ok(()) => Ok(()),
+            Err(error) => {
                 let mut keys = vec![self.keys.user(&user.id)];
                 keys.extend(standalone.map(|s| self.keys.session(&s.id)));
                 self.delete_keys(keys).await?;
-                Err(StoreError::EmailTaken)
+                Err(error)
             }
-            other => other,
         }
     }
 
@@ -133,8 +166,7 @@ impl RedisStore {
         now: u64,
     ) -> Result<(), StoreError> {
         if self.single_node_guest(record) {
-            self.insert_guest_single(record, session, now, true).await?;
-            return Ok(());
+            return self.insert_fresh_guest_single(record, session, now).await;
         }
         self.insert_user_impl(record, session, now).await
     }
@@ -146,25 +178,22 @@ impl RedisStore {
             && placeholder_owner(&record.user.email) == Some(record.user.id.as_str())
     }
 
-    /// A guest with its own placeholder email, on a single node: user, first session and
-    /// (unless `fresh`) the placeholder check in one pipeline (one round trip, plain commands:
-    /// no script to run; one key when the session is embedded, the layer's case). `fresh`: the
-    /// id was never handed out, so nobody holds its placeholder and it has no hash to clear.
-    /// `Ok(false)` when a user took the placeholder as a real email: the general path (which
-    /// tells a live holder from a dead one, and rolls back) takes over.
-    async fn insert_guest_single(
+    /// A guest whose id was made just now, with its own placeholder email, on a single node:
+    /// user and first session in one pipeline (one round trip, plain commands: no script to
+    /// run; one key when the session is embedded, the layer's case). Nobody holds its
+    /// placeholder and it has no hash to clear or to find live.
+    async fn insert_fresh_guest_single(
         &self,
         record: &UserRecord,
         session: Option<&SessionRecord>,
         now: u64,
-        fresh: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let user = &record.user;
         let mut pipe = redis::pipe();
         replace_fields(
             &mut pipe,
             &self.keys.user(&user.id),
-            if fresh { &[] } else { &USER_FIELDS },
+            &[],
             &UserHash::new(record, session).pairs(),
             self.ttl_ms(record.expires_at, now),
         );
@@ -178,14 +207,8 @@ impl RedisStore {
                 self.ttl_ms(Some(session.expires_at), now),
             );
         }
-        if fresh {
-            let () = pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
-            return Ok(true);
-        }
-        pipe.get(self.keys.email(&user.collection, &user.email));
-        let (holder,): (Option<String>,) =
-            pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
-        Ok(holder.is_none_or(|holder| holder == user.id))
+        let () = pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+        Ok(())
     }
 
     pub(super) async fn upgrade_user_impl(
@@ -199,6 +222,9 @@ impl RedisStore {
         let Some(current) = self.live_user(id, now).await? else {
             return Err(StoreError::UserNotFound(id.to_owned()));
         };
+        if !current.user.is_anonymous {
+            return Err(StoreError::AlreadyRegistered(id.to_owned()));
+        }
         let collection = current.user.collection.clone();
         self.reserve_email(&collection, email, id, 0, now).await?;
         let upgraded: i64 = UPGRADE
@@ -211,6 +237,15 @@ impl RedisStore {
             .await
             .map_err(map_err)?;
         let mut conn = self.conn();
+        if upgraded == -1 {
+            // A concurrent registration won: give back the reservation unless that one took
+            // the same email.
+            let winner = self.live_user(id, now).await?;
+            if winner.is_none_or(|winner| winner.user.email != email) {
+                self.release_email(&collection, email, id).await?;
+            }
+            return Err(StoreError::AlreadyRegistered(id.to_owned()));
+        }
         if upgraded == 0 {
             self.release_email(&collection, email, id).await?;
             return Err(StoreError::UserNotFound(id.to_owned()));
@@ -275,6 +310,9 @@ impl RedisStore {
         Ok(())
     }
 }
+
+/// [`INSERT_USER`]'s answer when a user holds another user's placeholder email as its real one.
+struct PlaceholderHeld;
 
 /// The field/value pairs of a user's hash: its record, and the field of its first session when
 /// it comes with one (the whole session when embedded, else its index).
