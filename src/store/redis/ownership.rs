@@ -15,8 +15,15 @@
 //!   call: a resource is never listed for an owner that `owner_of` would deny. Readers that
 //!   list `from` then `to` during a transfer see every resource at least once; `to` then
 //!   `from`, at most once (tests/redis_cluster.rs checks both). A failed cluster claim may
-//!   leave a stale set entry; it is filtered out like any other. A `release` racing with a
-//!   new `claim` of the same resource by the same owner may drop the new set entry.
+//!   leave a stale set entry; it is filtered out like any other.
+//!
+//!   Removing a set entry (a `release`, a transfer batch) races with writers that make the
+//!   resource the set owner's again (a new `claim`, a transfer into that owner), whose
+//!   owner key changes in another slot. Two rules close that race: whoever sets an owner key
+//!   to `o` adds the resource to `o`'s set before **and after** the write; whoever removes
+//!   entries from `o`'s set reads their owner keys afterwards and adds back those that name
+//!   `o`. Either the writer's second add comes after the removal, or the writer's owner key
+//!   write came before it and the remover's read sees it.
 
 use super::conn::map_err;
 use super::scripts::{CLAIM_SINGLE, DELETE_IF, RELEASE_SINGLE};
@@ -41,16 +48,21 @@ impl RedisStore {
             if current.is_some() {
                 current
             } else {
-                // Set entry first (the invariant), then the owner key, if still free.
+                // Set entry first (the invariant), then the owner key, if still free, then the
+                // set entry again (a concurrent removal from the set may have come between).
                 let _: usize = conn.sadd(&set_key, resource).await.map_err(map_err)?;
-                redis::cmd("SET")
+                let previous: Option<String> = redis::cmd("SET")
                     .arg(&owner_key)
                     .arg(owner)
                     .arg("NX")
                     .arg("GET")
                     .query_async(&mut conn)
                     .await
-                    .map_err(map_err)?
+                    .map_err(map_err)?;
+                if previous.is_none() {
+                    let _: usize = conn.sadd(&set_key, resource).await.map_err(map_err)?;
+                }
+                previous
             }
         } else {
             CLAIM_SINGLE
@@ -96,9 +108,43 @@ impl RedisStore {
             .await
             .map_err(map_err)?;
         if released == 1 {
-            let _: usize = conn.srem(&set_key, resource).await.map_err(map_err)?;
+            self.remove_from_set(&set_key, owner, std::slice::from_ref(&resource.to_owned()))
+                .await?;
         }
         Ok(released == 1)
+    }
+
+    /// Cluster only: removes `resources` from `owner`'s set `set_key`, then adds back those
+    /// whose owner key names `owner` by then (a concurrent claim or transfer into `owner`:
+    /// see the module docs).
+    pub(super) async fn remove_from_set(
+        &self,
+        set_key: &str,
+        owner: &str,
+        resources: &[String],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let _: usize = conn.srem(set_key, resources).await.map_err(map_err)?;
+        let mut back = Vec::new();
+        for chunk in resources.chunks(READ_CHUNK) {
+            let keys: Vec<String> = chunk.iter().map(|r| self.keys.owner(r)).collect();
+            let owners: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?;
+            back.extend(
+                chunk
+                    .iter()
+                    .zip(owners)
+                    .filter(|(_, current)| current.as_deref() == Some(owner))
+                    .map(|(resource, _)| resource),
+            );
+        }
+        if !back.is_empty() {
+            let _: usize = conn.sadd(set_key, back).await.map_err(map_err)?;
+        }
+        Ok(())
     }
 
     pub(super) async fn owner_of_impl(&self, resource: &str) -> Result<Option<String>, StoreError> {

@@ -13,8 +13,12 @@
 //!   transfers never move the same resource twice.
 //! - Cluster: the owner keys of a batch live in many slots, so one script cannot cover them.
 //!   Per batch: (1) `SADD` the batch to the to-set (to's slot); (2) for each resource, a
-//!   compare-and-set on its owner key, `from` -> `to` ([`SET_IF`], in the resource's slot);
-//!   (3) `SREM` the batch from the from-set (from's slot). Step 2 is the moment a resource
+//!   compare-and-set on its owner key, `from` -> `to` ([`SET_IF`], in the resource's slot),
+//!   and the moved ones added to the to-set again; (3) `SREM` the batch from the from-set
+//!   (from's slot), then add back those whose owner key names `from` by then (claimed by the
+//!   guest meanwhile: the next batch moves them). The adds after the writes and the check
+//!   after the removal are what keeps a concurrent claim's set entry (see
+//!   [`ownership`](super::ownership)). Step 2 is the moment a resource
 //!   changes owner, atomically for `owner_of`; repeating any step is a no-op, so a retry or a
 //!   concurrent transfer counts each resource exactly once (only the winning compare-and-set
 //!   counts). The set invariant of [`ownership`](super::ownership) holds between every two
@@ -26,10 +30,9 @@
 //! by the retry); after step 2, resources owned by `to` still in the from-set (the retry's
 //! compare-and-set fails, so they are not counted twice, and step 3 drops them).
 //!
-//! Known limit (cluster only): a resource claimed by `from`, or moved into `from` by another
-//! transfer, in the instant between a batch's compare-and-set and its `SREM` can lose its
-//! from-set entry. `owner_of` stays right; only `resources_of(from)` misses it. Links run once
-//! per sign-in, so the window is a race between a guest's own concurrent requests.
+//! A guest's own claims landing during its transfer are never stranded: each either moves
+//! with a batch or stays in the from-set for the next one (tests/redis_cluster.rs runs that
+//! race for many rounds).
 
 use super::conn::map_err;
 use super::scripts::{SET_IF, TRANSFER_BATCH_SINGLE};
@@ -109,21 +112,26 @@ impl RedisStore {
                 let mut conn = self.conn();
                 let key = self.keys.owner(resource);
                 async move {
-                    SET_IF
+                    let moved = SET_IF
                         .key(key)
                         .arg(from)
                         .arg(to)
                         .invoke_async::<usize>(&mut conn)
-                        .await
+                        .await?;
+                    Ok::<_, redis::RedisError>((moved == 1).then_some(resource))
                 }
             })
             .collect();
-        let moved = futures::stream::iter(moves)
+        let moved: Vec<&String> = futures::stream::iter(moves)
             .buffer_unordered(CLUSTER_CONCURRENCY)
-            .try_fold(0, |sum, moved| async move { Ok(sum + moved) })
+            .try_filter_map(|moved| async move { Ok(moved) })
+            .try_collect()
             .await
             .map_err(map_err)?;
-        let _: usize = conn.srem(from_set, batch).await.map_err(map_err)?;
-        Ok(moved)
+        if !moved.is_empty() {
+            let _: usize = conn.sadd(to_set, &moved).await.map_err(map_err)?;
+        }
+        self.remove_from_set(from_set, from, batch).await?;
+        Ok(moved.len())
     }
 }
