@@ -173,18 +173,21 @@ impl AuthError {
 /// use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
 ///
 /// let err = AnonymousAuthConfig::builder().key("k1", b"short").build().unwrap_err();
-/// assert_eq!(err, ConfigError::KeyTooShort { kid: "k1".into(), len: 5 });
+/// assert_eq!(err, ConfigError::KeyTooShort { kid: "k1".into(), len: 5, min: 32 });
 /// ```
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A signing key is shorter than 32 bytes.
-    #[error("signing key {kid:?} is {len} bytes long; keys must be at least 32 bytes (generate one with `openssl rand -base64 48`)")]
+    /// A signing key is shorter than its algorithm's hash (32 bytes for HS256, 48 for HS384,
+    /// 64 for HS512).
+    #[error("signing key {kid:?} is {len} bytes long; this algorithm needs keys of at least {min} bytes (generate one with `openssl rand -base64 64`)")]
     KeyTooShort {
         /// The key id.
         kid: String,
         /// The key's length in bytes.
         len: usize,
+        /// The shortest key the algorithm accepts, in bytes.
+        min: usize,
     },
     /// No signing key was configured.
     #[error("no signing key configured: call `.key(kid, secret)` (or `.random_key()` for local development)")]

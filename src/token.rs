@@ -23,8 +23,26 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 /// serializing them does not grow the buffer step by step.
 const PAYLOAD_CAPACITY: usize = 384;
 
-/// Shortest accepted secret, in bytes.
+/// Shortest accepted secret, in bytes, for HS256; HS384 and HS512 need their hash size (48 and
+/// 64 bytes, RFC 7518 section 3.2): see [`min_key_len`].
 pub const MIN_KEY_LEN: usize = 32;
+
+/// Shortest accepted secret for `algorithm`, in bytes: the size of its hash (RFC 7518 section
+/// 3.2 asks for a key at least that long).
+///
+/// ```
+/// use jsonwebtoken::Algorithm;
+/// use tower_anonymous_auth::token::min_key_len;
+/// assert_eq!(min_key_len(Algorithm::HS256), 32);
+/// assert_eq!(min_key_len(Algorithm::HS512), 64);
+/// ```
+pub fn min_key_len(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => MIN_KEY_LEN,
+    }
+}
 
 /// The claims carried by an auth token.
 ///
@@ -338,10 +356,12 @@ impl KeyRing {
             {
                 return Err(ConfigError::InvalidKid(kid.to_owned()));
             }
-            if secret.len() < MIN_KEY_LEN {
+            let min = min_key_len(algorithm);
+            if secret.len() < min {
                 return Err(ConfigError::KeyTooShort {
                     kid: kid.to_owned(),
                     len: secret.len(),
+                    min,
                 });
             }
             if ring.iter().any(|k: &RingKey| k.kid == kid) {
@@ -678,12 +698,34 @@ mod tests {
         let other = KeyRing::hs256([("k1", &[8u8; 32][..])]).unwrap();
         let token = other.sign(&claims(far_future())).unwrap();
         assert_eq!(ring().verify(&token), Err(TokenError::Invalid));
-        let hs512 = KeyRing::hmac(Algorithm::HS512, [("k1", &[9u8; 32][..])]).unwrap();
+        let hs512 = KeyRing::hmac(Algorithm::HS512, [("k1", &[9u8; 64][..])]).unwrap();
         let token = hs512.sign(&claims(far_future())).unwrap();
         assert_eq!(ring().verify(&token), Err(TokenError::Invalid));
         let unknown = KeyRing::hs256([("k2", &[9u8; 32][..])]).unwrap();
         let token = unknown.sign(&claims(far_future())).unwrap();
         assert_eq!(ring().verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn hs384_and_hs512_keys_must_be_as_long_as_their_hash() {
+        for (algorithm, min) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            let short = vec![7u8; min - 1];
+            let err = KeyRing::hmac(algorithm, [("k", &short[..])]).unwrap_err();
+            assert!(
+                err == ConfigError::KeyTooShort {
+                    kid: "k".into(),
+                    len: min - 1,
+                    min
+                },
+                "{algorithm:?}: {err:?}"
+            );
+            let long_enough = vec![7u8; min];
+            assert!(KeyRing::hmac(algorithm, [("k", &long_enough[..])]).is_ok());
+        }
     }
 
     #[test]
