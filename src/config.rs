@@ -106,7 +106,8 @@ pub(crate) struct CookieSettings {
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(config.collection(), "customers");
-/// assert_eq!(config.cookie_name(), "auth_token");
+/// // Secure (the default), so the cookie is host-only: `__Host-` (see `host_prefix`).
+/// assert_eq!(config.cookie_name(), "__Host-auth_token");
 /// ```
 #[derive(Clone)]
 pub struct AnonymousAuthConfig {
@@ -341,7 +342,7 @@ pub struct AnonymousAuthConfigBuilder {
     same_site: SameSite,
     domain: Option<String>,
     path: String,
-    host_prefix: bool,
+    host_prefix: Option<bool>,
     anonymous_ttl: Duration,
     session_ttl: Duration,
     refresh_interval: Duration,
@@ -375,7 +376,7 @@ impl Default for AnonymousAuthConfigBuilder {
             same_site: SameSite::Lax,
             domain: None,
             path: "/".into(),
-            host_prefix: false,
+            host_prefix: None,
             anonymous_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
@@ -412,7 +413,7 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Adds a random 32-byte key with id `"random"`: tokens will not survive a restart nor work
+    /// Adds a random 64-byte key (long enough for every algorithm) with id `"random"`: tokens will not survive a restart nor work
     /// across instances. For local development and tests.
     ///
     /// ```
@@ -421,7 +422,7 @@ impl AnonymousAuthConfigBuilder {
     /// assert_eq!(config.key_ring().signing_kid(), "random");
     /// ```
     pub fn random_key(self) -> Self {
-        let secret: [u8; 32] = rand::random();
+        let secret: [u8; 64] = rand::random();
         self.key("random", secret)
     }
 
@@ -523,12 +524,13 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Name of the auth cookie; default `auth_token`.
+    /// Name of the auth cookie; default `auth_token`, prefixed with `__Host-` whenever the
+    /// cookie can be host-only (see [`host_prefix`](Self::host_prefix)).
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
     /// let c = AnonymousAuthConfig::builder().random_key().cookie_name("session").build().unwrap();
-    /// assert_eq!(c.cookie_name(), "session");
+    /// assert_eq!(c.cookie_name(), "__Host-session");
     /// ```
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
@@ -585,16 +587,24 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Prefix the cookie name with `__Host-` (default off): browsers then only accept it when
-    /// Secure, with path `/` and no Domain, which `build` checks.
+    /// Prefix the cookie name with `__Host-`. Browsers accept such a cookie only from the
+    /// host itself (Secure, path `/`, no Domain), so a sibling subdomain cannot plant one of
+    /// its own beside it (cookie tossing). On by default whenever those rules allow it: the
+    /// cookie is `Secure` (the default), its path is `/` and it has no domain; plain-http
+    /// development with `secure(false)` keeps the bare name. `host_prefix(true)` makes `build`
+    /// refuse a configuration that breaks the rules; `host_prefix(false)` turns it off.
     ///
     /// ```
     /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// let secure = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(secure.cookie_name(), "__Host-auth_token");
+    /// let plain_http = AnonymousAuthConfig::builder().random_key().secure(false).build().unwrap();
+    /// assert_eq!(plain_http.cookie_name(), "auth_token");
     /// let err = AnonymousAuthConfig::builder().random_key().host_prefix(true).secure(false).build();
     /// assert_eq!(err.unwrap_err(), ConfigError::HostPrefixRequirements);
     /// ```
     pub fn host_prefix(mut self, enabled: bool) -> Self {
-        self.host_prefix = enabled;
+        self.host_prefix = Some(enabled);
         self
     }
 
@@ -893,13 +903,12 @@ impl AnonymousAuthConfigBuilder {
         if !valid_name {
             return Err(ConfigError::InvalidCookieName(self.cookie_name));
         }
-        let name = if self.host_prefix {
-            if !self.secure || self.path != "/" || self.domain.is_some() {
-                return Err(ConfigError::HostPrefixRequirements);
-            }
-            format!("__Host-{}", self.cookie_name)
-        } else {
-            self.cookie_name
+        let host_only = self.secure && self.path == "/" && self.domain.is_none();
+        let prefixed = self.cookie_name.starts_with("__Host-");
+        let name = match self.host_prefix {
+            Some(true) if !host_only => return Err(ConfigError::HostPrefixRequirements),
+            Some(true) | None if host_only && !prefixed => format!("__Host-{}", self.cookie_name),
+            _ => self.cookie_name,
         };
         for (option, value) in [
             ("anonymous_ttl", self.anonymous_ttl),

@@ -27,16 +27,6 @@ pub(crate) struct Credential<'a> {
     pub(crate) source: CredentialSource,
 }
 
-impl Credential<'_> {
-    /// The same credential, owning its token (to outlive the request's headers).
-    pub(crate) fn into_owned(self) -> Credential<'static> {
-        Credential {
-            token: Cow::Owned(self.token.into_owned()),
-            source: self.source,
-        }
-    }
-}
-
 /// Finds the credential of a request: a bearer token wins over the cookie named
 /// `cookie_name`. Non-UTF-8, empty or oversized values are ignored (no credential).
 pub(crate) fn find<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Option<Credential<'a>> {
@@ -76,26 +66,63 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> 
     found
 }
 
-/// The value of the last cookie named `name` in a header with nothing to percent-decode:
-/// what the `cookie` crate's `split_parse` yields (pieces between `;`, blank ones skipped,
-/// split at the first `=`, name and value trimmed, empty names and pieces without `=`
-/// dropped), found with SIMD searches instead of char-by-char scans of each piece (a token
-/// is a few hundred bytes).
-fn last_plain_value<'h>(pairs: &'h str, name: &str) -> Option<&'h str> {
-    let mut found = None;
+/// The values of the cookies named `name` in a header with nothing to percent-decode, in
+/// order: what the `cookie` crate's `split_parse` yields (pieces between `;`, blank ones
+/// skipped, split at the first `=`, name and value trimmed, empty names and pieces without
+/// `=` dropped), found with SIMD searches instead of char-by-char scans of each piece (a
+/// token is a few hundred bytes).
+fn plain_values<'h, 'n>(
+    pairs: &'h str,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
     let mut start = 0;
-    for end in memchr::memchr_iter(b';', pairs.as_bytes()).chain([pairs.len()]) {
-        // `;` is ASCII, so `start..end` are char boundaries.
-        let piece = pairs[start..end].trim();
-        start = end + 1;
-        let Some(eq) = memchr::memchr(b'=', piece.as_bytes()) else {
+    memchr::memchr_iter(b';', pairs.as_bytes())
+        .chain([pairs.len()])
+        .filter_map(move |end| {
+            // `;` is ASCII, so `start..end` are char boundaries.
+            let piece = pairs[start..end].trim();
+            start = end + 1;
+            let eq = memchr::memchr(b'=', piece.as_bytes())?;
+            (piece[..eq].trim() == name && !name.is_empty()).then(|| piece[eq + 1..].trim())
+        })
+}
+
+/// The value of the last cookie named `name` in a header with nothing to percent-decode.
+fn last_plain_value<'h>(pairs: &'h str, name: &str) -> Option<&'h str> {
+    plain_values(pairs, name).last()
+}
+
+/// Every cookie named `name`, in the order the headers carry them, decoded as
+/// [`find`] decodes: where a duplicate cookie (tossed from a sibling subdomain, say) sits
+/// beside the good one. Only read when the cookie [`find`] picked is not a valid token.
+pub(crate) fn cookie_values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<Cow<'a, str>> {
+    let mut values = Vec::new();
+    for header in headers.get_all(header::COOKIE) {
+        let Ok(pairs) = std::str::from_utf8(header.as_bytes()) else {
             continue;
         };
-        if piece[..eq].trim() == name && !name.is_empty() {
-            found = Some(piece[eq + 1..].trim());
+        if memchr::memchr(b'%', pairs.as_bytes()).is_some() {
+            let cookies = Cookie::split_parse_encoded(pairs).flatten();
+            values.extend(
+                cookies
+                    .filter(|cookie| cookie.name() == name)
+                    .map(|cookie| match cookie.value_raw() {
+                        Some(raw) => Cow::Borrowed(raw),
+                        None => Cow::Owned(cookie.value().to_owned()),
+                    }),
+            );
+        } else {
+            values.extend(plain_values(pairs, name).map(Cow::Borrowed));
         }
     }
-    found
+    values.retain(|value| !value.is_empty() && value.len() <= MAX_TOKEN_LEN);
+    values
+}
+
+/// Whether the request carries an `Authorization: Bearer` token (valid or not): an API
+/// client, for which the layer never sets a cookie.
+pub(crate) fn has_bearer(headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_some()
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if well-formed.
@@ -160,6 +187,9 @@ mod tests {
         // Percent-decoded, as tower-cookies decodes.
         let headers = cookie_headers(&[b"auth=a%2Eb"]);
         assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("a.b"));
+        // Every duplicate, in order, for the layer to pick a valid one among them.
+        let headers = cookie_headers(&[b"auth=first; auth=a%2Eb", b"x=1;auth=third;auth="]);
+        assert_eq!(cookie_values(&headers, "auth"), ["first", "a.b", "third"]);
         // A non-UTF-8 header is skipped; the others are still read.
         let headers = cookie_headers(&[b"auth=\xff\xfe", b"auth=ok"]);
         assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("ok"));

@@ -4,7 +4,7 @@
 use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
-use crate::credential::{Credential, CredentialSource};
+use crate::credential::CredentialSource;
 use crate::error::AuthError;
 use crate::rate_limit::RateDecision;
 use crate::session_cache::SessionCache;
@@ -58,7 +58,7 @@ impl AuthEngine {
 
     /// The verified auth of a token: from the memo, or by checking its signature (and then
     /// memoized). `None` when the token is not valid (forged, expired, malformed...).
-    fn verify(&self, token: &str, now_secs: u64) -> Option<Auth> {
+    pub(crate) fn verify(&self, token: &str, now_secs: u64) -> Option<Auth> {
         if let Some(auth) = self.tokens.get(token, now_secs) {
             return Some(auth);
         }
@@ -119,20 +119,6 @@ impl AuthEngine {
             tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
         }
         live
-    }
-
-    /// Verifies a credential and checks its session in the store. `Ok(None)` means the
-    /// credential is not valid (forged, expired, revoked...): the request has no auth.
-    /// When the session is due for a refresh, slides its expiry and re-issues the cookie.
-    pub(crate) async fn resolve(
-        &self,
-        credential: Credential<'_>,
-        cookies: &Cookies,
-    ) -> Result<Option<Auth>, StoreError> {
-        match self.verify(&credential.token, now_millis() / 1000) {
-            Some(auth) => self.confirm(auth, credential.source, cookies).await,
-            None => Ok(None),
-        }
     }
 
     /// Checks the session of a verified `auth` (store or memo), and refreshes it when due.

@@ -1,9 +1,10 @@
 //! [`AnonymousAuthLayer`], the [`AnonymousAuth`] service it makes, and its response future.
 
 use crate::auth::Auth;
+use crate::cache_control::PrivateResponse;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
-use crate::credential;
+use crate::credential::{self, CredentialSource};
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::guest_cookie::GuestCookie;
@@ -117,6 +118,7 @@ impl<S> Layer<S> for AnonymousAuthLayer {
                 inner,
                 engine: self.engine.clone(),
             }),
+            cookie_name: self.engine.config.cookie.name.as_str().into(),
         }
     }
 }
@@ -148,6 +150,8 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 #[derive(Clone, Debug)]
 pub struct AnonymousAuth<S> {
     inner: CookieManager<ResolveAuth<S>>,
+    /// Responses that set this cookie get `Cache-Control: private, no-store`.
+    cookie_name: Arc<str>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AnonymousAuth<S>
@@ -158,14 +162,18 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = tower_cookies::service::future::ResponseFuture<ResponseFuture<S, ReqBody>>;
+    type Future =
+        PrivateResponse<tower_cookies::service::future::ResponseFuture<ResponseFuture<S, ReqBody>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        self.inner.call(request)
+        PrivateResponse {
+            inner: self.inner.call(request),
+            cookie_name: self.cookie_name.clone(),
+        }
     }
 }
 
@@ -214,64 +222,71 @@ where
             request.headers(),
             &engine.config.trusted_proxies,
         );
-        let credential = credential::find(request.headers(), &engine.config.cookie.name);
         // A token this process verified before needs no signature check; if its session is
         // vouched for by the memo or answered by the store at once, and no refresh is due, it
         // needs no I/O at all, and the inner service is called right away (the returning
         // visitor's hot path).
         let now = now_millis();
-        let memoized = credential.as_ref().and_then(|credential| {
-            Some((engine.memoized(&credential.token, now)?, credential.source))
-        });
-        // A credential that must still be verified outlives the request's headers.
-        let credential = match memoized {
-            Some(_) => None,
-            None => credential.map(credential::Credential::into_owned),
-        };
-        // A request with a credential mints only if the credential turns out invalid.
+        let verified = verified_credential(engine, request.headers(), now);
+        // An API client (a bearer token, valid or not) never gets a cookie, so never a guest;
+        // anyone else with a credential mints only if it turns out invalid.
+        let bearer = credential::has_bearer(request.headers());
         let pending = Pending {
             request,
             inner,
             engine: engine.clone(),
             cookies,
             client_ip,
-            may_mint_later: memoized.is_some() || credential.is_some(),
+            may_mint_later: !bearer,
         };
-        let checked = memoized
-            .as_ref()
-            .and_then(|(auth, _)| engine.confirm_now(auth, now));
-        if let Some(checked) = checked {
-            let outcome = match (checked, memoized) {
-                (Ok(true), Some((auth, _))) => Ok(Some(auth)),
-                (Ok(_), _) => Ok(None),
-                (Err(error), _) => Err(error.into()),
+        let Some((auth, source)) = verified else {
+            if bearer {
+                return ResponseFuture::call(pending, None);
+            }
+            return match pending.mint() {
+                Mint::Skipped => ResponseFuture::call(pending, None),
+                Mint::Done(outcome) => ResponseFuture::settle(pending, outcome),
+                Mint::Pending(resolve) => ResponseFuture::resolving(pending, resolve),
+            };
+        };
+        if let Some(checked) = engine.confirm_now(&auth, now) {
+            let outcome = match checked {
+                Ok(true) => Ok(Some(auth)),
+                Ok(false) => Ok(None),
+                Err(error) => Err(error.into()),
             };
             return ResponseFuture::checked(pending, outcome);
         }
-        let resolve = match (memoized, credential) {
-            (Some((auth, source)), _) => {
-                let (engine, cookies) = (engine.clone(), pending.cookies.clone());
-                async move { Ok(engine.confirm(auth, source, &cookies).await?) }
-                    .instrument(request_span(&pending.request))
-                    .boxed()
-            }
-            (None, Some(credential)) => {
-                let (engine, cookies) = (engine.clone(), pending.cookies.clone());
-                async move { Ok(engine.resolve(credential, &cookies).await?) }
-                    .instrument(request_span(&pending.request))
-                    .boxed()
-            }
-            // No credential: mint at once, or go on without auth.
-            (None, None) => {
-                return match pending.mint() {
-                    Mint::Skipped => ResponseFuture::call(pending, None),
-                    Mint::Done(outcome) => ResponseFuture::settle(pending, outcome),
-                    Mint::Pending(resolve) => ResponseFuture::resolving(pending, resolve),
-                }
-            }
-        };
+        let (engine, cookies) = (engine.clone(), pending.cookies.clone());
+        let resolve = async move { Ok(engine.confirm(auth, source, &cookies).await?) }
+            .instrument(request_span(&pending.request))
+            .boxed();
         ResponseFuture::resolving(pending, resolve)
     }
+}
+
+/// The request's credential with a valid signature, as an [`Auth`] whose session is still to
+/// be checked: the bearer token, else the auth cookie (the last of its name). When that one is
+/// not valid, a valid one among the others (the cookie behind an invalid bearer; the good
+/// cookie among duplicates that a sibling subdomain tossed in) is taken instead.
+fn verified_credential(
+    engine: &AuthEngine,
+    headers: &http::HeaderMap,
+    now: u64,
+) -> Option<(Auth, CredentialSource)> {
+    let name = &engine.config.cookie.name;
+    let first = credential::find(headers, name)?;
+    let known = engine.memoized(&first.token, now);
+    if let Some(auth) = known.or_else(|| engine.verify(&first.token, now / 1000)) {
+        return Some((auth, first.source));
+    }
+    let others = credential::cookie_values(headers, name);
+    others
+        .iter()
+        .rev()
+        .filter(|token| **token != first.token)
+        .find_map(|token| engine.verify(token, now / 1000))
+        .map(|auth| (auth, CredentialSource::Cookie))
 }
 
 /// Whether the layer mints for this request when it has no valid credential: the mint

@@ -128,6 +128,7 @@ mod accounts;
 mod auth;
 #[cfg(feature = "axum")]
 mod axum;
+mod cache_control;
 mod clock;
 mod config;
 mod credential;
@@ -167,5 +168,6 @@ pub use store::{MemoryStore, Store, StoreError, User};
 
 /// Future types of the services in this crate.
 pub mod future {
+    pub use crate::cache_control::PrivateResponse;
     pub use crate::layer::ResponseFuture;
 }

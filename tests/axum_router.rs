@@ -13,7 +13,7 @@ use tower_anonymous_auth::store::{SessionRecord, Store, UserRecord};
 use tower_anonymous_auth::token::{Claims, ISSUER};
 use tower_anonymous_auth::{MemoryStore, MintPolicy, User};
 
-const COOKIE: &str = "auth_token";
+const COOKIE: &str = "__Host-auth_token";
 
 async fn start(config: tower_anonymous_auth::AnonymousAuthConfig) -> (Client, MemoryStore) {
     let store = MemoryStore::new();
@@ -284,7 +284,7 @@ async fn bad_credentials_are_treated_as_none() {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::COOKIE,
-        HeaderValue::from_bytes(b"auth_token=\xff\xfe\x80; x=\xc3").unwrap(),
+        HeaderValue::from_bytes(b"__Host-auth_token=\xff\xfe\x80; x=\xc3").unwrap(),
     );
     let response = client.get_with("/me", headers).await;
     assert_eq!(response.status, 200);

@@ -9,7 +9,7 @@ use support::apps::{app, builder, GUEST_COOKIE_ATTRIBUTES};
 use support::client::{Client, TestResponse};
 use tower_anonymous_auth::{AnonymousAuthConfig, MemoryStore};
 
-const COOKIE: &str = "auth_token";
+const COOKIE: &str = "__Host-auth_token";
 
 async fn start(config: AnonymousAuthConfig) -> (Client, MemoryStore) {
     let store = MemoryStore::new();

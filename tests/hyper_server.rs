@@ -54,14 +54,14 @@ async fn a_bare_hyper_server_mints_and_resolves() {
 
     let first = client.get("/").await;
     assert_eq!(first.status, 200);
-    let cookie = first.set_cookie("auth_token").expect("cookie");
+    let cookie = first.set_cookie("__Host-auth_token").expect("cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("Secure"));
     let first = first.json();
     assert_eq!(first["is_anonymous"], true);
     assert_eq!(first["minted_now"], true);
 
     let second = client.get("/").await;
-    assert!(second.set_cookie("auth_token").is_none());
+    assert!(second.set_cookie("__Host-auth_token").is_none());
     let second = second.json();
     assert_eq!(second["id"], first["id"]);
     assert_eq!(second["minted_now"], false);

@@ -12,7 +12,7 @@ use support::flaky_store::FlakyStore;
 use tower::ServiceExt;
 use tower_anonymous_auth::{PeerAddr, Store};
 
-const COOKIE: &str = "auth_token";
+const COOKIE: &str = "__Host-auth_token";
 
 fn lazy_app(store: Arc<FlakyStore>) -> axum::Router {
     support::apps::app(
