@@ -180,7 +180,7 @@ async fn create_user(
     let name = name.unwrap_or_else(|| (config.generate_name)(&id));
     let user = User::registered(id, config.collection.clone(), email, name, now);
     let record = UserRecord::new(user.clone()).with_password_hash(Some(hash));
-    let ttl = config.session_ttl;
+    let ttl = config.ttl_for(false);
     let session = SessionRecord::new(
         new_session_id(&user.id),
         user.id.clone(),

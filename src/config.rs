@@ -119,6 +119,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) cookie: CookieSettings,
     pub(crate) anonymous_ttl: Duration,
     pub(crate) session_ttl: Duration,
+    pub(crate) session_max_lifetime: Duration,
     pub(crate) refresh_interval: Duration,
     pub(crate) session_cache_ttl: Duration,
     pub(crate) token_cache_capacity: usize,
@@ -144,6 +145,7 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("cookie", &self.cookie)
             .field("anonymous_ttl", &self.anonymous_ttl)
             .field("session_ttl", &self.session_ttl)
+            .field("session_max_lifetime", &self.session_max_lifetime)
             .field("refresh_interval", &self.refresh_interval)
             .field("session_cache_ttl", &self.session_cache_ttl)
             .field("token_cache_capacity", &self.token_cache_capacity)
@@ -281,11 +283,13 @@ impl AnonymousAuthConfig {
     }
 
     /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
+    /// How long a new session of a user lives: a guest's `anonymous_ttl`; a registered
+    /// user's `session_ttl`, within the absolute `session_max_lifetime`.
     pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
         if is_anonymous {
             self.anonymous_ttl
         } else {
-            self.session_ttl
+            self.session_ttl.min(self.session_max_lifetime)
         }
     }
 
@@ -345,6 +349,7 @@ pub struct AnonymousAuthConfigBuilder {
     host_prefix: Option<bool>,
     anonymous_ttl: Duration,
     session_ttl: Duration,
+    session_max_lifetime: Duration,
     refresh_interval: Duration,
     session_cache_ttl: Duration,
     token_cache_capacity: usize,
@@ -379,6 +384,7 @@ impl Default for AnonymousAuthConfigBuilder {
             host_prefix: None,
             anonymous_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
             session_cache_ttl: Duration::ZERO,
             token_cache_capacity: 10_000,
@@ -619,6 +625,25 @@ impl AnonymousAuthConfigBuilder {
     /// ```
     pub fn anonymous_ttl(mut self, ttl: Duration) -> Self {
         self.anonymous_ttl = ttl;
+        self
+    }
+
+    /// How long a registered user's session lives at most, however active it is: its
+    /// absolute lifetime, counted from the sign-in (default 30 days). Sessions slide with use
+    /// (`session_ttl`), but never past this; then the user signs in again. Guests are not
+    /// concerned (their sessions live `anonymous_ttl` from their last visit).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .session_max_lifetime(Duration::from_secs(7 * 24 * 3600))
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn session_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_max_lifetime = lifetime;
         self
     }
 
@@ -913,6 +938,7 @@ impl AnonymousAuthConfigBuilder {
         for (option, value) in [
             ("anonymous_ttl", self.anonymous_ttl),
             ("session_ttl", self.session_ttl),
+            ("session_max_lifetime", self.session_max_lifetime),
             ("refresh_interval", self.refresh_interval),
         ] {
             if value.as_secs() == 0 || value.as_secs() > 10 * 365 * 24 * 3600 {
@@ -942,6 +968,7 @@ impl AnonymousAuthConfigBuilder {
             },
             anonymous_ttl: self.anonymous_ttl,
             session_ttl: self.session_ttl,
+            session_max_lifetime: self.session_max_lifetime,
             refresh_interval: self.refresh_interval,
             session_cache_ttl: self.session_cache_ttl,
             token_cache_capacity: self.token_cache_capacity,

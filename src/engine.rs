@@ -148,7 +148,14 @@ impl AuthEngine {
         if !self.refresh_due(&auth, now) {
             return Ok(Some(auth));
         }
-        let ttl = self.config.ttl_for(auth.is_anonymous);
+        let mut ttl = self.config.ttl_for(auth.is_anonymous);
+        if !auth.is_anonymous {
+            // A registered session slides, but never past its absolute lifetime.
+            let Some(left) = self.lifetime_left(&auth, now).await? else {
+                return Ok(None);
+            };
+            ttl = ttl.min(left);
+        }
         let expires_at = now.saturating_add(millis(ttl));
         if auth.persisted {
             self.store.refresh(&auth.session_id, expires_at).await?;
@@ -168,6 +175,23 @@ impl AuthEngine {
             self.set_cookie(cookies, &token, ttl);
         }
         Ok(Some(Auth::from_claims(refreshed, token, false)))
+    }
+
+    /// What is left of a registered session's absolute lifetime (`session_max_lifetime` from
+    /// its creation) at `now`; `None`, and the session revoked, once it is over.
+    async fn lifetime_left(&self, auth: &Auth, now: u64) -> Result<Option<Duration>, StoreError> {
+        let Some(session) = self.store.get_session(&auth.session_id, now).await? else {
+            return Ok(None);
+        };
+        let ends = session
+            .created_at
+            .saturating_add(millis(self.config.session_max_lifetime));
+        if now >= ends {
+            tracing::debug!(session_id = %auth.session_id, "session reached its absolute lifetime");
+            self.revoke_session(&auth.session_id).await?;
+            return Ok(None);
+        }
+        Ok(Some(Duration::from_millis(ends - now)))
     }
 
     /// Mints a new anonymous user with a session; refused with [`AuthError::RateLimited`] when

@@ -30,6 +30,10 @@ pub struct AppOptions {
     pub lazy: bool,
     /// `guest_lock_ttl` (the store lease on a guest while it registers or links).
     pub guest_lock_ttl: Option<Duration>,
+    /// `session_max_lifetime` (a registered session's absolute lifetime).
+    pub session_max_lifetime: Option<Duration>,
+    /// `refresh_interval` (how often an active session slides).
+    pub refresh_interval: Option<Duration>,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -70,6 +74,12 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     }
     if let Some(ttl) = options.guest_lock_ttl {
         builder = builder.guest_lock_ttl(ttl);
+    }
+    if let Some(lifetime) = options.session_max_lifetime {
+        builder = builder.session_max_lifetime(lifetime);
+    }
+    if let Some(interval) = options.refresh_interval {
+        builder = builder.refresh_interval(interval);
     }
     let config = builder
         .lazy_persistence(options.lazy)

@@ -827,6 +827,34 @@ pub async fn a_slow_hook_on_two_instances_registers_the_guest_once(store: Arc<dy
     );
 }
 
+/// Point 16 of the review: an active registered session slides, but not past its absolute
+/// lifetime; then the user signs in again.
+pub async fn registered_sessions_end_after_their_absolute_lifetime(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        session_max_lifetime: Some(Duration::from_secs(3)),
+        refresh_interval: Some(Duration::from_secs(1)),
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let (client, account_id) = account(&app, "ann@example.com").await;
+    let signed_in = Instant::now();
+    // Active all along: every request past the refresh interval slides the session.
+    while signed_in.elapsed() < Duration::from_millis(2_400) {
+        assert_eq!(id(&me(&client).await), account_id, "within the lifetime");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(3_300).saturating_sub(signed_in.elapsed())).await;
+    let after = me(&client).await;
+    assert_ne!(
+        after["id"],
+        account_id.as_str(),
+        "past the lifetime: {after}"
+    );
+    let again = sign_in(&client, "ann@example.com", PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.json);
+    assert_eq!(id(&me(&client).await), account_id);
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! account_suite {
@@ -854,6 +882,7 @@ macro_rules! account_suite {
             sign_out_with_the_lazy_token_of_a_stored_guest_revokes_it,
             a_sign_in_token_exchanged_at_once_works_once,
             a_slow_hook_on_two_instances_registers_the_guest_once,
+            registered_sessions_end_after_their_absolute_lifetime,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
