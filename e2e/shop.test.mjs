@@ -53,7 +53,7 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(shopBinary, [], {
-    env: { ...process.env, ADDR: `127.0.0.1:${port}` },
+    env: { ...process.env, ADDR: `127.0.0.1:${port}`, AUTH_DEV_MODE: '1' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitForServer(`${base}/`, 20_000);

@@ -2,11 +2,13 @@
 //! At checkout the visitor picks "Continue as guest" (`sign_in_anonymously`) or signs in;
 //! orders placed as a guest are owned resources that follow the guest into an account.
 //!
-//! Run: `cargo run --example guest_checkout`, then open http://127.0.0.1:3002
+//! Run: `AUTH_DEV_MODE=1 cargo run --example guest_checkout`, then open http://127.0.0.1:3002
 //! (in-memory store; set `REDIS_URL` to use Redis).
 
 #[path = "support/html.rs"]
 mod html;
+#[path = "support/secret.rs"]
+mod secret;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
@@ -202,7 +204,7 @@ async fn orders(handle: AuthHandle) -> Result<Html<String>, AuthError> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = AnonymousAuthConfig::builder()
-        .key("dev", "dev-only secret, at least 32 bytes long")
+        .key("dev", secret::auth_secret_or_exit())
         .secure(false) // plain http on localhost
         .mint_policy(MintPolicy::OnDemand) // nobody is a guest until they choose to be
         .build()?;

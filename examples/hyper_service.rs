@@ -1,9 +1,11 @@
 //! The layer on a bare hyper 1 server around a plain `tower::service_fn`: every response is
 //! the request's resolved auth as JSON.
 //!
-//! Run: `cargo run --example hyper_service`, then `curl -i -A Mozilla http://127.0.0.1:3001/`
+//! Run: `AUTH_DEV_MODE=1 cargo run --example hyper_service`, then `curl -i -A Mozilla http://127.0.0.1:3001/`
 //! (in-memory store; set `REDIS_URL` to use Redis).
 
+#[path = "support/secret.rs"]
+mod secret;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
@@ -41,7 +43,7 @@ async fn show_auth(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = AnonymousAuthConfig::builder()
-        .key("dev", "dev-only secret, at least 32 bytes long")
+        .key("dev", secret::auth_secret_or_exit())
         .secure(false) // plain http on localhost
         .build()?;
     let layer = AnonymousAuthLayer::from_arc(store_from_env::store_from_env().await?, config);

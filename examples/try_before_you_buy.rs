@@ -2,11 +2,15 @@
 //! keeps the cart (same user, upgraded in place); signing in to an existing account moves the
 //! guest's cart to it and merges the two carts in `on_link_account`.
 //!
-//! Run: `cargo run --example try_before_you_buy`, then open http://127.0.0.1:3000
-//! (in-memory store; set `REDIS_URL` to keep users and ownership in Redis).
+//! Run: `AUTH_DEV_MODE=1 cargo run --example try_before_you_buy`, then open
+//! http://127.0.0.1:3000 (in-memory store; set `REDIS_URL` to keep users and ownership in
+//! Redis). Anywhere but your own machine, set `AUTH_SECRET` (32 bytes or more) instead of
+//! `AUTH_DEV_MODE`: without one of the two the shop refuses to start.
 
 #[path = "support/html.rs"]
 mod html;
+#[path = "support/secret.rs"]
+mod secret;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
@@ -33,12 +37,14 @@ const PRODUCTS: &[(&str, &str, u32)] = &[
     ("kettle", "Gooseneck kettle", 4200),
 ];
 
-/// The shop's own data: cart lines by cart id, and a CSRF token per session.
+/// The shop's own data: cart lines by cart id, and the key of its CSRF tokens.
 /// A cart is the resource `cart:{user id}`, owned (claimed) by the user who made it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Shop {
     carts: Arc<Mutex<HashMap<String, Vec<String>>>>,
-    csrf: Arc<Mutex<HashMap<String, String>>>,
+    /// CSRF tokens are an HMAC of the session id under this key: nothing to store per
+    /// session, so nothing that grows with every visitor (and the same on every instance).
+    csrf_key: Arc<[u8]>,
 }
 
 impl Shop {
@@ -66,23 +72,46 @@ impl Shop {
         }
     }
 
-    /// The CSRF token of a session (synchronizer token pattern): new sessions get a new one.
+    /// The CSRF token of a session (synchronizer token pattern, stateless): an HMAC of the
+    /// session id, so a new session has a new token and no other site can compute it.
     fn csrf_token(&self, session_id: &str) -> String {
-        let mut tokens = match self.csrf.lock() {
-            Ok(tokens) => tokens,
-            Err(poison) => poison.into_inner(),
-        };
-        tokens
-            .entry(session_id.to_owned())
-            .or_insert_with(|| uuid::Uuid::new_v4().simple().to_string())
-            .clone()
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"csrf:");
+        mac.update(session_id.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     fn csrf_ok(&self, session_id: &str, token: &str) -> bool {
-        self.csrf
-            .lock()
-            .map(|tokens| tokens.get(session_id).is_some_and(|known| known == token))
-            .unwrap_or(false)
+        // Compared in constant time: a timing difference would leak the token byte by byte.
+        let expected = self.csrf_token(session_id);
+        expected.len() == token.len()
+            && expected
+                .bytes()
+                .zip(token.bytes())
+                .fold(0, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+
+    /// Drops the carts nobody owns any more (their guest expired and the store released
+    /// what it owned), so the map does not grow with every visitor who went away.
+    async fn purge_abandoned_carts(&self, store: &dyn tower_anonymous_auth::Store) {
+        let carts: Vec<String> = match self.carts.lock() {
+            Ok(carts) => carts.keys().cloned().collect(),
+            Err(_) => return,
+        };
+        for cart in carts {
+            if let Ok(None) = store.owner_of(&cart).await {
+                if let Ok(mut carts) = self.carts.lock() {
+                    carts.remove(&cart);
+                }
+            }
+        }
     }
 }
 
@@ -365,11 +394,21 @@ fn account_error(shop: &Shop, handle: &AuthHandle, error: AuthError) -> Response
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let shop = Shop::default();
+    let secret = secret::auth_secret_or_exit();
+    let shop = Shop {
+        carts: Arc::default(),
+        csrf_key: secret.as_bytes().into(),
+    };
     let store = store_from_env::store_from_env().await?;
     let (hook_shop, hook_store) = (shop.clone(), store.clone());
-    let secret = std::env::var("AUTH_SECRET")
-        .unwrap_or_else(|_| "dev-only secret, at least 32 bytes long".into());
+    let (purged_shop, purged_store) = (shop.clone(), store.clone());
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            purged_shop.purge_abandoned_carts(&*purged_store).await;
+        }
+    });
     let config = AnonymousAuthConfig::builder()
         .key("dev", secret)
         .secure(false) // plain http on localhost; keep the default (true) in production

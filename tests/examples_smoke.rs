@@ -41,6 +41,8 @@ async fn start(name: &str) -> (Example, Client) {
     assert!(binary.exists(), "{} not built", binary.display());
     let child = Command::new(binary)
         .env("ADDR", addr.to_string())
+        .env("AUTH_DEV_MODE", "1")
+        .env_remove("AUTH_SECRET")
         .env_remove("REDIS_URL")
         .stdout(Stdio::null())
         .spawn()
@@ -120,4 +122,25 @@ async fn hyper_service_prints_the_resolved_auth_as_json() {
     let again = client.get("/").await.json();
     assert_eq!(again["user"]["id"], first["user"]["id"]);
     assert_eq!(again["minted_now"], false);
+}
+
+/// Review point 14: with neither `AUTH_SECRET` nor `AUTH_DEV_MODE=1` an example refuses to
+/// start (a public secret would let anyone forge its tokens), and says what to set.
+#[test]
+fn examples_refuse_to_start_without_a_secret() {
+    for name in ["try_before_you_buy", "guest_checkout", "hyper_service"] {
+        let output = Command::new(example_binary(name))
+            .env("ADDR", "127.0.0.1:0")
+            .env_remove("AUTH_SECRET")
+            .env_remove("AUTH_DEV_MODE")
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} started without a secret");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("AUTH_SECRET is not set") && stderr.contains("32 bytes"),
+            "{name}: {stderr}"
+        );
+    }
 }

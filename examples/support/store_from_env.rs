@@ -1,6 +1,8 @@
-//! The examples' store: `RedisStore` when `REDIS_URL` is set, `MemoryStore` otherwise.
+//! The examples' store: `RedisStore` when `REDIS_URL` is set, `MemoryStore` otherwise (purged
+//! of expired guests and sessions every minute, so it does not grow with every visitor).
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower_anonymous_auth::store::RedisStore;
 use tower_anonymous_auth::{MemoryStore, Store, StoreError};
 
@@ -16,7 +18,19 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, StoreError> {
         }
         _ => {
             println!("store: in memory (set REDIS_URL to use Redis)");
-            Ok(Arc::new(MemoryStore::new()))
+            let store = MemoryStore::new();
+            let purged = store.clone();
+            tokio::spawn(async move {
+                let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every_minute.tick().await;
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |since| since.as_millis() as u64);
+                    purged.purge_expired(now);
+                }
+            });
+            Ok(Arc::new(store))
         }
     }
 }
