@@ -1,13 +1,16 @@
 // End-to-end: the try_before_you_buy shop in Debian's headless Chromium (playwright-core).
 // Guest visit, add to cart, register, cart still there, sign out, sign in from a fresh browser
-// context as a guest with its own cart: both carts merged. Screenshots go to ../target/e2e/.
+// context as a guest with its own cart: both carts merged. Another site's page that posts a form
+// to the shop and loads 20 images from it: the visitor stays signed in with the same cart, and
+// no guest is stored for those requests. Screenshots go to ../target/e2e/.
 //
 // Needs: the example built (`cargo build --example try_before_you_buy`), /usr/bin/chromium,
 // `npm ci` here. Run: `npm test` (or `node --test shop.test.mjs`).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -157,4 +160,51 @@ test('a form posted without its CSRF token is refused', async () => {
   });
   assert.equal(status, 403);
   await context.close();
+});
+
+/// Users the shop stored, when it runs on Redis (scripts/test.sh sets REDIS_URL and a prefix).
+function storedUsers() {
+  const url = process.env.REDIS_URL;
+  if (!url) return null;
+  const prefix = process.env.REDIS_PREFIX || 'taa:';
+  const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}{u:*`], { encoding: 'utf8' });
+  return keys.split('\n').filter((key) => key.trim()).length;
+}
+
+test("another site's form post and images neither sign the visitor out nor store guests", async () => {
+  // The attacker's page, on another site: localhost is not the same site as 127.0.0.1.
+  const attacker = createHttpServer((request, response) => {
+    const images = Array.from({ length: 20 }, (_, i) => `<img src="${base}/cart?i=${i}" width=1 height=1>`).join('');
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end(`<!doctype html><title>Win a prize</title>${images}
+      <form id=f method=post action="${base}/cart"><input name=product value=kettle><input name=csrf value=x></form>
+      <script>window.addEventListener('load', () => document.getElementById('f').submit());</script>`);
+  });
+  await new Promise((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+  const evil = `http://localhost:${attacker.address().port}/`;
+  try {
+    const email = `victim+${Date.now()}@example.com`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await addToCart(page, 'tea');
+    await page.goto(`${base}/account`);
+    await page.fill('#register input[name=email]', email);
+    await page.fill('#register input[name=password]', 'correct horse battery staple');
+    await page.click('#register button');
+    await page.waitForURL(`${base}/cart`);
+    const users = storedUsers();
+
+    await page.goto(evil);
+    await page.waitForURL((url) => url.href.startsWith(`${base}/cart`), { timeout: 10_000 });
+    await page.screenshot({ path: path.join(shots, '6-after-cross-site-post.png'), fullPage: true });
+
+    const items = (await cartItems(page)).join('\n');
+    assert.match(await page.locator('header').innerText(), /Signed in as/, 'still signed in');
+    assert.match(items, /Lapsang/, 'the cart is kept');
+    assert.doesNotMatch(items, /kettle/i, 'the forged post added nothing');
+    if (users !== null) assert.equal(storedUsers(), users, 'no guest stored for the cross-site requests');
+    await context.close();
+  } finally {
+    attacker.close();
+  }
 });

@@ -130,6 +130,8 @@ pub struct AnonymousAuthConfig {
     pub(crate) mint_rate_limit: Option<MintRateLimit>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
+    pub(crate) mint_on_same_site: bool,
+    pub(crate) csrf_guard: bool,
     pub(crate) on_link_account: Option<LinkHook>,
     pub(crate) guest_lock_ttl: Duration,
     pub(crate) password_min: usize,
@@ -159,6 +161,8 @@ impl fmt::Debug for AnonymousAuthConfig {
                 "disable_delete_anonymous_user",
                 &self.disable_delete_anonymous_user,
             )
+            .field("mint_on_same_site", &self.mint_on_same_site)
+            .field("csrf_guard", &self.csrf_guard)
             .field("on_link_account", &self.on_link_account.is_some())
             .field("guest_lock_ttl", &self.guest_lock_ttl)
             .field("password_length", &(self.password_min..=self.password_max))
@@ -282,7 +286,6 @@ impl AnonymousAuthConfig {
             .is_some_and(|predicate| predicate(request))
     }
 
-    /// Lifetime of a session (anonymous or registered) given whether the user is anonymous.
     /// How long a new session of a user lives: a guest's `anonymous_ttl`; a registered
     /// user's `session_ttl`, within the absolute `session_max_lifetime`.
     pub(crate) fn ttl_for(&self, is_anonymous: bool) -> Duration {
@@ -361,6 +364,8 @@ pub struct AnonymousAuthConfigBuilder {
     trusted_proxies: Vec<IpNet>,
     invalid_proxy: Option<String>,
     disable_delete_anonymous_user: bool,
+    mint_on_same_site: bool,
+    csrf_guard: bool,
     on_link_account: Option<LinkHook>,
     guest_lock_ttl: Duration,
     password_min: usize,
@@ -396,6 +401,8 @@ impl Default for AnonymousAuthConfigBuilder {
             trusted_proxies: Vec::new(),
             invalid_proxy: None,
             disable_delete_anonymous_user: false,
+            mint_on_same_site: false,
+            csrf_guard: true,
             on_link_account: None,
             guest_lock_ttl: Duration::from_secs(15),
             password_min: password::DEFAULT_MIN_LEN,
@@ -825,6 +832,42 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Whether requests from a sibling subdomain (`Sec-Fetch-Site: same-site`) may mint a
+    /// guest as this origin's own requests do (default `false`). Requests another site makes
+    /// never mint, except a top-level navigation with a safe method (a visitor following a
+    /// link): the browser keeps the `SameSite=Lax` cookie from the others, so a guest minted
+    /// for them would replace the visitor's cookie or be thrown away. Turn this on when
+    /// sibling subdomains of one site share the cookie (`cookie_domain`).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().mint_on_same_site(true).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn mint_on_same_site(mut self, allowed: bool) -> Self {
+        self.mint_on_same_site = allowed;
+        self
+    }
+
+    /// Whether the handle's privilege changes (register, sign in with a password or a token,
+    /// and so linking a guest) refuse requests that do not come from this origin, with
+    /// [`AuthError::CrossSiteRequest`](crate::AuthError::CrossSiteRequest) (default `true`).
+    /// A request comes from elsewhere when its `Sec-Fetch-Site` is not `same-origin` (or
+    /// `none`), or, from a browser without Fetch Metadata, when its `Origin` is not the host
+    /// it was sent to. Requests with neither header (curl, native apps) pass. This stops
+    /// login CSRF, where another page, even on a sibling subdomain, signs the visitor in to
+    /// the attacker's account and links the visitor's guest into it.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().csrf_guard(false).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn csrf_guard(mut self, enabled: bool) -> Self {
+        self.csrf_guard = enabled;
+        self
+    }
+
     /// Keep the anonymous user after it is linked to an account (default: delete it).
     ///
     /// ```
@@ -979,6 +1022,8 @@ impl AnonymousAuthConfigBuilder {
             mint_rate_limit: self.mint_rate_limit,
             trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
+            mint_on_same_site: self.mint_on_same_site,
+            csrf_guard: self.csrf_guard,
             on_link_account: self.on_link_account,
             guest_lock_ttl: self.guest_lock_ttl.max(Duration::from_millis(1)),
             password_min: self.password_min,

@@ -55,6 +55,11 @@ pub enum AuthError {
     /// The resource is owned by another user.
     #[error("resource is owned by another user")]
     NotOwner,
+    /// A sign-in, registration or guest mint was asked for by a page of another site (or of a
+    /// sibling subdomain): refused, so that no other site can sign a visitor in to an account
+    /// of its choosing (login CSRF) or replace the visitor's cookie.
+    #[error("this request came from another site; sign in from this site's own pages")]
+    CrossSiteRequest,
     /// The request did not pass the layer (no `AuthHandle` in extensions): the layer is missing.
     #[error("AnonymousAuthLayer is not installed on this route")]
     LayerMissing,
@@ -95,6 +100,7 @@ impl AuthError {
             Self::WeakPassword { .. } => "WEAK_PASSWORD",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::NotOwner => "NOT_OWNER",
+            Self::CrossSiteRequest => "CROSS_SITE_REQUEST",
             Self::LayerMissing => "LAYER_MISSING",
             Self::LinkFailed(_) => "LINK_FAILED",
             Self::RateLimited { .. } => "RATE_LIMITED",
@@ -121,7 +127,9 @@ impl AuthError {
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::RegisteredUserRequired | Self::NotOwner => StatusCode::FORBIDDEN,
+            Self::RegisteredUserRequired | Self::NotOwner | Self::CrossSiteRequest => {
+                StatusCode::FORBIDDEN
+            }
             Self::EmailTaken | Self::AlreadyRegistered | Self::Store(StoreError::EmailTaken) => {
                 StatusCode::CONFLICT
             }

@@ -4,6 +4,7 @@ use crate::accounts::{self, Registration};
 use crate::auth::Auth;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
+use crate::fetch_metadata::RequestSite;
 use crate::store::{ClaimOutcome, Store};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +59,7 @@ struct HandleState {
     cookies: Cookies,
     current: Mutex<Option<Auth>>,
     client_ip: Option<IpAddr>,
+    site: RequestSite,
 }
 
 impl std::fmt::Debug for AuthHandle {
@@ -74,6 +76,7 @@ impl AuthHandle {
         cookies: Cookies,
         current: Option<Auth>,
         client_ip: Option<IpAddr>,
+        site: RequestSite,
     ) -> Self {
         Self {
             inner: Arc::new(HandleState {
@@ -81,8 +84,18 @@ impl AuthHandle {
                 cookies,
                 current: Mutex::new(current),
                 client_ip,
+                site,
             }),
         }
+    }
+
+    /// Refuses a privilege change asked for by another site (see `csrf_guard`).
+    fn same_origin_only(&self) -> Result<(), AuthError> {
+        if self.inner.site.foreign && self.engine().config.csrf_guard {
+            tracing::info!("privilege change refused: the request came from another site");
+            return Err(AuthError::CrossSiteRequest);
+        }
+        Ok(())
     }
 
     /// The client IP the layer resolved (peer, or forwarded by a trusted proxy), if known.
@@ -156,6 +169,10 @@ impl AuthHandle {
 
     /// Mints a guest as the handle's current auth, with its cookie in the jar.
     async fn mint_guest(&self, collection: Option<&str>) -> Result<Auth, AuthError> {
+        if self.inner.site.no_mint {
+            // The browser keeps the cookie from this request's response (see `RequestSite`).
+            return Err(AuthError::CrossSiteRequest);
+        }
         let engine = self.engine();
         let auth = engine.mint(collection, self.client_ip()).await?;
         engine.set_cookie(self.cookies(), &auth.token, engine.config.anonymous_ttl);
@@ -248,6 +265,7 @@ impl AuthHandle {
         &self,
         registration: Registration,
     ) -> Result<Auth, AuthError> {
+        self.same_origin_only()?;
         let current = self.auth();
         let auth = accounts::register(
             self.engine(),
@@ -288,6 +306,7 @@ impl AuthHandle {
         email: &str,
         password: &str,
     ) -> Result<Auth, AuthError> {
+        self.same_origin_only()?;
         let current = self.auth();
         let auth = accounts::sign_in_with_password(
             self.engine(),
@@ -321,6 +340,7 @@ impl AuthHandle {
     /// # let _ = exchange;
     /// ```
     pub async fn sign_in_with_token(&self, token: &str) -> Result<Auth, AuthError> {
+        self.same_origin_only()?;
         let current = self.auth();
         let auth =
             accounts::sign_in_with_token(self.engine(), current.as_ref(), token, self.cookies())

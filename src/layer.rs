@@ -7,6 +7,7 @@ use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
 use crate::credential::{self, CredentialSource};
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
+use crate::fetch_metadata::RequestSite;
 use crate::guest_cookie::GuestCookie;
 use crate::handle::AuthHandle;
 use crate::rate_limit::client_ip;
@@ -293,11 +294,22 @@ fn verified_credential(
 /// policy says so and the skip predicate does not skip it.
 fn may_mint<B>(engine: &AuthEngine, request: &Request<B>) -> bool {
     engine.config.mint_policy == MintPolicy::Always
+        && !request_site(engine, request).no_mint
         && !engine.config.skips_mint(&MintRequest {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
         })
+}
+
+/// Where the request comes from (see [`RequestSite`]).
+fn request_site<B>(engine: &AuthEngine, request: &Request<B>) -> RequestSite {
+    RequestSite::of(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        engine.config.mint_on_same_site,
+    )
 }
 
 /// The span of the layer's work for a request that awaits the store.
@@ -395,7 +407,8 @@ where
             .as_ref()
             .filter(|auth| auth.minted_now)
             .and_then(|auth| GuestCookie::new(&engine, &cookies, &auth.token));
-        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip);
+        let site = request_site(&engine, &request);
+        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip, site);
         let extensions = request.extensions_mut();
         if let Some(auth) = auth {
             extensions.insert(auth);

@@ -136,6 +136,7 @@ mod email;
 mod engine;
 mod error;
 mod expiring_map;
+mod fetch_metadata;
 mod guest_cookie;
 mod handle;
 mod keyed_hmac;

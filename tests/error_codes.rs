@@ -30,6 +30,7 @@ fn the_error_code_table_matches_the_code() {
         AuthError::InvalidToken,
         AuthError::RegisteredUserRequired,
         AuthError::NotOwner,
+        AuthError::CrossSiteRequest,
         AuthError::EmailTaken,
         AuthError::Store(StoreError::EmailTaken),
         AuthError::AlreadyRegistered,

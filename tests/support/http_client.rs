@@ -70,6 +70,24 @@ impl TestClient {
         self.inner.post(path, &body.to_string()).await.into()
     }
 
+    /// A JSON `POST` with extra request headers (`Sec-Fetch-Site`, `Origin`...).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        extra: &[(&'static str, &str)],
+    ) -> TestResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        for (name, value) in extra {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        self.inner
+            .send(Method::POST, path, headers, body.to_string().into())
+            .await
+            .into()
+    }
+
     /// A GET with `Authorization: Bearer <token>` (cookies are sent too).
     pub async fn get_bearer(&self, path: &str, token: &str) -> TestResponse {
         let mut headers = HeaderMap::new();
