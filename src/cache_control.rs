@@ -37,7 +37,8 @@ pub(crate) fn keep_private(headers: &mut HeaderMap, name: &str) {
     }
 }
 
-/// A response future whose response goes through [`keep_private`].
+/// The layer's response future: when the response sets the auth cookie, it gains
+/// `Cache-Control: private, no-store` (an app's own `no-store` is kept).
 #[pin_project]
 pub struct PrivateResponse<F> {
     #[pin]
