@@ -63,7 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
         }
         match handle.engine().config.mint_policy {
             MintPolicy::OnDemand => handle.ensure().await,
-            MintPolicy::Always => Err(AuthError::Unauthenticated),
+            MintPolicy::Always => Err(handle.missing_auth()),
         }
     }
 }

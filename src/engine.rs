@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderValue;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_cookies::cookie::time::Duration as CookieDuration;
@@ -31,6 +32,22 @@ pub(crate) struct AuthEngine {
     pub(crate) link_locks: KeyedLocks,
     /// What goes before and after the token in a minted guest's `Set-Cookie`.
     guest_cookie_template: (String, String),
+    /// The mint limit's misconfiguration warnings, logged once each.
+    warned: Warnings,
+}
+
+/// Warnings a layer logs once, not per request.
+#[derive(Default)]
+struct Warnings {
+    no_peer: AtomicBool,
+    shared_bucket: AtomicBool,
+}
+
+impl Warnings {
+    /// `true` the first time only.
+    fn first(flag: &AtomicBool) -> bool {
+        !flag.swap(true, Ordering::Relaxed)
+    }
 }
 
 impl AuthEngine {
@@ -45,6 +62,7 @@ impl AuthEngine {
             tokens,
             link_locks: KeyedLocks::default(),
             guest_cookie_template: Default::default(),
+            warned: Warnings::default(),
         };
         engine.guest_cookie_template = engine.cookie_template(engine.config.anonymous_ttl);
         engine
@@ -268,9 +286,30 @@ impl AuthEngine {
 
     /// Refuses with [`AuthError::RateLimited`] when `client_ip` is over the mint rate limit.
     async fn check_mint_rate(&self, client_ip: Option<IpAddr>, now: u64) -> Result<(), AuthError> {
-        let (Some(limit), Some(ip)) = (self.config.mint_rate_limit, client_ip) else {
+        let Some(limit) = self.config.mint_rate_limit else {
             return Ok(());
         };
+        let Some(ip) = client_ip else {
+            if Warnings::first(&self.warned.no_peer) {
+                tracing::warn!(
+                    "no client address is known, so the per-IP mint limit is off: serve axum \
+                     with `into_make_service_with_connect_info::<SocketAddr>()`, or put a \
+                     `PeerAddr` in the request extensions"
+                );
+            }
+            return Ok(());
+        };
+        if self.config.trusted_proxies.is_empty()
+            && crate::rate_limit::is_shared_address(ip)
+            && Warnings::first(&self.warned.shared_bucket)
+        {
+            tracing::warn!(
+                %ip,
+                "a new visitor arrived from a loopback or private address and no trusted \
+                 proxies are set: behind a reverse proxy every visitor shares the proxy's \
+                 mint limit; set `trusted_proxies` to the proxy's addresses"
+            );
+        }
         let key = crate::rate_limit::rate_key(ip);
         match self.store.rate_limit(&key, limit, now).await? {
             RateDecision::Allowed => Ok(()),

@@ -60,6 +60,8 @@ struct HandleState {
     current: Mutex<Option<Auth>>,
     client_ip: Option<IpAddr>,
     site: RequestSite,
+    /// The layer's mint was over the rate limit (retry after this many seconds).
+    mint_refused: Option<u64>,
 }
 
 impl std::fmt::Debug for AuthHandle {
@@ -77,6 +79,7 @@ impl AuthHandle {
         current: Option<Auth>,
         client_ip: Option<IpAddr>,
         site: RequestSite,
+        mint_refused: Option<u64>,
     ) -> Self {
         Self {
             inner: Arc::new(HandleState {
@@ -85,6 +88,7 @@ impl AuthHandle {
                 current: Mutex::new(current),
                 client_ip,
                 site,
+                mint_refused,
             }),
         }
     }
@@ -141,7 +145,9 @@ impl AuthHandle {
         self.current().clone()
     }
 
-    /// The current auth, or [`AuthError::Unauthenticated`].
+    /// The current auth, or [`AuthError::Unauthenticated`] ([`AuthError::RateLimited`] when
+    /// the layer did not mint a guest for this request because its address is over the mint
+    /// limit).
     ///
     /// ```
     /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
@@ -149,7 +155,16 @@ impl AuthHandle {
     /// # let _ = auth; Ok(()) }
     /// ```
     pub fn require(&self) -> Result<Auth, AuthError> {
-        self.auth().ok_or(AuthError::Unauthenticated)
+        self.auth().ok_or_else(|| self.missing_auth())
+    }
+
+    /// Why the request has no auth: [`AuthError::RateLimited`] when the layer's mint for it
+    /// was over the rate limit, else [`AuthError::Unauthenticated`].
+    pub(crate) fn missing_auth(&self) -> AuthError {
+        match self.inner.mint_refused {
+            Some(retry_after_secs) => AuthError::RateLimited { retry_after_secs },
+            None => AuthError::Unauthenticated,
+        }
     }
 
     /// The current auth, minting an anonymous user first when there is none (what the

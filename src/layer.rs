@@ -394,7 +394,9 @@ where
 
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
     /// service; the cookie of a guest minted for this request goes on its response.
-    fn call(self, auth: Option<Auth>) -> State<S, ReqBody> {
+    /// `mint_refused` is the Retry-After of a mint the rate limit refused: the request goes on
+    /// without auth, and what needs an identity answers `RATE_LIMITED`.
+    fn call(self, auth: Option<Auth>, mint_refused: Option<u64>) -> State<S, ReqBody> {
         let Self {
             mut request,
             mut inner,
@@ -408,7 +410,7 @@ where
             .filter(|auth| auth.minted_now)
             .and_then(|auth| GuestCookie::new(&engine, &cookies, &auth.token));
         let site = request_site(&engine, &request);
-        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip, site);
+        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip, site, mint_refused);
         let extensions = request.extensions_mut();
         if let Some(auth) = auth {
             extensions.insert(auth);
@@ -459,7 +461,7 @@ where
     /// Calls the inner service at once with `auth`.
     fn call(pending: Pending<S, ReqBody>, auth: Option<Auth>) -> Self {
         Self {
-            state: pending.call(auth),
+            state: pending.call(auth, None),
         }
     }
 
@@ -482,10 +484,14 @@ where
         }
     }
 
-    /// Calls the inner service with a resolved `outcome`, or answers for the layer.
+    /// Calls the inner service with a resolved `outcome`, or answers for the layer. A mint
+    /// over the rate limit goes on without auth: pages still render.
     fn settle(pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
         match settled_auth(&pending.engine, outcome) {
             Ok(auth) => Self::call(pending, auth),
+            Err(AuthError::RateLimited { retry_after_secs }) => Self {
+                state: pending.call(None, Some(retry_after_secs)),
+            },
             Err(error) => Self {
                 state: State::Answered { error: Some(error) },
             },
@@ -493,9 +499,9 @@ where
     }
 }
 
-/// The auth a resolution gives the inner call, or the error the layer answers itself: a
-/// rate-limited mint (429), a store failure when failing closed (503); failing open, a store
-/// failure gives no auth.
+/// The auth a resolution gives the inner call, or the error the layer goes on from: a
+/// rate-limited mint (the request goes on without auth), a store failure when failing closed
+/// (503); failing open, a store failure gives no auth.
 fn settled_auth(engine: &AuthEngine, outcome: Outcome) -> Outcome {
     match outcome {
         Ok(auth) => Ok(auth),

@@ -165,6 +165,23 @@ pub(crate) fn client_ip(
     Some(client)
 }
 
+/// Whether `ip` is one a reverse proxy on the same host or network would have (loopback,
+/// private, link-local, unique local): as the peer of every request, all visitors would
+/// share its rate-limit bucket.
+pub(crate) fn is_shared_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_shared_address(IpAddr::V4(v4)))
+        }
+    }
+}
+
 /// Parses `1.2.3.4`, `1.2.3.4:80`, `::1` or `[::1]:80`.
 fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
     entry

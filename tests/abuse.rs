@@ -1,6 +1,7 @@
-//! Abuse controls over real sockets: crawlers, HEAD and asset requests never mint; the per-IP
-//! mint rate limit answers 429 with Retry-After; forwarded headers count only from trusted
-//! proxies.
+//! Abuse controls over real sockets: crawlers, HEAD and asset requests never mint; over the
+//! per-IP mint rate limit pages still render without auth and what needs an identity answers
+//! 429 with Retry-After; forwarded headers count only from trusted proxies; a misconfigured
+//! limit is logged once.
 
 mod support;
 
@@ -71,8 +72,10 @@ async fn never_skip_mint_mints_for_everyone() {
     assert_eq!(store.user_count(), 1);
 }
 
+/// Review point 5: over the mint limit a page view still renders (no guest, no cookie); only
+/// what needs an identity answers `RATE_LIMITED`.
 #[tokio::test]
-async fn the_mint_rate_limit_answers_429_with_retry_after() {
+async fn over_the_mint_limit_pages_render_and_identity_answers_429() {
     let config = builder()
         .mint_rate_limit(Some(MintRateLimit::new(3, 1)))
         .build()
@@ -83,17 +86,23 @@ async fn the_mint_rate_limit_answers_429_with_retry_after() {
         assert_eq!(client.get("/optional").await.json()["minted_now"], true);
     }
     client.clear_cookies();
-    let limited = client.get("/optional").await;
-    assert_eq!(limited.status, 429);
-    assert_eq!(limited.headers[header::RETRY_AFTER], "60");
-    assert_eq!(limited.headers["x-auth-error"], "RATE_LIMITED");
-    assert!(limited.set_cookies().is_empty());
+    let page = client.get("/optional").await;
+    assert_eq!(page.status, 200, "the page renders");
+    assert_eq!(page.json(), serde_json::Value::Null, "without auth");
+    assert!(page.set_cookies().is_empty());
+    let identity = client.get("/me").await;
+    assert_eq!(identity.status, 429);
+    assert_eq!(identity.headers[header::RETRY_AFTER], "60");
+    assert_eq!(identity.json()["code"], "RATE_LIMITED");
+    assert!(identity.json()["message"].is_string());
+    assert!(identity.set_cookies().is_empty());
+    // A write through the handle needs an identity too.
+    let claim = client.post("/claim/cart:1", "").await;
+    assert_eq!(claim.status, 429);
+    assert_eq!(claim.json()["code"], "RATE_LIMITED");
     assert_eq!(store.user_count(), 3);
     // The bucket belongs to the IP: another new visitor from it is limited too.
-    assert_eq!(
-        Client::new(client.addr()).get("/optional").await.status,
-        429
-    );
+    assert_eq!(Client::new(client.addr()).get("/me").await.status, 429);
 }
 
 #[tokio::test]
@@ -112,6 +121,65 @@ async fn returning_visitors_are_not_rate_limited() {
     assert_eq!(Client::new(client.addr()).get("/me").await.status, 429);
 }
 
+/// Review point 5: the two ways the per-IP limit silently goes wrong are each logged once:
+/// no peer address (the limit is off), and a loopback or private peer without trusted
+/// proxies (behind a proxy, every visitor shares its bucket).
+#[test]
+fn a_misconfigured_mint_limit_is_logged_once() {
+    use std::sync::{Arc as StdArc, Mutex};
+    use tower::ServiceExt;
+    #[derive(Clone, Default)]
+    struct Captured(StdArc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let router = app(Arc::new(MemoryStore::new()), builder().build().unwrap());
+            for peer in [None, None, None, Some([10, 0, 0, 7]), Some([127, 0, 0, 1])] {
+                let mut request = http::Request::get("/optional")
+                    .header(header::USER_AGENT, support::client::BROWSER)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                if let Some(ip) = peer {
+                    let addr = std::net::SocketAddr::from((ip, 4000));
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(addr));
+                }
+                let response = router.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        })
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        logs.matches("no client address is known").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        logs.matches("no trusted proxies are set").count(),
+        1,
+        "{logs}"
+    );
+}
+
 #[tokio::test]
 async fn forwarded_for_counts_only_from_trusted_proxies() {
     let limit = Some(MintRateLimit::new(1, 1));
@@ -121,7 +189,7 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         client.clear_cookies();
         let response = client
             .get_with(
-                "/optional",
+                "/me",
                 headers(&[("x-forwarded-for", &format!("198.51.100.{i}"))]),
             )
             .await;
@@ -144,7 +212,7 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     }
     client.clear_cookies();
     let again = client
-        .get_with("/optional", headers(&[("x-forwarded-for", "198.51.100.1")]))
+        .get_with("/me", headers(&[("x-forwarded-for", "198.51.100.1")]))
         .await;
     assert_eq!(again.status, 429);
 }
