@@ -1,10 +1,11 @@
 //! [`MemoryStore`]: the embedded default store.
 
+use super::rate_buckets::RateBuckets;
 use super::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
 use crate::rate_limit::{MintRateLimit, RateDecision};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An in-process store: no setup, nothing persisted, one process only.
 ///
@@ -22,6 +23,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<RwLock<Inner>>,
+    /// Apart from the records: a rate check (every new visitor) never waits for the store's
+    /// lock, nor holds it.
+    rate_buckets: Arc<Mutex<RateBuckets>>,
 }
 
 #[derive(Debug, Default)]
@@ -32,7 +36,6 @@ struct Inner {
     user_sessions: HashMap<String, HashSet<String>>,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
-    rate_buckets: HashMap<String, u64>,
     leases: HashMap<String, (String, u64)>,
 }
 
@@ -454,16 +457,11 @@ impl Store for MemoryStore {
         limit: MintRateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
-        let mut inner = self.write();
-        if inner.rate_buckets.len() >= MAX_RATE_BUCKETS {
-            // Buckets whose time has passed are full again: forgetting them changes nothing.
-            inner.rate_buckets.retain(|_, tat| *tat > now);
-        }
-        let (decision, tat) = limit.apply(inner.rate_buckets.get(key).copied(), now);
-        if let Some(tat) = tat {
-            inner.rate_buckets.insert(key.to_owned(), tat);
-        }
-        Ok(decision)
+        let mut buckets = self
+            .rate_buckets
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Ok(buckets.check(key, limit, now))
     }
 
     async fn acquire_lease(
@@ -501,6 +499,3 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
-
-/// Past this many rate-limit buckets, expired ones are swept on the next check.
-const MAX_RATE_BUCKETS: usize = 10_000;

@@ -6,6 +6,7 @@
 //! `redis` feature, `RedisStore` keeps the same data in Redis or Redis Cluster.
 
 mod memory;
+mod rate_buckets;
 #[cfg(feature = "redis")]
 mod redis;
 
