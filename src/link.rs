@@ -23,9 +23,9 @@
 //! A crash or store failure after step 2 leaves the guest's session live, so a retry runs the
 //! hook again, moves what is left (nothing, if step 3 finished) and completes. The hook must
 //! therefore be idempotent: it can run more than once for one link (after a failure in a
-//! later step, or when two instances of the app serve a double submit at the same instant,
-//! since the single-flight lock is per process). Resources still move exactly once: that is
-//! the store's `transfer` guarantee.
+//! later step, or when a lease outlived its holder: two instances serialize work on one guest
+//! through a store lease that the holder renews, and a holder that stops renewing loses it).
+//! Resources still move exactly once: that is the store's `transfer` guarantee.
 //!
 //! Registering while anonymous stores a lazy guest first, then upgrades the guest in place (same id, nothing to move); the hook
 //! runs with [`LinkKind::Register`] before the store upgrades the user, so a failing hook
