@@ -6,11 +6,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
-use tower_anonymous_auth::{MemoryStore, MintRateLimit, Store};
+use tower_anonymous_auth::{MemoryStore, RateLimit, Store};
 
 const NOW: u64 = 1_700_000_000_000;
 
-fn filled(live: usize, limit: MintRateLimit) -> MemoryStore {
+fn filled(live: usize, limit: RateLimit) -> MemoryStore {
     let store = MemoryStore::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -31,7 +31,7 @@ fn rate_checks(c: &mut Criterion) {
         .build()
         .unwrap();
     // One mint a minute, burst of one: every bucket stays live for the whole run.
-    let limit = MintRateLimit::new(1, 1);
+    let limit = RateLimit::new(1, 1);
     let mut group = c.benchmark_group("memory_rate_check");
     for live in [1_000, 40_000] {
         let store = filled(live, limit);

@@ -10,6 +10,7 @@ use crate::error::AuthError;
 use crate::link::{self, LinkEvent, LinkKind};
 use crate::password;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use tower_cookies::Cookies;
 
@@ -103,7 +104,8 @@ pub(crate) async fn register(
     if holder.is_some_and(|record| current.is_none_or(|guest| guest.user.id != record.user.id)) {
         return Err(AuthError::EmailTaken);
     }
-    let hash = password::hash(registration.password).await?;
+    check_password_rate(engine, client_ip, None).await?;
+    let hash = password::hash(registration.password, client_ip).await?;
     match current {
         Some(guest) => {
             // A lazy guest (only in its token) is stored first, under the same ids.
@@ -205,8 +207,10 @@ async fn check_credentials(
     collection: &str,
     email: &str,
     password: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<User, AuthError> {
     let email = normalize_email(email)?;
+    check_password_rate(engine, client_ip, Some((collection, &email))).await?;
     if password.chars().count() > engine.config.password_max {
         // No stored password can be this long: refuse without hashing attacker-sized input.
         return Err(AuthError::InvalidCredentials);
@@ -220,16 +224,51 @@ async fn check_credentials(
         Some((record.user, hash))
     });
     let Some((user, hash)) = candidate else {
-        password::verify_dummy(password.to_owned()).await?;
+        password::verify_dummy(password.to_owned(), client_ip).await?;
         tracing::info!("sign-in failed: unknown email");
         return Err(AuthError::InvalidCredentials);
     };
-    if password::verify(password.to_owned(), hash).await? {
+    if password::verify(password.to_owned(), hash, client_ip).await? {
         Ok(user)
     } else {
         tracing::info!(user_id = %user.id, "sign-in failed: wrong password");
         Err(AuthError::InvalidCredentials)
     }
+}
+
+/// Counts a password attempt against the per-IP limit and, for a sign-in, the per-email limit
+/// (keyed by a hash of the collection and normalised email, so that no email is written to
+/// the store in clear): [`AuthError::RateLimited`] when either is spent. Checked before any
+/// hashing, so a refused attempt costs no argon2 work.
+async fn check_password_rate(
+    engine: &AuthEngine,
+    client_ip: Option<IpAddr>,
+    email: Option<(&str, &str)>,
+) -> Result<(), AuthError> {
+    let config = &engine.config;
+    let now = now_millis();
+    if let (Some(limit), Some(ip)) = (config.sign_in_limit_per_ip, client_ip) {
+        let key = format!("password-ip:{}", crate::rate_limit::client_key(ip));
+        engine.check_rate(&key, limit, now).await.inspect_err(|_| {
+            tracing::info!(%ip, "password attempt rate limited (client address)");
+        })?;
+    }
+    if let (Some(limit), Some((collection, email))) = (config.sign_in_limit_per_email, email) {
+        let digest = Sha256::new()
+            .chain_update(collection.as_bytes())
+            .chain_update([0])
+            .chain_update(email.as_bytes())
+            .finalize();
+        let key = format!("password-email:{}", hex(&digest[..16]));
+        engine.check_rate(&key, limit, now).await.inspect_err(|_| {
+            tracing::info!("password sign-in rate limited (email)");
+        })?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Signs in with email and password (see [`finish_sign_in`] for what happens to the caller).
@@ -239,11 +278,12 @@ pub(crate) async fn sign_in_with_password(
     email: &str,
     password: &str,
     cookies: &Cookies,
+    client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
     let collection = current.map_or(engine.config.collection.as_str(), |auth| {
         &auth.user.collection
     });
-    let account = check_credentials(engine, collection, email, password).await?;
+    let account = check_credentials(engine, collection, email, password, client_ip).await?;
     finish_sign_in(engine, current, &account, LinkKind::SignIn, cookies).await
 }
 

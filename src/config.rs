@@ -4,7 +4,7 @@ use crate::error::ConfigError;
 use crate::link::{LinkEvent, LinkHook};
 use crate::names;
 use crate::password;
-use crate::rate_limit::MintRateLimit;
+use crate::rate_limit::RateLimit;
 use crate::skip::{default_skip_mint, MintRequest, SkipPredicate};
 use crate::token::KeyRing;
 use futures::future::BoxFuture;
@@ -127,7 +127,9 @@ pub struct AnonymousAuthConfig {
     pub(crate) store_failure: StoreFailureMode,
     pub(crate) mint_policy: MintPolicy,
     pub(crate) skip_mint: Option<SkipPredicate>,
-    pub(crate) mint_rate_limit: Option<MintRateLimit>,
+    pub(crate) mint_rate_limit: Option<RateLimit>,
+    pub(crate) sign_in_limit_per_ip: Option<RateLimit>,
+    pub(crate) sign_in_limit_per_email: Option<RateLimit>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
     pub(crate) mint_on_same_site: bool,
@@ -156,6 +158,8 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("mint_policy", &self.mint_policy)
             .field("skip_mint", &self.skip_mint.is_some())
             .field("mint_rate_limit", &self.mint_rate_limit)
+            .field("sign_in_limit_per_ip", &self.sign_in_limit_per_ip)
+            .field("sign_in_limit_per_email", &self.sign_in_limit_per_email)
             .field("trusted_proxies", &self.trusted_proxies)
             .field(
                 "disable_delete_anonymous_user",
@@ -261,12 +265,34 @@ impl AnonymousAuthConfig {
     /// The per-IP mint rate limit, if any.
     ///
     /// ```
-    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
     /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
-    /// assert_eq!(c.mint_rate_limit(), Some(MintRateLimit::default()));
+    /// assert_eq!(c.mint_rate_limit(), Some(RateLimit::default()));
     /// ```
-    pub fn mint_rate_limit(&self) -> Option<MintRateLimit> {
+    pub fn mint_rate_limit(&self) -> Option<RateLimit> {
         self.mint_rate_limit
+    }
+
+    /// The limit on password attempts per client IP, if any.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.sign_in_limit_per_ip(), Some(RateLimit::new(30, 30)));
+    /// ```
+    pub fn sign_in_limit_per_ip(&self) -> Option<RateLimit> {
+        self.sign_in_limit_per_ip
+    }
+
+    /// The limit on password sign-ins per email, if any.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
+    /// assert_eq!(c.sign_in_limit_per_email(), Some(RateLimit::new(10, 5)));
+    /// ```
+    pub fn sign_in_limit_per_email(&self) -> Option<RateLimit> {
+        self.sign_in_limit_per_email
     }
 
     /// Whether guests are stored lazily, at their first write.
@@ -360,7 +386,9 @@ pub struct AnonymousAuthConfigBuilder {
     store_failure: StoreFailureMode,
     mint_policy: MintPolicy,
     skip_mint: Option<SkipPredicate>,
-    mint_rate_limit: Option<MintRateLimit>,
+    mint_rate_limit: Option<RateLimit>,
+    sign_in_limit_per_ip: Option<RateLimit>,
+    sign_in_limit_per_email: Option<RateLimit>,
     trusted_proxies: Vec<IpNet>,
     invalid_proxy: Option<String>,
     disable_delete_anonymous_user: bool,
@@ -397,7 +425,9 @@ impl Default for AnonymousAuthConfigBuilder {
             store_failure: StoreFailureMode::FailClosed,
             mint_policy: MintPolicy::Always,
             skip_mint: Some(Arc::new(default_skip_mint)),
-            mint_rate_limit: Some(MintRateLimit::default()),
+            mint_rate_limit: Some(RateLimit::default()),
+            sign_in_limit_per_ip: Some(RateLimit::new(30, 30)),
+            sign_in_limit_per_email: Some(RateLimit::new(10, 5)),
             trusted_proxies: Vec::new(),
             invalid_proxy: None,
             disable_delete_anonymous_user: false,
@@ -789,18 +819,53 @@ impl AnonymousAuthConfigBuilder {
     }
 
     /// The per-client-IP mint rate limit; `None` turns it off. Default
-    /// [`MintRateLimit::default`] (60 at once, then 60 a minute). Over the limit, the layer
+    /// [`RateLimit::default`] (60 at once, then 60 a minute). Over the limit, the layer
     /// answers `429 Too Many Requests` with `Retry-After`. The client IP comes from the socket
     /// (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`; other servers:
     /// insert a [`PeerAddr`](crate::PeerAddr)); without it, no limit applies.
     ///
     /// ```
-    /// # use tower_anonymous_auth::{AnonymousAuthConfig, MintRateLimit};
-    /// let c = AnonymousAuthConfig::builder().random_key().mint_rate_limit(Some(MintRateLimit::new(10, 30))).build();
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().mint_rate_limit(Some(RateLimit::new(10, 30))).build();
     /// assert!(c.is_ok());
     /// ```
-    pub fn mint_rate_limit(mut self, limit: Option<MintRateLimit>) -> Self {
+    pub fn mint_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.mint_rate_limit = limit;
+        self
+    }
+
+    /// The limit on password attempts (sign-ins and registrations) per client IP; `None`
+    /// turns it off. Default 30 at once, then 30 a minute. It is counted in the store (shared
+    /// by every app instance) before any password is hashed; over it the attempt fails with
+    /// [`AuthError::RateLimited`](crate::AuthError::RateLimited) (`429`, `Retry-After`), even
+    /// with the right password. The client IP comes from the socket, as for
+    /// [`mint_rate_limit`](Self::mint_rate_limit); without one, only the per-email limit
+    /// applies.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().sign_in_limit_per_ip(Some(RateLimit::new(10, 10))).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn sign_in_limit_per_ip(mut self, limit: Option<RateLimit>) -> Self {
+        self.sign_in_limit_per_ip = limit;
+        self
+    }
+
+    /// The limit on password sign-ins per normalised email (in its collection), from any
+    /// address; `None` turns it off. Default 10 at once, then 5 a minute: a guesser spread
+    /// over many addresses gets a handful of tries a minute against one account. Unknown
+    /// emails are counted the same way, so the limit tells nothing about which emails have
+    /// accounts. The trade-off: while someone floods an account's email, its owner's
+    /// password sign-ins are refused too (other ways in, such as a sign-in token, still work).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, RateLimit};
+    /// let c = AnonymousAuthConfig::builder().random_key().sign_in_limit_per_email(None).build().unwrap();
+    /// assert_eq!(c.sign_in_limit_per_email(), None);
+    /// ```
+    pub fn sign_in_limit_per_email(mut self, limit: Option<RateLimit>) -> Self {
+        self.sign_in_limit_per_email = limit;
         self
     }
 
@@ -1020,6 +1085,8 @@ impl AnonymousAuthConfigBuilder {
             mint_policy: self.mint_policy,
             skip_mint: self.skip_mint,
             mint_rate_limit: self.mint_rate_limit,
+            sign_in_limit_per_ip: self.sign_in_limit_per_ip,
+            sign_in_limit_per_email: self.sign_in_limit_per_email,
             trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
             mint_on_same_site: self.mint_on_same_site,

@@ -6,7 +6,7 @@ use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::credential::CredentialSource;
 use crate::error::AuthError;
-use crate::rate_limit::RateDecision;
+use crate::rate_limit::{RateDecision, RateLimit};
 use crate::session_cache::SessionCache;
 use crate::single_flight::KeyedLocks;
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
@@ -310,15 +310,25 @@ impl AuthEngine {
                  mint limit; set `trusted_proxies` to the proxy's addresses"
             );
         }
-        let key = crate::rate_limit::rate_key(ip);
-        match self.store.rate_limit(&key, limit, now).await? {
+        let key = format!("mint:{}", crate::rate_limit::client_key(ip));
+        self.check_rate(&key, limit, now).await.inspect_err(|_| {
+            tracing::info!(%ip, "anonymous mint rate limited");
+        })
+    }
+
+    /// Counts one attempt in the store's bucket `key`: [`AuthError::RateLimited`] when the
+    /// bucket is over `limit`.
+    pub(crate) async fn check_rate(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        match self.store.rate_limit(key, limit, now).await? {
             RateDecision::Allowed => Ok(()),
-            RateDecision::Limited { retry_after_ms } => {
-                tracing::info!(%ip, retry_after_ms, "anonymous mint rate limited");
-                Err(AuthError::RateLimited {
-                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
-                })
-            }
+            RateDecision::Limited { retry_after_ms } => Err(AuthError::RateLimited {
+                retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+            }),
         }
     }
 

@@ -66,10 +66,18 @@ pub enum AuthError {
     /// An `on_link_account` hook failed; the guest's data is intact and a retry completes the link.
     #[error("linking the guest to the account failed: {0}")]
     LinkFailed(String),
-    /// Too many anonymous users minted from one client address.
-    #[error("too many new visitors from this address; retry in {retry_after_secs} s")]
+    /// Over a rate limit: too many anonymous users minted from one client address, or too
+    /// many password attempts from one address or against one email.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited {
-        /// Seconds until a new mint is allowed.
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// Too many password checks are already waiting for the hashing workers; refused at once
+    /// rather than queued, so that a flood cannot delay everyone's sign-in.
+    #[error("the server is busy checking other passwords; retry in {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
     /// The store failed.
@@ -104,6 +112,7 @@ impl AuthError {
             Self::LayerMissing => "LAYER_MISSING",
             Self::LinkFailed(_) => "LINK_FAILED",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Busy { .. } => "BUSY",
             Self::Store(StoreError::Unavailable(_)) => "STORE_UNAVAILABLE",
             Self::Store(_) => "STORE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -134,7 +143,9 @@ impl AuthError {
                 StatusCode::CONFLICT
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::Store(StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::LinkFailed(_) | Self::LayerMissing | Self::Store(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -142,7 +153,7 @@ impl AuthError {
     }
 
     /// How many seconds a client should wait before retrying, for the errors a retry can fix:
-    /// a rate limit, or a store that is down.
+    /// a rate limit, a busy password queue, or a store that is down.
     ///
     /// ```
     /// use tower_anonymous_auth::{AuthError, StoreError};
@@ -152,7 +163,9 @@ impl AuthError {
     /// ```
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             Self::Store(store) if store.is_unavailable() => Some(1),
             _ => None,
         }
@@ -168,7 +181,7 @@ impl AuthError {
     /// ```
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             body["retry_after"] = (*retry_after_secs).into();
         }
         body

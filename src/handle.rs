@@ -261,8 +261,10 @@ impl AuthHandle {
     /// The email is trimmed and lowercased ([`AuthError::InvalidEmail`] when implausible) and
     /// must be free in the collection ([`AuthError::EmailTaken`]); the password length must be
     /// within the configured bounds ([`AuthError::WeakPassword`]). The password is hashed with
-    /// argon2id off the async executor. On success a new session and cookie replace the old
-    /// ones, which are revoked.
+    /// argon2id off the async executor, after the attempt is counted against the per-IP
+    /// password limit ([`AuthError::RateLimited`] over it; [`AuthError::Busy`] when the
+    /// hashing queue is full). On success a new session and cookie replace the old ones,
+    /// which are revoked.
     ///
     /// ```
     /// use tower_anonymous_auth::{AuthError, AuthHandle, Registration};
@@ -307,6 +309,14 @@ impl AuthHandle {
     ///
     /// In every case a new session and cookie are issued.
     ///
+    /// Guessing is throttled before any password is hashed: per client IP
+    /// ([`sign_in_limit_per_ip`](crate::AnonymousAuthConfigBuilder::sign_in_limit_per_ip)) and
+    /// per email ([`sign_in_limit_per_email`](crate::AnonymousAuthConfigBuilder::sign_in_limit_per_email)),
+    /// counted in the store; over either, [`AuthError::RateLimited`]. Password checks wait in
+    /// a fair, bounded queue: each client address has its own lane, so a flood from one
+    /// address delays others by about one check, and a full queue answers
+    /// [`AuthError::Busy`] at once.
+    ///
     /// ```
     /// use tower_anonymous_auth::{AuthError, AuthHandle};
     ///
@@ -329,6 +339,7 @@ impl AuthHandle {
             email,
             password,
             self.cookies(),
+            self.client_ip(),
         )
         .await?;
         self.set_current(Some(auth.clone()));

@@ -139,6 +139,7 @@ mod expiring_map;
 mod fetch_metadata;
 mod guest_cookie;
 mod handle;
+mod hash_queue;
 mod keyed_hmac;
 mod layer;
 mod link;
@@ -163,7 +164,7 @@ pub use error::{AuthError, ConfigError};
 pub use handle::{AnonymousSignIn, AuthHandle};
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use link::{LinkEvent, LinkKind};
-pub use rate_limit::{MintRateLimit, PeerAddr, RateDecision};
+pub use rate_limit::{PeerAddr, RateDecision, RateLimit};
 pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
 

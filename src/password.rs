@@ -1,14 +1,17 @@
-//! Password rules and argon2id hashing, run off the async executor.
+//! Password rules and argon2id hashing, run off the async executor in a fair, bounded queue
+//! ([`HashQueue`]).
 //!
 //! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$...`) made by the `argon2` crate
 //! with the OWASP parameters; verification reads the parameters from the stored string, so
 //! hashes made with other parameters keep verifying.
 
 use crate::error::AuthError;
+use crate::hash_queue::HashQueue;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::net::IpAddr;
 use std::sync::LazyLock;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 /// OWASP password storage cheat sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
 const M_COST_KIB: u32 = 19_456;
@@ -36,43 +39,36 @@ fn hasher() -> Result<Argon2<'static>, AuthError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// How many argon2 computations may run at once: half the cores (at least one). Each takes
-/// about 19 MiB and a core for tens of milliseconds, so a flood of sign-ins queues here
-/// instead of taking every core (cheap requests keep running) and all the memory.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+/// The process-wide queue: half the cores hash at once (each computation takes about
+/// 19 MiB and a core for tens of milliseconds, so cheap requests keep running), and up to 32
+/// checks per worker hold a place.
+static QUEUE: LazyLock<HashQueue> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Semaphore::new((cores / 2).max(1))
+    let workers = (cores / 2).max(1);
+    HashQueue::new(workers, 32 * workers)
 });
 
-/// Runs an argon2 job on the blocking pool once a [`HASHING`] permit is free.
-async fn run_limited<T: Send + 'static>(
-    job: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
-) -> Result<T, AuthError> {
-    let _permit = HASHING
-        .acquire()
+/// Hashes `password` with argon2id and a random salt, in the [`HashQueue`] as `client`;
+/// returns the PHC string.
+pub(crate) async fn hash(password: String, client: Option<IpAddr>) -> Result<String, AuthError> {
+    QUEUE
+        .run(client, move || {
+            let hash = hasher()?
+                .hash_password(password.as_bytes())
+                .map_err(|err| AuthError::Internal(format!("password hashing failed: {err}")))?;
+            Ok(hash.to_string())
+        })
         .await
-        .map_err(|err| AuthError::Internal(format!("password hashing limiter closed: {err}")))?;
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(|err| AuthError::Internal(format!("password hashing task failed: {err}")))?
 }
 
-/// Hashes `password` with argon2id and a random salt on the blocking pool; returns the PHC
-/// string.
-pub(crate) async fn hash(password: String) -> Result<String, AuthError> {
-    run_limited(move || {
-        let hash = hasher()?
-            .hash_password(password.as_bytes())
-            .map_err(|err| AuthError::Internal(format!("password hashing failed: {err}")))?;
-        Ok(hash.to_string())
-    })
-    .await
-}
-
-/// Whether `password` matches the PHC string `phc`, checked on the blocking pool. A stored
-/// hash that cannot be parsed never matches (and is logged).
-pub(crate) async fn verify(password: String, phc: String) -> Result<bool, AuthError> {
-    run_limited(move || {
+/// Whether `password` matches the PHC string `phc`, checked in the [`HashQueue`] as
+/// `client`. A stored hash that cannot be parsed never matches (and is logged).
+pub(crate) async fn verify(
+    password: String,
+    phc: String,
+    client: Option<IpAddr>,
+) -> Result<bool, AuthError> {
+    QUEUE.run(client, move || {
         match hasher()?.verify_password(password.as_bytes(), phc.as_str()) {
             Ok(()) => Ok(true),
             Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -91,7 +87,7 @@ async fn dummy_hash() -> Result<&'static String, AuthError> {
     DUMMY_HASH
         .get_or_try_init(|| {
             let secret: [u8; 16] = rand::random();
-            hash(secret.iter().map(|b| format!("{b:02x}")).collect())
+            hash(secret.iter().map(|b| format!("{b:02x}")).collect(), None)
         })
         .await
 }
@@ -112,9 +108,12 @@ pub(crate) fn warm_dummy() {
 /// that "unknown email" and "wrong password" cannot be told apart by timing. The dummy hash
 /// (of a random password, same parameters) is computed once per process, ahead of time when
 /// [`warm_dummy`] ran.
-pub(crate) async fn verify_dummy(password: String) -> Result<(), AuthError> {
+pub(crate) async fn verify_dummy(
+    password: String,
+    client: Option<IpAddr>,
+) -> Result<(), AuthError> {
     let dummy = dummy_hash().await?;
-    verify(password, dummy.clone()).await.map(|_| ())
+    verify(password, dummy.clone(), client).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -136,18 +135,24 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify_round_trip() {
-        let phc = hash("correct horse".into()).await.unwrap();
+        let phc = hash("correct horse".into(), None).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify("correct horse".into(), phc.clone()).await.unwrap());
-        assert!(!verify("wrong horse".into(), phc.clone()).await.unwrap());
-        let again = hash("correct horse".into()).await.unwrap();
+        assert!(verify("correct horse".into(), phc.clone(), None)
+            .await
+            .unwrap());
+        assert!(!verify("wrong horse".into(), phc.clone(), None)
+            .await
+            .unwrap());
+        let again = hash("correct horse".into(), None).await.unwrap();
         assert_ne!(phc, again, "salts must differ");
     }
 
     #[tokio::test]
     async fn garbage_hash_never_matches() {
-        assert!(!verify("x".into(), "not a phc string".into()).await.unwrap());
-        assert!(!verify("x".into(), String::new()).await.unwrap());
-        verify_dummy("anything".into()).await.unwrap();
+        assert!(!verify("x".into(), "not a phc string".into(), None)
+            .await
+            .unwrap());
+        assert!(!verify("x".into(), String::new(), None).await.unwrap());
+        verify_dummy("anything".into(), None).await.unwrap();
     }
 }

@@ -1,32 +1,33 @@
-//! The per-client-IP limit on minting anonymous users: configuration, client IP resolution
-//! (trusting forwarded headers only from configured proxies), and the GCRA arithmetic the
-//! stores share.
+//! Rate limits per client IP (minting guests, password attempts) and per email: their
+//! configuration, client IP resolution (trusting forwarded headers only from configured
+//! proxies), and the GCRA arithmetic the stores share.
 
 use http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
-/// How many anonymous users one client IP may mint: a burst, then a steady rate
-/// (a token bucket, computed as GCRA). IPv6 clients are counted per /64.
+/// How many times one client (an IP, or for password attempts an email) may do a thing: a
+/// burst, then a steady rate (a token bucket, computed as GCRA). IPv6 clients are counted
+/// per /64.
 ///
 /// ```
-/// use tower_anonymous_auth::MintRateLimit;
-/// let limit = MintRateLimit::new(20, 60);
+/// use tower_anonymous_auth::RateLimit;
+/// let limit = RateLimit::new(20, 60);
 /// assert_eq!(limit.burst, 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MintRateLimit {
-    /// Mints allowed at once from a fresh client.
+pub struct RateLimit {
+    /// Attempts allowed at once from a fresh client.
     pub burst: u32,
-    /// Mints per minute after the burst is spent.
+    /// Attempts per minute after the burst is spent.
     pub per_minute: u32,
 }
 
-impl MintRateLimit {
+impl RateLimit {
     /// A limit of `burst` at once and `per_minute` afterwards (both at least 1).
     ///
     /// ```
-    /// let limit = tower_anonymous_auth::MintRateLimit::new(0, 0);
+    /// let limit = tower_anonymous_auth::RateLimit::new(0, 0);
     /// assert_eq!((limit.burst, limit.per_minute), (1, 1));
     /// ```
     pub fn new(burst: u32, per_minute: u32) -> Self {
@@ -36,12 +37,12 @@ impl MintRateLimit {
         }
     }
 
-    /// Milliseconds between two mints at the steady rate.
+    /// Milliseconds between two attempts at the steady rate.
     pub(crate) fn interval_ms(&self) -> u64 {
         60_000 / u64::from(self.per_minute.max(1))
     }
 
-    /// How far ahead of now the arrival time may run: room for `burst - 1` extra mints.
+    /// How far ahead of now the arrival time may run: room for `burst - 1` extra attempts.
     pub(crate) fn tolerance_ms(&self) -> u64 {
         self.interval_ms()
             .saturating_mul(u64::from(self.burst.max(1)) - 1)
@@ -51,8 +52,8 @@ impl MintRateLimit {
     /// Returns the decision and, when allowed, the new `tat` to store (it can expire at `tat`).
     ///
     /// ```
-    /// use tower_anonymous_auth::{MintRateLimit, RateDecision};
-    /// let limit = MintRateLimit::new(2, 60);
+    /// use tower_anonymous_auth::{RateLimit, RateDecision};
+    /// let limit = RateLimit::new(2, 60);
     /// let (first, tat) = limit.apply(None, 0);
     /// let (second, tat) = limit.apply(tat, 0);
     /// let (third, _) = limit.apply(tat, 0);
@@ -76,7 +77,7 @@ impl MintRateLimit {
     }
 }
 
-impl Default for MintRateLimit {
+impl Default for RateLimit {
     /// 60 at once, then 60 per minute per IP.
     fn default() -> Self {
         Self::new(60, 60)
@@ -95,7 +96,7 @@ pub enum RateDecision {
     Allowed,
     /// Over the limit; retry after this many milliseconds.
     Limited {
-        /// Milliseconds until the next mint is allowed.
+        /// Milliseconds until the next attempt is allowed.
         retry_after_ms: u64,
     },
 }
@@ -190,15 +191,16 @@ fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
         .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
-/// The rate-limit key of a client: its IPv4 address, or its IPv6 /64.
-pub(crate) fn rate_key(ip: IpAddr) -> String {
+/// The rate-limit bucket of a client: its IPv4 address, or its IPv6 /64 (one household or
+/// host gets a whole /64, so counting addresses inside it would count nothing).
+pub(crate) fn client_key(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("mint:{v4}"),
+        IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("mint:{v4}"),
+            Some(v4) => v4.to_string(),
             None => {
                 let s = v6.segments();
-                format!("mint:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         },
     }
@@ -266,15 +268,15 @@ mod tests {
     #[test]
     fn ipv6_clients_share_their_64() {
         assert_eq!(
-            rate_key("2001:db8:1:2:3:4:5:6".parse().unwrap()),
-            rate_key("2001:db8:1:2:ffff::1".parse().unwrap())
+            client_key("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            client_key("2001:db8:1:2:ffff::1".parse().unwrap())
         );
-        assert_eq!(rate_key("::ffff:1.2.3.4".parse().unwrap()), "mint:1.2.3.4");
+        assert_eq!(client_key("::ffff:1.2.3.4".parse().unwrap()), "1.2.3.4");
     }
 
     #[test]
     fn gcra_allows_a_burst_then_the_steady_rate() {
-        let limit = MintRateLimit::new(3, 60);
+        let limit = RateLimit::new(3, 60);
         let mut tat = None;
         for _ in 0..3 {
             let (decision, next) = limit.apply(tat, 10_000);

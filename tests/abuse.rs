@@ -9,7 +9,7 @@ use http::{header, HeaderMap, HeaderValue, Method};
 use std::sync::Arc;
 use support::apps::{app, builder};
 use support::client::Client;
-use tower_anonymous_auth::{AnonymousAuthConfig, MemoryStore, MintRateLimit};
+use tower_anonymous_auth::{AnonymousAuthConfig, MemoryStore, RateLimit};
 
 async fn start(config: AnonymousAuthConfig) -> (Client, MemoryStore) {
     let store = MemoryStore::new();
@@ -77,7 +77,7 @@ async fn never_skip_mint_mints_for_everyone() {
 #[tokio::test]
 async fn over_the_mint_limit_pages_render_and_identity_answers_429() {
     let config = builder()
-        .mint_rate_limit(Some(MintRateLimit::new(3, 1)))
+        .mint_rate_limit(Some(RateLimit::new(3, 1)))
         .build()
         .unwrap();
     let (client, store) = start(config).await;
@@ -108,7 +108,7 @@ async fn over_the_mint_limit_pages_render_and_identity_answers_429() {
 #[tokio::test]
 async fn returning_visitors_are_not_rate_limited() {
     let config = builder()
-        .mint_rate_limit(Some(MintRateLimit::new(1, 1)))
+        .mint_rate_limit(Some(RateLimit::new(1, 1)))
         .build()
         .unwrap();
     let (client, _store) = start(config).await;
@@ -182,7 +182,7 @@ fn a_misconfigured_mint_limit_is_logged_once() {
 
 #[tokio::test]
 async fn forwarded_for_counts_only_from_trusted_proxies() {
-    let limit = Some(MintRateLimit::new(1, 1));
+    let limit = Some(RateLimit::new(1, 1));
     // Untrusted: X-Forwarded-For is ignored, every request is the loopback peer.
     let (client, _) = start(builder().mint_rate_limit(limit).build().unwrap()).await;
     for (i, expected) in [(1, 200), (2, 429)] {

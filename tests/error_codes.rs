@@ -37,6 +37,9 @@ fn the_error_code_table_matches_the_code() {
         AuthError::RateLimited {
             retry_after_secs: 3,
         },
+        AuthError::Busy {
+            retry_after_secs: 1,
+        },
         AuthError::LinkFailed("x".into()),
         AuthError::LayerMissing,
         AuthError::Store(StoreError::Corrupt("x".into())),

@@ -129,13 +129,13 @@ async fn placeholder_emails_stay_unique_without_an_index_key() {
 /// share them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_buckets_are_shared_between_instances() {
-    use tower_anonymous_auth::{MintRateLimit, RateDecision};
+    use tower_anonymous_auth::{RateDecision, RateLimit};
     let first = shared_store("rate").await;
     let second = tower_anonymous_auth::store::RedisStore::connect(&redis_url())
         .await
         .unwrap()
         .with_prefix(first.prefix().to_owned());
-    let limit = MintRateLimit::new(3, 60);
+    let limit = RateLimit::new(3, 60);
     let now = 5_000_000;
     for store in [&first, &second, &first] {
         assert!(store

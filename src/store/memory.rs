@@ -2,7 +2,7 @@
 
 use super::rate_buckets::RateBuckets;
 use super::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
-use crate::rate_limit::{MintRateLimit, RateDecision};
+use crate::rate_limit::{RateDecision, RateLimit};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -454,7 +454,7 @@ impl Store for MemoryStore {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         let mut buckets = self

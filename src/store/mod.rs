@@ -14,7 +14,7 @@ mod redis;
 pub use self::redis::{RedisStore, RedisStoreConfig, SweepReport};
 pub use memory::MemoryStore;
 
-use crate::rate_limit::{MintRateLimit, RateDecision};
+use crate::rate_limit::{RateDecision, RateLimit};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -474,12 +474,12 @@ pub trait Store: Send + Sync + 'static {
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError>;
 
     /// Counts one event against the rate-limit bucket `key` (GCRA, see
-    /// [`MintRateLimit::apply`]) and says whether it is allowed. Stores shared by several app
+    /// [`RateLimit::apply`]) and says whether it is allowed. Stores shared by several app
     /// instances (Redis) share the buckets too.
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError>;
 
@@ -585,7 +585,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         (**self).rate_limit(key, limit, now).await

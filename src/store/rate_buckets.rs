@@ -1,7 +1,7 @@
 //! [`RateBuckets`]: `MemoryStore`'s rate-limit buckets, expired in order of expiry and capped.
 //!
 //! A bucket is the GCRA "theoretical arrival time" of one key (see
-//! [`MintRateLimit::apply`]); once that time has passed the bucket is full again, so
+//! [`RateLimit::apply`]); once that time has passed the bucket is full again, so
 //! forgetting it changes nothing. The buckets are also kept ordered by that time, so each
 //! check forgets the ones that ran out without looking at the others: a check costs
 //! O(log n), however many clients minted lately: at 40,000 live buckets about 120 ns for a
@@ -10,7 +10,7 @@
 //! memory a flood of new addresses can take: past it, the bucket closest to running out is
 //! forgotten first.
 
-use crate::rate_limit::{MintRateLimit, RateDecision};
+use crate::rate_limit::{RateDecision, RateLimit};
 use std::collections::{BTreeSet, HashMap};
 
 /// The most buckets kept at once (about 100 bytes each).
@@ -41,7 +41,7 @@ impl RateBuckets {
     }
 
     /// Counts one event against bucket `key` at `now` (ms).
-    pub(crate) fn check(&mut self, key: &str, limit: MintRateLimit, now: u64) -> RateDecision {
+    pub(crate) fn check(&mut self, key: &str, limit: RateLimit, now: u64) -> RateDecision {
         self.forget_full(now);
         let current = self.tats.get(key).copied();
         let (decision, tat) = limit.apply(current, now);
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn buckets_expire_in_order_and_decide_as_gcra() {
-        let limit = MintRateLimit::new(2, 60);
+        let limit = RateLimit::new(2, 60);
         let mut buckets = RateBuckets::default();
         assert!(buckets.check("a", limit, 0).is_allowed());
         assert!(buckets.check("a", limit, 0).is_allowed());
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn the_cap_holds_under_a_flood_of_new_keys() {
-        let limit = MintRateLimit::new(1, 1);
+        let limit = RateLimit::new(1, 1);
         let mut buckets = RateBuckets::with_cap(100);
         for i in 0..1_000 {
             assert!(buckets.check(&format!("ip:{i}"), limit, i).is_allowed());

@@ -34,6 +34,12 @@ pub struct AppOptions {
     pub session_max_lifetime: Option<Duration>,
     /// `refresh_interval` (how often an active session slides).
     pub refresh_interval: Option<Duration>,
+    /// Serve with the peer address and trust `X-Forwarded-For` from loopback, so a test
+    /// chooses each request's client IP with that header.
+    pub client_addresses: bool,
+    /// Keep the default password-attempt limits (otherwise off: the timing test alone signs
+    /// in to one email more often than a person would).
+    pub password_limits: bool,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -81,6 +87,14 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     if let Some(interval) = options.refresh_interval {
         builder = builder.refresh_interval(interval);
     }
+    if options.client_addresses {
+        builder = builder.trusted_proxies(["127.0.0.0/8"]);
+    }
+    if !options.password_limits {
+        builder = builder
+            .sign_in_limit_per_ip(None)
+            .sign_in_limit_per_email(None);
+    }
     let config = builder
         .lazy_persistence(options.lazy)
         .key("test", b"an integration-test secret of 32+ bytes")
@@ -122,7 +136,12 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        if options.client_addresses {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
+        } else {
+            axum::serve(listener, app).await.unwrap();
+        }
     });
     TestApp {
         store,

@@ -855,6 +855,157 @@ pub async fn registered_sessions_end_after_their_absolute_lifetime(store: Arc<dy
     assert_eq!(id(&me(&client).await), account_id);
 }
 
+/// An app with the default password limits, whose requests name their client address in
+/// `X-Forwarded-For` (requests without it come from 127.0.0.1).
+async fn throttled_app(store: Arc<dyn Store>) -> TestApp {
+    spawn_app(
+        store,
+        AppOptions {
+            client_addresses: true,
+            password_limits: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// A password sign-in from the client address `ip` (through the trusted-proxy header).
+async fn sign_in_from(client: &TestClient, ip: &str, email: &str, password: &str) -> TestResponse {
+    client
+        .post_with(
+            "/sign-in",
+            json!({ "email": email, "password": password }),
+            &[("x-forwarded-for", ip)],
+        )
+        .await
+}
+
+/// Sends wrong-password sign-ins (`email_for(i)`, from `ip_for(i)`) until one is refused
+/// with `RATE_LIMITED`; returns how many were answered 401 before it. Panics when none of
+/// `max` attempts is limited.
+async fn guess_until_limited(
+    client: &TestClient,
+    max: usize,
+    ip_for: impl Fn(usize) -> String,
+    email_for: impl Fn(usize) -> String,
+) -> usize {
+    for i in 0..max {
+        let response = sign_in_from(client, &ip_for(i), &email_for(i), "a wrong guess").await;
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_error(&response, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+            assert!(response.json["retry_after"].as_u64().unwrap() >= 1);
+            let header: u64 = response.retry_after.as_deref().unwrap().parse().unwrap();
+            assert!(header >= 1, "{header}");
+            return i;
+        }
+        assert_error(&response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    }
+    panic!("{max} wrong guesses and none was rate limited");
+}
+
+/// Review point 4 (per client IP): one address guessing passwords for many emails is
+/// throttled by the default limit, even for a right password; other addresses are not.
+pub async fn password_guesses_from_one_address_are_throttled(store: Arc<dyn Store>) {
+    let app = throttled_app(store).await;
+    account(&app, "ann@example.com").await;
+    let attacker = app.client.fresh();
+    let allowed = guess_until_limited(
+        &attacker,
+        100,
+        |_| "198.51.100.7".into(),
+        |i| format!("victim{i}@example.com"),
+    )
+    .await;
+    assert!(
+        allowed >= 5,
+        "a burst of honest attempts is allowed: {allowed}"
+    );
+    let right = sign_in_from(&attacker, "198.51.100.7", "ann@example.com", PASSWORD).await;
+    assert_error(&right, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+    let elsewhere = sign_in_from(
+        &app.client.fresh(),
+        "192.0.2.44",
+        "ann@example.com",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{:?}", elsewhere.json);
+}
+
+/// Review point 4 (per email): guesses against one account from many addresses are
+/// throttled per normalised email (case and spaces do not make a new bucket); another
+/// account is not.
+pub async fn password_guesses_against_one_email_are_throttled(store: Arc<dyn Store>) {
+    let app = throttled_app(store).await;
+    account(&app, "ann@example.com").await;
+    account(&app, "bob@example.com").await;
+    let attacker = app.client.fresh();
+    let spellings = ["ann@example.com", " Ann@Example.com", "ANN@EXAMPLE.COM "];
+    let allowed = guess_until_limited(
+        &attacker,
+        100,
+        |i| format!("198.51.{}.{}", i / 200, i % 200 + 1),
+        |i| spellings[i % spellings.len()].into(),
+    )
+    .await;
+    assert!(
+        allowed >= 3,
+        "a few mistyped passwords are allowed: {allowed}"
+    );
+    let bob = sign_in_from(
+        &app.client.fresh(),
+        "192.0.2.45",
+        "bob@example.com",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(bob.status, StatusCode::OK, "{:?}", bob.json);
+}
+
+/// Review point 4 (fair queue): a flood of parallel sign-ins from one address waits in its
+/// own lane, so a user at another address who arrives after the whole flood is queued is
+/// answered before most of it (in one first-come line it waited behind all of it).
+pub async fn a_flood_from_one_address_does_not_delay_another_address(store: Arc<dyn Store>) {
+    let app = throttled_app(store).await;
+    account(&app, "ann@example.com").await;
+    const FLOOD: usize = 16;
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|i| {
+            let (client, answered) = (app.client.fresh(), answered.clone());
+            tokio::spawn(async move {
+                let email = format!("victim{i}@example.com");
+                let response = sign_in_from(&client, "198.51.100.7", &email, "a wrong guess").await;
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                response
+            })
+        })
+        .collect();
+    // Every flood request reaches the queue long before the first few hashes are done.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = answered.load(std::sync::atomic::Ordering::SeqCst);
+    let user = sign_in_from(
+        &app.client.fresh(),
+        "192.0.2.44",
+        "ann@example.com",
+        PASSWORD,
+    )
+    .await;
+    let during = answered.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(user.status, StatusCode::OK, "{:?}", user.json);
+    for response in flood {
+        assert_error(
+            &response.await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+        );
+    }
+    assert!(
+        before + during < FLOOD && during <= 3,
+        "the user waited for {during} flood checks ({before} were done before it came)"
+    );
+}
+
 /// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
 #[macro_export]
 macro_rules! account_suite {
@@ -883,6 +1034,9 @@ macro_rules! account_suite {
             a_sign_in_token_exchanged_at_once_works_once,
             a_slow_hook_on_two_instances_registers_the_guest_once,
             registered_sessions_end_after_their_absolute_lifetime,
+            password_guesses_from_one_address_are_throttled,
+            password_guesses_against_one_email_are_throttled,
+            a_flood_from_one_address_does_not_delay_another_address,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use tower_anonymous_auth::store::{
     ClaimOutcome, RedisStore, SessionRecord, Store, TransferReport, UserRecord,
 };
-use tower_anonymous_auth::{MintRateLimit, RateDecision, StoreError};
+use tower_anonymous_auth::{RateDecision, RateLimit, StoreError};
 
 /// Owns a [`RedisStore`] on the shared server; deletes its prefix on drop.
 pub struct CleanedUp(pub RedisStore);
@@ -100,7 +100,7 @@ impl Store for CleanedUp {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         self.0.rate_limit(key, limit, now).await

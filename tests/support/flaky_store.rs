@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, TransferReport, UserRecord};
-use tower_anonymous_auth::{MemoryStore, MintRateLimit, RateDecision, Store, StoreError};
+use tower_anonymous_auth::{MemoryStore, RateDecision, RateLimit, Store, StoreError};
 
 /// A MemoryStore that counts reads and writes, with a switch that makes every call fail as
 /// if the backend were down.
@@ -129,7 +129,7 @@ impl Store for FlakyStore {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         self.write()?;

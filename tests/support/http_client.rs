@@ -17,6 +17,8 @@ pub struct TestResponse {
     pub status: StatusCode,
     pub json: serde_json::Value,
     pub set_cookies: Vec<String>,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl From<client::TestResponse> for TestResponse {
@@ -25,6 +27,11 @@ impl From<client::TestResponse> for TestResponse {
             status: response.status,
             json: serde_json::from_str(&response.body).unwrap_or(serde_json::Value::Null),
             set_cookies: response.set_cookies(),
+            retry_after: response
+                .headers
+                .get(header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
         }
     }
 }

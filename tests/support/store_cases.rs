@@ -546,8 +546,8 @@ pub async fn concurrent_transfers_move_each_resource_once(store: Arc<dyn Store>)
 }
 
 pub async fn rate_limit_buckets_are_per_key(store: Arc<dyn Store>) {
-    use tower_anonymous_auth::{MintRateLimit, RateDecision};
-    let limit = MintRateLimit::new(2, 60);
+    use tower_anonymous_auth::{RateDecision, RateLimit};
+    let limit = RateLimit::new(2, 60);
     let now = 1_000_000;
     assert!(store
         .rate_limit("a", limit, now)

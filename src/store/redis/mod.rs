@@ -38,7 +38,7 @@ mod users;
 pub use conn::RedisStoreConfig;
 pub use sweep::SweepReport;
 
-use crate::rate_limit::{MintRateLimit, RateDecision};
+use crate::rate_limit::{RateDecision, RateLimit};
 use crate::store::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
 use async_trait::async_trait;
 use conn::Conn;
@@ -309,7 +309,7 @@ impl Store for RedisStore {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         self.rate_limit_impl(key, limit, now).await

@@ -1,19 +1,19 @@
 //! Mint rate-limit buckets in Redis, shared by every app instance on the same Redis.
 //!
 //! One string key per bucket, `P{l:KEY}`, holding the GCRA theoretical arrival time in ms;
-//! one script reads it and applies [`MintRateLimit::apply`]'s arithmetic atomically, and the
+//! one script reads it and applies [`RateLimit::apply`]'s arithmetic atomically, and the
 //! key expires when the bucket is full again.
 
 use super::conn::map_err;
 use super::RedisStore;
-use crate::rate_limit::{MintRateLimit, RateDecision};
+use crate::rate_limit::{RateDecision, RateLimit};
 use crate::store::StoreError;
 use redis::Script;
 use std::sync::LazyLock;
 
 /// `KEYS[1]` bucket. `ARGV`: now, interval, tolerance (ms). Returns `{1, 0}` when allowed
 /// (and stores the new arrival time), `{0, retry_after_ms}` when limited. Same arithmetic as
-/// [`MintRateLimit::apply`].
+/// [`RateLimit::apply`].
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -35,7 +35,7 @@ impl RedisStore {
     pub(super) async fn rate_limit_impl(
         &self,
         key: &str,
-        limit: MintRateLimit,
+        limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         let mut conn = self.conn();
