@@ -5,9 +5,11 @@
 use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::email::normalize_email;
-use crate::engine::{millis, new_id, new_session_id, AuthEngine};
+use crate::engine::AuthEngine;
 use crate::error::AuthError;
-use crate::link::{self, LinkEvent, LinkKind};
+use crate::ids::{millis, new_id, new_session_id};
+use crate::link;
+use crate::link_event::{LinkEvent, LinkKind};
 use crate::password;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
 use sha2::{Digest, Sha256};
@@ -88,7 +90,7 @@ pub(crate) async fn register(
     if current.is_some_and(|auth| !auth.is_anonymous) {
         return Err(AuthError::AlreadyRegistered);
     }
-    let email = normalize_email(&registration.email)?;
+    let email = normalize_email(&registration.email).ok_or(AuthError::InvalidEmail)?;
     let config = &engine.config;
     password::check_length(
         &registration.password,
@@ -209,7 +211,7 @@ async fn check_credentials(
     password: &str,
     client_ip: Option<IpAddr>,
 ) -> Result<User, AuthError> {
-    let email = normalize_email(email)?;
+    let email = normalize_email(email).ok_or(AuthError::InvalidEmail)?;
     check_password_rate(engine, client_ip, Some((collection, &email))).await?;
     if password.chars().count() > engine.config.password_max {
         // No stored password can be this long: refuse without hashing attacker-sized input.

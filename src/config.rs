@@ -1,7 +1,7 @@
 //! [`AnonymousAuthConfig`] and its builder: keys, cookie, lifetimes, generators, policies.
 
 use crate::error::ConfigError;
-use crate::link::{LinkEvent, LinkHook};
+use crate::link_event::{LinkEvent, LinkHook};
 use crate::names;
 use crate::password;
 use crate::rate_limit::RateLimit;

@@ -1,7 +1,5 @@
 //! Email normalisation: what makes two spellings of one address the same account.
 
-use crate::error::AuthError;
-
 /// Longest address accepted (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
 /// Longest local part accepted (RFC 5321).
@@ -9,24 +7,23 @@ const MAX_LOCAL_LEN: usize = 64;
 
 /// Trims and lowercases `email`, then checks that it is a plausible address:
 /// `local@domain.tld`, one `@`, no whitespace or control characters, a domain of non-empty
-/// dot-separated labels, at most 254 characters. Anything else is [`AuthError::InvalidEmail`].
+/// dot-separated labels, at most 254 characters; `None` for anything else (callers answer
+/// `AuthError::InvalidEmail`).
 ///
 /// This is a plausibility check, not RFC 5322 validation: only a confirmation email proves
 /// that an address works.
-pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
+pub(crate) fn normalize_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
     if email.is_empty() || email.len() > MAX_EMAIL_LEN {
-        return Err(AuthError::InvalidEmail);
+        return None;
     }
     if email
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
     {
-        return Err(AuthError::InvalidEmail);
+        return None;
     }
-    let Some((local, domain)) = email.split_once('@') else {
-        return Err(AuthError::InvalidEmail);
-    };
+    let (local, domain) = email.split_once('@')?;
     let local_ok = !local.is_empty() && local.len() <= MAX_LOCAL_LEN;
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
@@ -36,11 +33,7 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, AuthError> {
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
-    if local_ok && domain_ok {
-        Ok(email)
-    } else {
-        Err(AuthError::InvalidEmail)
-    }
+    (local_ok && domain_ok).then_some(email)
 }
 
 /// The compact form (see [`compact_email`]) of a placeholder at the default domain.
@@ -142,15 +135,11 @@ mod tests {
             "a\u{0}b@example.com",
             "Ann <ann@example.com>",
         ] {
-            assert_eq!(
-                normalize_email(bad),
-                Err(AuthError::InvalidEmail),
-                "{bad:?}"
-            );
+            assert_eq!(normalize_email(bad), None, "{bad:?}");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
-        assert_eq!(normalize_email(&long_local), Err(AuthError::InvalidEmail));
+        assert_eq!(normalize_email(&long_local), None);
         let long = format!("a@{}.com", "b".repeat(260));
-        assert_eq!(normalize_email(&long), Err(AuthError::InvalidEmail));
+        assert_eq!(normalize_email(&long), None);
     }
 }

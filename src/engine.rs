@@ -6,14 +6,13 @@ use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, SameSite};
 use crate::credential::CredentialSource;
 use crate::error::AuthError;
+use crate::ids::{first_session_id, millis, new_id, new_session_id};
 use crate::rate_limit::{RateDecision, RateLimit};
 use crate::session_cache::SessionCache;
-use crate::single_flight::KeyedLocks;
+use crate::single_flight::{GuestLock, GuestLocks};
 use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError};
 use crate::token_cache::TokenCache;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use http::HeaderValue;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +28,8 @@ pub(crate) struct AuthEngine {
     pub(crate) config: AnonymousAuthConfig,
     pub(crate) sessions: SessionCache,
     pub(crate) tokens: TokenCache,
-    pub(crate) link_locks: KeyedLocks,
+    /// Serializes registering and linking one guest, in this process and across instances.
+    pub(crate) guest_locks: GuestLocks,
     /// What goes before and after the token in a minted guest's `Set-Cookie`.
     guest_cookie_template: (String, String),
     /// The mint limit's misconfiguration warnings, logged once each.
@@ -54,18 +54,25 @@ impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
         let sessions = SessionCache::new(millis(config.session_cache_ttl));
         let tokens = TokenCache::new(config.token_cache_capacity);
+        let guest_locks = GuestLocks::new(store.clone(), config.guest_lock_ttl);
         crate::password::warm_dummy();
         let mut engine = Self {
             store,
             config,
             sessions,
             tokens,
-            link_locks: KeyedLocks::default(),
+            guest_locks,
             guest_cookie_template: Default::default(),
             warned: Warnings::default(),
         };
         engine.guest_cookie_template = engine.cookie_template(engine.config.anonymous_ttl);
         engine
+    }
+
+    /// Serializes work on one guest, in this process and across app instances
+    /// ([`GuestLocks::lock`]).
+    pub(crate) async fn lock_guest(&self, guest_id: &str) -> Result<GuestLock<'_>, AuthError> {
+        self.guest_locks.lock(guest_id).await
     }
 
     /// Revokes a session: deletes it from the store and from this process's memo.
@@ -522,48 +529,6 @@ fn claims_for(user: User, session: SessionRecord, lazy: bool) -> Claims {
     )
 }
 
-/// A new random id: 128 bits from the thread's CSPRNG, base64url without padding (22
-/// characters of `A-Z a-z 0-9 - _`). Encoded on the stack: `encode_string`'s chunked writer
-/// costs more than the encoding of 16 bytes itself.
-pub(crate) fn new_id() -> String {
-    let bits: [u8; 16] = rand::random();
-    let mut encoded = [0u8; 22];
-    let written = URL_SAFE_NO_PAD
-        .encode_slice(bits, &mut encoded)
-        .unwrap_or_default();
-    std::str::from_utf8(&encoded[..written])
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A new session id for `user_id`: `{user_id}.{random id}`. A session id that names its user
-/// lets a store keep the session inside the user's record (RedisStore: a guest is one key).
-pub(crate) fn new_session_id(user_id: &str) -> String {
-    session_id_of(user_id, &new_id())
-}
-
-/// What follows `{user_id}.` in the id of a guest's first session (the one minted with it):
-/// never one of [`new_session_id`]'s random parts (22 characters), and implied by a token
-/// that names no session.
-pub(crate) const FIRST_SESSION: &str = "0";
-
-/// The id of the first session of a guest, the one minted with it: `{user_id}.0`. Unique
-/// because the user id is new; not a secret (a session id is never a credential: tokens are
-/// signed), so a token can leave it out.
-pub(crate) fn first_session_id(user_id: &str) -> String {
-    session_id_of(user_id, FIRST_SESSION)
-}
-
-/// The session id `{user_id}.{part}`: a session that names its user (see [`new_session_id`]).
-pub(crate) fn session_id_of(user_id: &str, part: &str) -> String {
-    // Pushed into a presized string: `concat` costs a mint about 115 instructions more.
-    let mut id = String::with_capacity(user_id.len() + 1 + part.len());
-    id.push_str(user_id);
-    id.push('.');
-    id.push_str(part);
-    id
-}
-
 /// A new guest's user id ([`new_id`]) and first session id ([`first_session_id`]).
 fn new_guest_ids() -> (String, String) {
     let user = new_id();
@@ -571,29 +536,11 @@ fn new_guest_ids() -> (String, String) {
     (user, session)
 }
 
-pub(crate) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use std::collections::HashSet;
-
-    #[test]
-    fn ids_are_128_random_bits_in_base64url() {
-        let ids: HashSet<String> = (0..1000).map(|_| new_id()).collect();
-        assert_eq!(ids.len(), 1000, "ids repeat");
-        for id in &ids {
-            assert_eq!(id.len(), 22, "{id}");
-            assert_eq!(
-                URL_SAFE_NO_PAD.decode(id).map(|bytes| bytes.len()),
-                Ok(16),
-                "{id}"
-            );
-        }
-    }
+    use base64::Engine as _;
 
     #[tokio::test]
     async fn a_minted_guests_token_leaves_out_its_name_and_first_session() {

@@ -35,86 +35,11 @@ use crate::auth::Auth;
 use crate::clock::now_millis;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
+use crate::link_event::{LinkEvent, LinkKind};
 use crate::store::User;
-use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use tower_cookies::Cookies;
-
-/// How a guest came to be linked to an account.
-///
-/// ```
-/// use tower_anonymous_auth::LinkKind;
-/// assert_ne!(LinkKind::SignIn, LinkKind::Register);
-/// assert_eq!(LinkKind::Token.as_str(), "token");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum LinkKind {
-    /// The guest registered with a password: the same user, upgraded in place
-    /// (`anonymous.id == account.id`).
-    Register,
-    /// The guest signed in to an existing account with email and password.
-    SignIn,
-    /// The guest signed in to an existing account with a token obtained elsewhere.
-    Token,
-}
-
-impl LinkKind {
-    /// A short lowercase name: `"register"`, `"sign_in"` or `"token"`.
-    ///
-    /// ```
-    /// assert_eq!(tower_anonymous_auth::LinkKind::SignIn.as_str(), "sign_in");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::SignIn => "sign_in",
-            Self::Token => "token",
-        }
-    }
-}
-
-/// What `on_link_account` receives: the guest, the account it becomes part of, and how.
-///
-/// ```
-/// use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent, LinkKind, MemoryStore, Store};
-///
-/// let store = MemoryStore::new();
-/// let hook_store = store.clone();
-/// let config = AnonymousAuthConfig::builder()
-///     .random_key()
-///     .on_link_account(move |event: LinkEvent| {
-///         let store = hook_store.clone();
-///         async move {
-///             if event.kind != LinkKind::Register {
-///                 // Both carts are still told apart here: merge the guest's into the account's.
-///                 let guest_items = store.resources_of(&event.anonymous.id).await?;
-///                 println!("merging {} items into {}", guest_items.len(), event.account.id);
-///             }
-///             Ok::<(), tower_anonymous_auth::StoreError>(())
-///         }
-///     })
-///     .build()
-///     .unwrap();
-/// # let _ = config;
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LinkEvent {
-    /// The anonymous user, as it was before the link.
-    pub anonymous: User,
-    /// The account the guest is linked to (for [`LinkKind::Register`], the same user as it will
-    /// be once registered).
-    pub account: User,
-    /// How the link came about.
-    pub kind: LinkKind,
-}
-
-/// The stored `on_link_account` hook; errors are kept as their display text.
-pub(crate) type LinkHook =
-    Arc<dyn Fn(LinkEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Runs the configured hook, if any. A failure or a panic becomes [`AuthError::LinkFailed`].
 pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<(), AuthError> {
@@ -224,6 +149,7 @@ mod tests {
     use super::*;
     use crate::config::AnonymousAuthConfig;
     use crate::store::MemoryStore;
+    use std::sync::Arc;
 
     fn event() -> LinkEvent {
         LinkEvent {

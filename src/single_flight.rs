@@ -5,8 +5,8 @@
 //! [`GuestLock::ensure_held`] before it changes anything, so it never acts on a lease that
 //! lapsed and another instance may have taken.
 
-use crate::engine::{new_id, AuthEngine};
 use crate::error::AuthError;
+use crate::ids::{millis, new_id};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,7 +108,7 @@ fn renew_lease(
     held_until: Arc<Mutex<Instant>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let ttl_ms = crate::engine::millis(ttl);
+        let ttl_ms = millis(ttl);
         loop {
             tokio::time::sleep(ttl / 3).await;
             let started = Instant::now();
@@ -131,22 +131,39 @@ fn renew_lease(
     })
 }
 
-impl AuthEngine {
+/// The locks of guests being registered or linked: one in this process ([`KeyedLocks`]),
+/// then a lease in the store, renewed while held, across app instances.
+pub(crate) struct GuestLocks {
+    local: KeyedLocks,
+    store: Arc<dyn Store>,
+    ttl: Duration,
+}
+
+impl GuestLocks {
+    /// Guest locks whose store leases live `ttl` between renewals.
+    pub(crate) fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+        Self {
+            local: KeyedLocks::default(),
+            store,
+            ttl,
+        }
+    }
+
     /// Serializes work on one guest: first among this process's requests, then across app
     /// instances with a store lease (waiting up to 10 s for another instance to finish).
-    pub(crate) async fn lock_guest(&self, guest_id: &str) -> Result<GuestLock<'_>, AuthError> {
-        let local = self.link_locks.lock(guest_id).await;
+    pub(crate) async fn lock(&self, guest_id: &str) -> Result<GuestLock<'_>, AuthError> {
+        let local = self.local.lock(guest_id).await;
         let key = format!("guest:{guest_id}");
         let holder = new_id();
         let deadline = Instant::now() + LEASE_WAIT;
-        let ttl = self.config.guest_lock_ttl;
+        let ttl = self.ttl;
         let mut backoff = Duration::from_millis(5);
         let taken_at = loop {
             let now = crate::clock::now_millis();
             let started = Instant::now();
             match self
                 .store
-                .acquire_lease(&key, &holder, crate::engine::millis(ttl), now)
+                .acquire_lease(&key, &holder, millis(ttl), now)
                 .await
             {
                 Ok(true) => break started,
@@ -246,16 +263,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_held_guest_lease_is_renewed_past_its_ttl() {
-        use crate::config::AnonymousAuthConfig;
         use crate::store::MemoryStore;
         let store = Arc::new(MemoryStore::new());
-        let config = AnonymousAuthConfig::builder()
-            .random_key()
-            .guest_lock_ttl(Duration::from_millis(90))
-            .build()
-            .unwrap();
-        let engine = AuthEngine::new(store.clone(), config);
-        let lock = engine.lock_guest("g").await.unwrap();
+        let locks = GuestLocks::new(store.clone(), Duration::from_millis(90));
+        let lock = locks.lock("g").await.unwrap();
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(75)).await;
             let now = crate::clock::now_millis();

@@ -6,8 +6,8 @@
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
 use crate::email::into_compact_email;
-use crate::engine::{session_id_of, FIRST_SESSION};
 use crate::error::ConfigError;
+use crate::ids::{session_id_of, FIRST_SESSION};
 use crate::keyed_hmac::KeyedHmac;
 use crate::store::User;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -576,8 +576,8 @@ mod tests {
     fn guest_defaults_are_left_out_and_read_back() {
         let mut claims = claims(far_future());
         let iat = 1_796_198_590;
-        claims.sub = crate::engine::new_id();
-        claims.sid = crate::engine::first_session_id(&claims.sub);
+        claims.sub = crate::ids::new_id();
+        claims.sid = crate::ids::first_session_id(&claims.sub);
         claims.name = crate::names::name_for_id(&claims.sub);
         claims.col = DEFAULT_COLLECTION.into();
         claims.iat = iat;

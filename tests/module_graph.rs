@@ -1,0 +1,165 @@
+//! The modules of `src/` import each other without cycles: each `crate::a::...` path in a
+//! module is an edge from it to `a` (its top-level module), and the graph of those edges must
+//! be acyclic. A cycle makes the layers impossible to read in order; this test names it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The top-level module a source file belongs to (`src/store/redis/mod.rs` -> `store`).
+fn module_of(relative: &Path) -> String {
+    let first = relative.components().next().unwrap();
+    let name = first.as_os_str().to_string_lossy();
+    name.trim_end_matches(".rs").to_owned()
+}
+
+/// The top-level modules a source text names through `crate::` paths, including those
+/// inside `use crate::{a, b::c}` groups.
+fn references(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let code: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = matching_brace(group);
+            for item in split_top_level(&group[..end]) {
+                if let Some(name) = leading_ident(item.trim()) {
+                    found.insert(name);
+                }
+            }
+        } else if let Some(name) = leading_ident(rest) {
+            found.insert(name);
+        }
+    }
+    found
+}
+
+fn matching_brace(text: &str) -> usize {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return i,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn leading_ident(text: &str) -> Option<String> {
+    let ident: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let is_module = ident.starts_with(|c: char| c.is_ascii_lowercase());
+    is_module.then_some(ident)
+}
+
+fn source_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            source_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The import graph of `src/`: module -> modules it names.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let module = module_of(file.strip_prefix(&src).unwrap());
+        if module == "lib" {
+            continue; // the crate root re-exports everything
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let edges = graph.entry(module.clone()).or_default();
+        edges.extend(references(&text).into_iter().filter(|to| *to != module));
+    }
+    let known: BTreeSet<String> = graph.keys().cloned().collect();
+    for edges in graph.values_mut() {
+        edges.retain(|to| known.contains(to));
+    }
+    graph
+}
+
+/// One cycle of the graph, if any, as the modules along it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_parser_reads_grouped_and_inline_paths() {
+    let text = "use crate::{a::X, b, c::{d, e}};\nfn f() { crate::g::h(); }\n// crate::comment\n";
+    let names: Vec<String> = references(text).into_iter().collect();
+    assert_eq!(names, ["a", "b", "c", "g"]);
+    let mut graph = BTreeMap::new();
+    graph.insert("x".to_owned(), BTreeSet::from(["y".to_owned()]));
+    graph.insert("y".to_owned(), BTreeSet::from(["x".to_owned()]));
+    assert_eq!(find_cycle(&graph).unwrap(), ["x", "y", "x"]);
+}
+
+#[test]
+fn modules_import_each_other_without_cycles() {
+    let graph = graph();
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "import cycle between modules of src/: {}\nthe graph: {graph:#?}",
+            cycle.join(" -> ")
+        );
+    }
+}
