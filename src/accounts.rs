@@ -250,7 +250,7 @@ async fn check_password_rate(
     let config = &engine.config;
     let now = now_millis();
     if let (Some(limit), Some(ip)) = (config.sign_in_limit_per_ip, client_ip) {
-        let key = format!("password-ip:{}", crate::rate_limit::client_key(ip));
+        let key = format!("password-ip:{}", crate::client_ip::client_key(ip));
         engine.check_rate(&key, limit, now).await.inspect_err(|_| {
             tracing::info!(%ip, "password attempt rate limited (client address)");
         })?;

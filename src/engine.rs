@@ -307,7 +307,7 @@ impl AuthEngine {
             return Ok(());
         };
         if self.config.trusted_proxies.is_empty()
-            && crate::rate_limit::is_shared_address(ip)
+            && crate::client_ip::is_shared_address(ip)
             && Warnings::first(&self.warned.shared_bucket)
         {
             tracing::warn!(
@@ -317,7 +317,7 @@ impl AuthEngine {
                  mint limit; set `trusted_proxies` to the proxy's addresses"
             );
         }
-        let key = format!("mint:{}", crate::rate_limit::client_key(ip));
+        let key = format!("mint:{}", crate::client_ip::client_key(ip));
         self.check_rate(&key, limit, now).await.inspect_err(|_| {
             tracing::info!(%ip, "anonymous mint rate limited");
         })

@@ -2,6 +2,7 @@
 
 use crate::auth::Auth;
 use crate::cache_control::PrivateResponse;
+use crate::client_ip::client_ip;
 use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
 use crate::credential::{self, CredentialSource};
@@ -10,7 +11,6 @@ use crate::error::AuthError;
 use crate::fetch_metadata::RequestSite;
 use crate::guest_cookie::GuestCookie;
 use crate::handle::AuthHandle;
-use crate::rate_limit::client_ip;
 use crate::skip::MintRequest;
 use crate::store::Store;
 use futures::future::BoxFuture;

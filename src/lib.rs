@@ -129,6 +129,7 @@ mod auth;
 #[cfg(feature = "axum")]
 mod axum;
 mod cache_control;
+mod client_ip;
 mod clock;
 mod config;
 mod credential;
@@ -159,6 +160,7 @@ pub use accounts::Registration;
 pub use auth::{Auth, AuthInfo};
 #[cfg(feature = "axum")]
 pub use axum::{OptionalAuth, RegisteredUser};
+pub use client_ip::PeerAddr;
 pub use config::{
     AnonymousAuthConfig, AnonymousAuthConfigBuilder, MintPolicy, SameSite, StoreFailureMode,
 };
@@ -166,7 +168,7 @@ pub use error::{AuthError, ConfigError};
 pub use handle::{AnonymousSignIn, AuthHandle};
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use link_event::{LinkEvent, LinkKind};
-pub use rate_limit::{PeerAddr, RateDecision, RateLimit};
+pub use rate_limit::{RateDecision, RateLimit};
 pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
 
