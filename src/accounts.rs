@@ -12,6 +12,8 @@ use crate::link;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::password;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use tower_cookies::Cookies;
@@ -261,16 +263,12 @@ async fn check_password_rate(
             .chain_update([0])
             .chain_update(email.as_bytes())
             .finalize();
-        let key = format!("password-email:{}", hex(&digest[..16]));
+        let key = format!("password-email:{}", URL_SAFE_NO_PAD.encode(&digest[..16]));
         engine.check_rate(&key, limit, now).await.inspect_err(|_| {
             tracing::info!("password sign-in rate limited (email)");
         })?;
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Signs in with email and password (see [`finish_sign_in`] for what happens to the caller).

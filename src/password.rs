@@ -7,6 +7,7 @@
 
 use crate::error::AuthError;
 use crate::hash_queue::HashQueue;
+use crate::ids::new_id;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::net::IpAddr;
@@ -85,10 +86,8 @@ static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
 
 async fn dummy_hash() -> Result<&'static String, AuthError> {
     DUMMY_HASH
-        .get_or_try_init(|| {
-            let secret: [u8; 16] = rand::random();
-            hash(secret.iter().map(|b| format!("{b:02x}")).collect(), None)
-        })
+        // The password is a fresh random id (128 bits): nobody can know it.
+        .get_or_try_init(|| hash(new_id(), None))
         .await
 }
 
