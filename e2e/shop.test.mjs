@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -28,38 +27,31 @@ let server;
 let browser;
 let base;
 
-function freePort() {
+// The shop binds ADDR=127.0.0.1:0 and prints "Teashop on http://127.0.0.1:PORT"; reading the
+// address from that line leaves no window in which another process could take the port.
+function boundAddress(child, deadlineMs) {
   return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`shop printed no address: ${seen}`)), deadlineMs);
+    child.stdout.on('data', (chunk) => {
+      seen += chunk;
+      process.stdout.write(chunk);
+      const match = seen.match(/on (http:\/\/[0-9.:]+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
     });
+    child.on('exit', (code) => reject(new Error(`shop exited with ${code}: ${seen}`)));
   });
-}
-
-async function waitForServer(url, deadlineMs) {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      const response = await fetch(url, { headers: { 'user-agent': 'Mozilla/5.0 e2e-probe' } });
-      if (response.ok) return;
-    } catch { /* not up yet */ }
-    if (Date.now() > until) throw new Error(`shop did not start at ${url}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
   server = spawn(shopBinary, [], {
-    env: { ...process.env, ADDR: `127.0.0.1:${port}`, AUTH_DEV_MODE: '1' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ADDR: '127.0.0.1:0', AUTH_DEV_MODE: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await waitForServer(`${base}/`, 20_000);
+  base = await boundAddress(server, 20_000);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: [

@@ -1,4 +1,4 @@
-//! Guest checkout, as the seed systems do it: nobody is signed in until they choose.
+//! Guest checkout: nobody is signed in until they choose.
 //! At checkout the visitor picks "Continue as guest" (`sign_in_anonymously`) or signs in;
 //! orders placed as a guest are owned resources that follow the guest into an account.
 //!
@@ -220,7 +220,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(layer);
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3002".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("guest checkout on http://{addr}");
+    // With ADDR=127.0.0.1:0 the system picks a free port; tests read it from this line.
+    println!("guest checkout on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -51,7 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .unwrap_or_else(|_| "127.0.0.1:3001".into())
         .parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("hyper_service on http://{addr}");
+    // With ADDR=127.0.0.1:0 the system picks a free port; tests read it from this line.
+    println!("hyper_service on http://{}", listener.local_addr()?);
     loop {
         let (stream, peer) = listener.accept().await?;
         // The peer address feeds the per-IP mint rate limit.

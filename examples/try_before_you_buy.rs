@@ -438,7 +438,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(layer);
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("Teashop on http://{addr}");
+    // With ADDR=127.0.0.1:0 the system picks a free port; tests read it from this line.
+    println!("Teashop on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

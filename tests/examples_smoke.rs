@@ -30,31 +30,44 @@ fn example_binary(name: &str) -> PathBuf {
     path.join("examples").join(name)
 }
 
+/// Starts an example on `ADDR=127.0.0.1:0` and reads the address it bound from the line it
+/// prints (`... on http://127.0.0.1:PORT`). Letting the example bind port 0 leaves no window
+/// in which another test could take the port between picking and binding it.
 async fn start(name: &str) -> (Example, Client) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let binary = example_binary(name);
     assert!(binary.exists(), "{} not built", binary.display());
-    let child = Command::new(binary)
-        .env("ADDR", addr.to_string())
+    let mut child = Command::new(binary)
+        .env("ADDR", "127.0.0.1:0")
         .env("AUTH_DEV_MODE", "1")
         .env_remove("AUTH_SECRET")
         .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
     let example = Example(child);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return (example, Client::new(addr));
+    let addr = tokio::task::spawn_blocking(move || bound_address(stdout));
+    let addr = tokio::time::timeout(Duration::from_secs(20), addr)
+        .await
+        .unwrap_or_else(|_| panic!("{name} printed no address within 20 s"))
+        .unwrap();
+    (example, Client::new(addr))
+}
+
+/// The address in the first `on http://...` line; later output is drained so the example
+/// never blocks on a full pipe.
+fn bound_address(stdout: std::process::ChildStdout) -> SocketAddr {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((_, addr)) = line.split_once("on http://") {
+            let addr = addr.trim().parse().unwrap();
+            std::thread::spawn(move || lines.for_each(drop));
+            return addr;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{name} did not start on {addr}");
+    panic!("the example exited before printing its address");
 }
 
 #[tokio::test]
