@@ -159,6 +159,7 @@ mod token_cache;
 pub use accounts::Registration;
 pub use auth::{Auth, AuthInfo};
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::{OptionalAuth, RegisteredUser};
 pub use client_ip::PeerAddr;
 pub use config::{
@@ -171,6 +172,9 @@ pub use link_event::{LinkEvent, LinkKind};
 pub use rate_limit::{RateDecision, RateLimit};
 pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::{RedisStore, RedisStoreConfig};
 
 /// Future types of the services in this crate.
 pub mod future {

@@ -11,6 +11,7 @@ mod rate_buckets;
 mod redis;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreConfig, SweepReport};
 pub use memory::MemoryStore;
 
