@@ -1,4 +1,10 @@
 //! The default display names of anonymous users: "Adjective Animal", derived from the id.
+//!
+//! This derivation is a stored format, version 1, frozen. Tokens and Redis records leave a
+//! guest's name out when it is the one its id gives, and readers derive it again, so any change
+//! to the word lists, their order or the hash would rename every existing guest. The tests
+//! below pin the lists and a table of names; a new list would need a new version that is
+//! written into records, with this one kept for the records that do not say.
 
 const ADJECTIVES: &[&str] = &[
     "Quiet", "Brave", "Curious", "Gentle", "Swift", "Clever", "Happy", "Lucky", "Sunny", "Calm",
@@ -42,6 +48,18 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashSet;
 
+    /// `name_for_id("guest-0")` to `name_for_id("guest-7")`, as version 1 gives them.
+    const PINNED_V1: [&str; 8] = [
+        "Jolly Gecko",
+        "Calm Hare",
+        "Nimble Panda",
+        "Lucky Fox",
+        "Curious Fox",
+        "Eager Gecko",
+        "Quiet Marten",
+        "Bright Panda",
+    ];
+
     #[test]
     fn the_same_id_gets_the_same_name_for_good() {
         // Tokens that leave the name out rely on these staying what they are.
@@ -56,6 +74,23 @@ mod tests {
         ] {
             assert_eq!(name_for_id(id), name, "{id}");
         }
+    }
+
+    #[test]
+    fn version_1_word_lists_are_frozen() {
+        // Changing a word renames every guest whose name was left out of its token or record.
+        assert_eq!(
+            ADJECTIVES.join(" "),
+            "Quiet Brave Curious Gentle Swift Clever Happy Lucky Sunny Calm \
+             Bold Bright Cosy Eager Kind Merry Nimble Witty Jolly Mellow"
+        );
+        assert_eq!(
+            ANIMALS.join(" "),
+            "Otter Fox Heron Badger Lynx Panda Robin Falcon Koala Marten \
+             Owl Seal Wombat Hare Ibex Puffin Tapir Gecko Bison Crane"
+        );
+        let pinned: Vec<String> = (0..8).map(|n| name_for_id(&format!("guest-{n}"))).collect();
+        assert_eq!(pinned, PINNED_V1);
     }
 
     #[test]
