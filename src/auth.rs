@@ -1,4 +1,4 @@
-//! [`Auth`]: the resolved auth of a request (the seeds' `request.auth`), and the
+//! [`Auth`]: the resolved auth of a request (who is asking, and how), and the
 //! [`AuthInfo`] it shares.
 
 use crate::email::full_email;

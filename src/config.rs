@@ -715,8 +715,7 @@ impl AnonymousAuthConfigBuilder {
     /// store again; default zero: every request with a credential reads its session (a token
     /// stops working everywhere the moment its session is revoked). With a TTL, returning
     /// visitors cost no store read within it; a session revoked by *this* process stops working
-    /// here at once, but other instances accept it until their memo expires (Better Auth's
-    /// `cookieCache` makes the same trade).
+    /// here at once, but other instances accept it until their memo expires.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -346,8 +346,8 @@ impl AuthHandle {
         Ok(auth)
     }
 
-    /// Signs in with a token this layer issued elsewhere (e.g. returned by an API login), as
-    /// PocketPages' `signInWithToken`: its signature, expiry and session are checked
+    /// Signs in with a token this layer issued elsewhere (e.g. returned by an API login): its
+    /// signature, expiry and session are checked
     /// ([`AuthError::InvalidToken`] otherwise). A guest caller is linked to the token's user as
     /// with [`sign_in_with_password`](Self::sign_in_with_password) (kind
     /// [`LinkKind::Token`](crate::LinkKind::Token)). The caller gets a new session and cookie.

@@ -4,9 +4,9 @@
 //! [`RateLimit::apply`]); once that time has passed the bucket is full again, so
 //! forgetting it changes nothing. The buckets are also kept ordered by that time, so each
 //! check forgets the ones that ran out without looking at the others: a check costs
-//! O(log n), however many clients minted lately: at 40,000 live buckets about 120 ns for a
-//! known key and 360 ns for a new one, where the sweep of the whole map it replaces cost 39 us
-//! and 123 us (`cargo bench --bench rate_limit`, benches/README.md). A hard cap bounds the
+//! O(log n), however many clients minted lately, where a sweep of the whole map would grow with
+//! every address of a flood (`cargo bench --bench rate_limit` measures both; figures in
+//! benches/README.md). A hard cap bounds the
 //! memory a flood of new addresses can take: past it, the bucket closest to running out is
 //! forgotten first.
 
