@@ -6,7 +6,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
-use tower_anonymous_auth::{MemoryStore, RateLimit, Store};
+use tower_anonymous_auth::store::Store;
+use tower_anonymous_auth::{MemoryStore, RateLimit};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -18,6 +19,8 @@ fn filled(live: usize, limit: RateLimit) -> MemoryStore {
     runtime.block_on(async {
         for i in 0..live {
             store
+                .coordination()
+                .unwrap()
                 .rate_limit(&format!("mint:{i}"), limit, NOW)
                 .await
                 .unwrap();
@@ -41,7 +44,16 @@ fn rate_checks(c: &mut Criterion) {
                 i = (i + 7919) % live;
                 let key = format!("mint:{i}");
                 let store = &store;
-                async move { black_box(store.rate_limit(&key, limit, NOW).await.unwrap()) }
+                async move {
+                    black_box(
+                        store
+                            .coordination()
+                            .unwrap()
+                            .rate_limit(&key, limit, NOW)
+                            .await
+                            .unwrap(),
+                    )
+                }
             })
         });
         let mut next = live;
@@ -50,7 +62,16 @@ fn rate_checks(c: &mut Criterion) {
                 next += 1;
                 let key = format!("new:{next}");
                 let store = &store;
-                async move { black_box(store.rate_limit(&key, limit, NOW).await.unwrap()) }
+                async move {
+                    black_box(
+                        store
+                            .coordination()
+                            .unwrap()
+                            .rate_limit(&key, limit, NOW)
+                            .await
+                            .unwrap(),
+                    )
+                }
             })
         });
     }

@@ -8,7 +8,8 @@ mod redis_cleanup;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
-use tower_anonymous_auth::store::{RedisStore, Store};
+use tower_anonymous_auth::store::OwnershipStore;
+use tower_anonymous_auth::store::RedisStore;
 
 fn bench_transfer(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -10,7 +10,8 @@ use crate::ids::{first_session_id, millis, new_id, new_session_id};
 use crate::rate_limit::{RateDecision, RateLimit};
 use crate::session_cache::SessionCache;
 use crate::single_flight::{GuestLock, GuestLocks};
-use crate::store::{SessionRecord, Store, StoreError, User, UserRecord};
+use crate::store::fast_path::FastPath;
+use crate::store::{Coordination, Coordinator, SessionRecord, Store, StoreError, User, UserRecord};
 use crate::token::{Claims, TokenError};
 use crate::token_cache::TokenCache;
 use http::HeaderValue;
@@ -25,6 +26,10 @@ use tower_cookies::{Cookie, Cookies};
 /// per-guest locks of the link flow.
 pub(crate) struct AuthEngine {
     pub(crate) store: Arc<dyn Store>,
+    /// Shortcuts for the stores this crate ships (none for others).
+    fast_path: FastPath,
+    /// Rate limits and leases: the store's, or this layer's own.
+    coordination: Coordinator,
     pub(crate) config: AnonymousAuthConfig,
     pub(crate) sessions: SessionCache,
     pub(crate) tokens: TokenCache,
@@ -54,10 +59,14 @@ impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
         let sessions = SessionCache::new(millis(config.session_cache_ttl));
         let tokens = TokenCache::new(config.token_cache_capacity);
-        let guest_locks = GuestLocks::new(store.clone(), config.guest_lock_ttl);
+        let coordination = Coordinator::new(store.clone());
+        let guest_locks = GuestLocks::new(coordination.clone(), config.guest_lock_ttl);
+        let fast_path = FastPath::of(&*store);
         crate::password::warm_dummy();
         let mut engine = Self {
             store,
+            fast_path,
+            coordination,
             config,
             sessions,
             tokens,
@@ -115,7 +124,7 @@ impl AuthEngine {
 
     /// [`confirm`](Self::confirm) without waiting, when nothing needs I/O: the token is not
     /// due for a refresh and its session is vouched for by the session memo or answered by
-    /// the store at once ([`Store::check_session_now`]). `Some(Ok(false))`: the session is
+    /// the store at once ([`FastPath::check_session_now`]). `Some(Ok(false))`: the session is
     /// revoked, expired or another user's. `None`: the request must await `confirm`. This is
     /// the returning visitor's hot path: no boxed future, no span.
     pub(crate) fn confirm_now(&self, auth: &Auth, now: u64) -> Option<Result<bool, StoreError>> {
@@ -130,9 +139,9 @@ impl AuthEngine {
             return None;
         }
         let live = self
-            .store
+            .fast_path
             .check_session_now(&auth.session_id, &auth.user.id, now)?;
-        Some(live.map(|live| self.note_session(auth, live, now)))
+        Some(Ok(self.note_session(auth, live, now)))
     }
 
     /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
@@ -238,8 +247,8 @@ impl AuthEngine {
         if !lazy {
             let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
             // The id was made just now: nobody can hold its placeholder email.
-            self.store
-                .insert_fresh_guest(&record, Some(&session), now)
+            self.fast_path
+                .insert_fresh_guest(&*self.store, &record, Some(&session), now)
                 .await?;
             user = record.user;
         }
@@ -331,7 +340,7 @@ impl AuthEngine {
         limit: RateLimit,
         now: u64,
     ) -> Result<(), AuthError> {
-        match self.store.rate_limit(key, limit, now).await? {
+        match self.coordination.rate_limit(key, limit, now).await? {
             RateDecision::Allowed => Ok(()),
             RateDecision::Limited { retry_after_ms } => Err(AuthError::RateLimited {
                 retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
@@ -545,7 +554,7 @@ mod tests {
     #[tokio::test]
     async fn a_minted_guests_token_leaves_out_its_name_and_first_session() {
         use crate::config::AnonymousAuthConfig;
-        use crate::store::{MemoryStore, Store};
+        use crate::store::{MemoryStore, UserStore};
         let store = Arc::new(MemoryStore::new());
         for lazy in [false, true] {
             let config = AnonymousAuthConfig::builder()

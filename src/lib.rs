@@ -118,7 +118,8 @@
 //! ## Features
 //! - `axum` (default): extractors [`Auth`], `Option<Auth>`, [`OptionalAuth`], [`RegisteredUser`],
 //!   [`AuthHandle`], and `IntoResponse` for [`AuthError`].
-//! - `redis` (default): `RedisStore` for Redis and Redis Cluster.
+//! - `redis` (default): [`RedisStore`] for Redis and Redis Cluster.
+//! - `test-kit`: the store conformance suite, [`store_suite!`], for authors of stores.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -153,6 +154,9 @@ mod session_cache;
 mod single_flight;
 mod skip;
 pub mod store;
+#[cfg(feature = "test-kit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
+pub mod test_kit;
 pub mod token;
 mod token_cache;
 

@@ -43,7 +43,8 @@ impl LinkKind {
 /// What `on_link_account` receives: the guest, the account it becomes part of, and how.
 ///
 /// ```
-/// use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent, LinkKind, MemoryStore, Store};
+/// use tower_anonymous_auth::store::OwnershipStore;
+/// use tower_anonymous_auth::{AnonymousAuthConfig, LinkEvent, LinkKind, MemoryStore};
 ///
 /// let store = MemoryStore::new();
 /// let hook_store = store.clone();

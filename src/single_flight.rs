@@ -7,7 +7,7 @@
 
 use crate::error::AuthError;
 use crate::ids::{millis, new_id};
-use crate::store::Store;
+use crate::store::{Coordination, Coordinator};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -71,7 +71,7 @@ impl Drop for KeyedGuard<'_> {
 /// The lock of one guest in this process and in the store; released on drop.
 pub(crate) struct GuestLock<'a> {
     _local: KeyedGuard<'a>,
-    store: Arc<dyn Store>,
+    store: Coordinator,
     key: String,
     holder: String,
     /// Until when the lease is surely ours: its TTL from the start of the last take or renewal.
@@ -101,7 +101,7 @@ impl GuestLock<'_> {
 /// Renews the lease every third of its TTL until aborted; pushes `held_until` forward after
 /// each renewal, and back to now when another holder has the lease.
 fn renew_lease(
-    store: Arc<dyn Store>,
+    store: Coordinator,
     key: String,
     holder: String,
     ttl: Duration,
@@ -135,13 +135,13 @@ fn renew_lease(
 /// then a lease in the store, renewed while held, across app instances.
 pub(crate) struct GuestLocks {
     local: KeyedLocks,
-    store: Arc<dyn Store>,
+    store: Coordinator,
     ttl: Duration,
 }
 
 impl GuestLocks {
     /// Guest locks whose store leases live `ttl` between renewals.
-    pub(crate) fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+    pub(crate) fn new(store: Coordinator, ttl: Duration) -> Self {
         Self {
             local: KeyedLocks::default(),
             store,
@@ -215,7 +215,7 @@ impl Drop for GuestLock<'_> {
 /// it fails or, after a failed acquire (`acquire_failed`), in any case: while the store is
 /// recovering, an acquire can be applied late, after a first release. The lease's TTL
 /// covers whatever this misses.
-fn release_soon(store: Arc<dyn Store>, key: String, holder: String, acquire_failed: bool) {
+fn release_soon(store: Coordinator, key: String, holder: String, acquire_failed: bool) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -264,7 +264,8 @@ mod tests {
     #[tokio::test]
     async fn a_held_guest_lease_is_renewed_past_its_ttl() {
         use crate::store::MemoryStore;
-        let store = Arc::new(MemoryStore::new());
+        let memory = Arc::new(MemoryStore::new());
+        let store = Coordinator::new(memory);
         let locks = GuestLocks::new(store.clone(), Duration::from_millis(90));
         let lock = locks.lock("g").await.unwrap();
         for _ in 0..4 {

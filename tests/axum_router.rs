@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::apps::{app, builder, GUEST_COOKIE_ATTRIBUTES};
 use support::client::Client;
-use tower_anonymous_auth::store::{SessionRecord, Store, UserRecord};
+use tower_anonymous_auth::store::UserStore;
+use tower_anonymous_auth::store::{SessionRecord, UserRecord};
 use tower_anonymous_auth::token::{Claims, ISSUER};
 use tower_anonymous_auth::{MemoryStore, MintPolicy, User};
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use support::client::Client;
 use support::flaky_store::FlakyStore;
 use tower::ServiceExt;
-use tower_anonymous_auth::{PeerAddr, Store};
+use tower_anonymous_auth::store::UserStore;
+use tower_anonymous_auth::PeerAddr;
 
 const COOKIE: &str = "__Host-auth_token";
 

@@ -2,7 +2,8 @@
 //! sessions and everything they owned; registered users (and guests that registered) keep
 //! their records and resources, whatever the time.
 
-use tower_anonymous_auth::store::{MemoryStore, SessionRecord, Store, UserRecord};
+use tower_anonymous_auth::store::{MemoryStore, SessionRecord, UserRecord};
+use tower_anonymous_auth::store::{OwnershipStore, UserStore};
 use tower_anonymous_auth::User;
 
 fn guest(id: &str, expires_at: u64) -> UserRecord {

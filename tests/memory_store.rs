@@ -1,8 +1,5 @@
 //! The shared store conformance suite against `MemoryStore`.
 
-mod support;
-
-use std::sync::Arc;
 use tower_anonymous_auth::MemoryStore;
 
-store_suite!(async { Arc::new(MemoryStore::new()) });
+tower_anonymous_auth::store_suite!(async { MemoryStore::new() });

@@ -5,14 +5,14 @@
 
 mod support;
 
-store_suite!(support::redis_server::cluster_dyn_store("cluster-suite"));
+tower_anonymous_auth::store_suite!(support::redis_server::cluster_store("cluster-suite"));
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::ownership::{check_ordered_reads, claim_many};
 use support::redis_server::cluster_store;
-use tower_anonymous_auth::Store;
+use tower_anonymous_auth::store::{OwnershipStore, UserStore};
 
 const N: usize = 10_000;
 

@@ -32,8 +32,9 @@ use support::account_app::{register, sign_in};
 use support::apps::{builder, routes};
 use support::client::{serve_axum, Client, TestResponse};
 use support::redis_server::RedisServer;
+use tower_anonymous_auth::store::OwnershipStore;
 use tower_anonymous_auth::store::{RedisStore, RedisStoreConfig};
-use tower_anonymous_auth::{AnonymousAuthLayer, Store, StoreFailureMode};
+use tower_anonymous_auth::{AnonymousAuthLayer, StoreFailureMode};
 
 /// Concurrent clients that link guests to accounts, and that browse.
 const LINKERS: usize = 2;

@@ -7,7 +7,8 @@ mod support;
 
 use redis::AsyncCommands;
 use support::redis_server::{redis_url, shared_store};
-use tower_anonymous_auth::store::{SessionRecord, Store, UserRecord};
+use tower_anonymous_auth::store::UserStore;
+use tower_anonymous_auth::store::{SessionRecord, UserRecord};
 use tower_anonymous_auth::User;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -29,7 +30,7 @@ async fn bytes_per_anonymous_user() {
         .with_expires_at(Some(NOW + 30 * DAY));
     let session = SessionRecord::new(&sid, &id, NOW, NOW + 30 * DAY);
     store
-        .insert_fresh_guest(&guest, Some(&session), NOW)
+        .insert_user(&guest, Some(&session), NOW)
         .await
         .unwrap();
 

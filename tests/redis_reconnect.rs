@@ -7,7 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::redis_server::RedisServer;
-use tower_anonymous_auth::store::{ClaimOutcome, RedisStore, RedisStoreConfig, Store};
+use tower_anonymous_auth::store::OwnershipStore;
+use tower_anonymous_auth::store::{ClaimOutcome, RedisStore, RedisStoreConfig};
 use tower_anonymous_auth::StoreError;
 
 fn config() -> RedisStoreConfig {

@@ -5,11 +5,18 @@
 
 mod support;
 
-store_suite!(support::redis_server::shared_dyn_store("suite"));
+// Each case under its own prefix, deleted afterwards.
+tower_anonymous_auth::store_suite!(
+    support::redis_server::shared_store("suite"),
+    |store: std::sync::Arc<tower_anonymous_auth::RedisStore>| async move {
+        support::redis_server::delete_prefix(&store).await
+    }
+);
 
 use redis::AsyncCommands;
 use support::redis_server::{delete_prefix, redis_url, shared_store};
-use tower_anonymous_auth::{Store, StoreError};
+use tower_anonymous_auth::store::{Coordination, OwnershipStore, UserStore};
+use tower_anonymous_auth::StoreError;
 
 /// Data this crate cannot read is a typed error, never a panic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

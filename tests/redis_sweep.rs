@@ -10,7 +10,8 @@ use redis::AsyncCommands;
 use std::time::{Duration, Instant};
 use support::account_app::now_ms;
 use support::redis_server::{cluster_store, delete_prefix, redis_url, unique_prefix};
-use tower_anonymous_auth::store::{RedisStore, SessionRecord, Store, SweepReport, UserRecord};
+use tower_anonymous_auth::store::{OwnershipStore, UserStore};
+use tower_anonymous_auth::store::{RedisStore, SessionRecord, SweepReport, UserRecord};
 use tower_anonymous_auth::User;
 
 const TTL_MS: u64 = 800;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::ownership::{check_ordered_reads, claim_many};
 use support::redis_server::{delete_prefix, redis_url, shared_store, RedisServer};
-use tower_anonymous_auth::store::{RedisStore, Store};
+use tower_anonymous_auth::store::OwnershipStore;
+use tower_anonymous_auth::store::RedisStore;
 
 const N: usize = 10_000;
 

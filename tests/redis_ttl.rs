@@ -8,7 +8,8 @@ mod support;
 use redis::AsyncCommands;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::redis_server::{delete_prefix, redis_url, shared_store};
-use tower_anonymous_auth::store::{RedisStore, SessionRecord, Store, UserRecord};
+use tower_anonymous_auth::store::UserStore;
+use tower_anonymous_auth::store::{RedisStore, SessionRecord, UserRecord};
 use tower_anonymous_auth::User;
 
 const TTL_MS: u64 = 1_000;

@@ -1,16 +1,18 @@
 //! [`MemoryStore`]: the embedded default store.
 
-use super::rate_buckets::RateBuckets;
-use super::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
-use crate::rate_limit::{RateDecision, RateLimit};
+use super::{
+    ClaimOutcome, Coordination, LocalCoordination, OwnershipStore, SessionRecord, Store,
+    StoreError, TransferReport, UserRecord, UserStore,
+};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An in-process store: no setup, nothing persisted, one process only.
 ///
 /// Good for development, tests and single-instance apps that can lose guests on restart.
-/// Every operation takes one lock, so [`transfer`](Store::transfer) is trivially atomic.
+/// Every operation takes one lock, so [`transfer`](OwnershipStore::transfer) is trivially
+/// atomic.
 /// Clones share the same data.
 ///
 /// ```
@@ -24,8 +26,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub struct MemoryStore {
     inner: Arc<RwLock<Inner>>,
     /// Apart from the records: a rate check (every new visitor) never waits for the store's
-    /// lock, nor holds it.
-    rate_buckets: Arc<Mutex<RateBuckets>>,
+    /// lock, nor holds it. Shared by every layer on this store (and its clones).
+    coordination: Arc<LocalCoordination>,
 }
 
 #[derive(Debug, Default)]
@@ -36,7 +38,6 @@ struct Inner {
     user_sessions: HashMap<String, HashSet<String>>,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
-    leases: HashMap<String, (String, u64)>,
 }
 
 impl MemoryStore {
@@ -100,7 +101,8 @@ impl MemoryStore {
     /// What it removes:
     ///
     /// ```
-    /// use tower_anonymous_auth::{MemoryStore, User, store::{Store, UserRecord}};
+    /// use tower_anonymous_auth::store::{OwnershipStore, UserRecord, UserStore};
+    /// use tower_anonymous_auth::{MemoryStore, User};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let store = MemoryStore::new();
     /// let guest = UserRecord::new(User::anonymous("g", "users", "t@x.io", "G", 0)).with_expires_at(Some(10));
@@ -236,8 +238,20 @@ impl Inner {
     }
 }
 
+/// Answers without waiting, since nothing here needs I/O: the layer asks this first for a
+/// returning visitor whose session its memo does not vouch for (see `store::fast_path`).
+impl MemoryStore {
+    /// Whether session `id` is live at `now` and belongs to `user_id`; agrees with
+    /// [`get_session`](UserStore::get_session).
+    pub(crate) fn is_session_live(&self, id: &str, user_id: &str, now: u64) -> bool {
+        self.read()
+            .live_session(id, now)
+            .is_some_and(|session| session.user_id == user_id)
+    }
+}
+
 #[async_trait]
-impl Store for MemoryStore {
+impl UserStore for MemoryStore {
     async fn insert_user(
         &self,
         record: &UserRecord,
@@ -344,19 +358,6 @@ impl Store for MemoryStore {
         Ok(self.read().live_session(id, now).cloned())
     }
 
-    fn check_session_now(
-        &self,
-        id: &str,
-        user_id: &str,
-        now: u64,
-    ) -> Option<Result<bool, StoreError>> {
-        let live = self
-            .read()
-            .live_session(id, now)
-            .is_some_and(|session| session.user_id == user_id);
-        Some(Ok(live))
-    }
-
     async fn refresh(&self, session_id: &str, expires_at: u64) -> Result<(), StoreError> {
         let mut inner = self.write();
         let Some(session) = inner.sessions.get_mut(session_id) else {
@@ -384,7 +385,10 @@ impl Store for MemoryStore {
         }
         Ok(sessions.len())
     }
+}
 
+#[async_trait]
+impl OwnershipStore for MemoryStore {
     async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
         let mut inner = self.write();
         if let Some(current) = inner.owners.get(resource) {
@@ -450,52 +454,11 @@ impl Store for MemoryStore {
             .extend(resources);
         Ok(TransferReport { moved })
     }
+}
 
-    async fn rate_limit(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: u64,
-    ) -> Result<RateDecision, StoreError> {
-        let mut buckets = self
-            .rate_buckets
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        Ok(buckets.check(key, limit, now))
-    }
-
-    async fn acquire_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl_ms: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let mut inner = self.write();
-        let taken = inner
-            .leases
-            .get(key)
-            .is_some_and(|(current, until)| current != holder && *until > now);
-        if taken {
-            return Ok(false);
-        }
-        inner.leases.retain(|_, (_, until)| *until > now);
-        inner.leases.insert(
-            key.to_owned(),
-            (holder.to_owned(), now.saturating_add(ttl_ms)),
-        );
-        Ok(true)
-    }
-
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let mut inner = self.write();
-        if inner
-            .leases
-            .get(key)
-            .is_some_and(|(current, _)| current == holder)
-        {
-            inner.leases.remove(key);
-        }
-        Ok(())
+/// Every layer on one `MemoryStore` shares its rate limits and leases.
+impl Store for MemoryStore {
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        Some(&*self.coordination)
     }
 }

@@ -1,11 +1,12 @@
 //! A `Store` wrapper that deletes its key prefix from the shared Redis when dropped, so the
-//! conformance suite (which only ever sees `Arc<dyn Store>`) leaves nothing behind.
+//! account suite (which only ever sees `Arc<dyn Store>`) leaves nothing behind.
 
 use async_trait::async_trait;
 use tower_anonymous_auth::store::{
-    ClaimOutcome, RedisStore, SessionRecord, Store, TransferReport, UserRecord,
+    ClaimOutcome, Coordination, OwnershipStore, RedisStore, SessionRecord, Store, TransferReport,
+    UserRecord, UserStore,
 };
-use tower_anonymous_auth::{RateDecision, RateLimit, StoreError};
+use tower_anonymous_auth::StoreError;
 
 /// Owns a [`RedisStore`] on the shared server; deletes its prefix on drop.
 pub struct CleanedUp(pub RedisStore);
@@ -32,7 +33,7 @@ impl Drop for CleanedUp {
 use redis::Commands;
 
 #[async_trait]
-impl Store for CleanedUp {
+impl UserStore for CleanedUp {
     async fn insert_user(
         &self,
         user: &UserRecord,
@@ -82,6 +83,10 @@ impl Store for CleanedUp {
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         self.0.delete_user_sessions(user_id).await
     }
+}
+
+#[async_trait]
+impl OwnershipStore for CleanedUp {
     async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
         self.0.claim(resource, owner).await
     }
@@ -97,24 +102,10 @@ impl Store for CleanedUp {
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.0.transfer(from, to).await
     }
-    async fn rate_limit(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: u64,
-    ) -> Result<RateDecision, StoreError> {
-        self.0.rate_limit(key, limit, now).await
-    }
-    async fn acquire_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl_ms: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        self.0.acquire_lease(key, holder, ttl_ms, now).await
-    }
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        self.0.release_lease(key, holder).await
+}
+
+impl Store for CleanedUp {
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        self.0.coordination()
     }
 }

@@ -2,8 +2,11 @@
 
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, TransferReport, UserRecord};
-use tower_anonymous_auth::{MemoryStore, RateDecision, RateLimit, Store, StoreError};
+use tower_anonymous_auth::store::{
+    ClaimOutcome, Coordination, OwnershipStore, RateDecision, SessionRecord, Store, TransferReport,
+    UserRecord, UserStore,
+};
+use tower_anonymous_auth::{MemoryStore, RateLimit, StoreError};
 
 /// A MemoryStore that counts reads and writes, with a switch that makes every call fail as
 /// if the backend were down.
@@ -35,7 +38,7 @@ impl FlakyStore {
 }
 
 #[async_trait]
-impl Store for FlakyStore {
+impl UserStore for FlakyStore {
     async fn insert_user(
         &self,
         user: &UserRecord,
@@ -75,17 +78,6 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.delete_user(id).await
     }
-    fn check_session_now(
-        &self,
-        id: &str,
-        user_id: &str,
-        now: u64,
-    ) -> Option<Result<bool, StoreError>> {
-        if let Err(error) = self.read() {
-            return Some(Err(error));
-        }
-        self.inner.check_session_now(id, user_id, now)
-    }
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         self.write()?;
         self.inner.insert_session(session).await
@@ -106,6 +98,10 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.delete_user_sessions(user_id).await
     }
+}
+
+#[async_trait]
+impl OwnershipStore for FlakyStore {
     async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
         self.write()?;
         self.inner.claim(resource, owner).await
@@ -126,6 +122,10 @@ impl Store for FlakyStore {
         self.write()?;
         self.inner.transfer(from, to).await
     }
+}
+
+#[async_trait]
+impl Coordination for FlakyStore {
     async fn rate_limit(
         &self,
         key: &str,
@@ -133,7 +133,11 @@ impl Store for FlakyStore {
         now: u64,
     ) -> Result<RateDecision, StoreError> {
         self.write()?;
-        self.inner.rate_limit(key, limit, now).await
+        self.inner
+            .coordination()
+            .unwrap()
+            .rate_limit(key, limit, now)
+            .await
     }
     async fn acquire_lease(
         &self,
@@ -143,10 +147,24 @@ impl Store for FlakyStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         self.write()?;
-        self.inner.acquire_lease(key, holder, ttl_ms, now).await
+        self.inner
+            .coordination()
+            .unwrap()
+            .acquire_lease(key, holder, ttl_ms, now)
+            .await
     }
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
         self.write()?;
-        self.inner.release_lease(key, holder).await
+        self.inner
+            .coordination()
+            .unwrap()
+            .release_lease(key, holder)
+            .await
+    }
+}
+
+impl Store for FlakyStore {
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        Some(self)
     }
 }

@@ -12,4 +12,3 @@ pub mod http_client;
 pub mod ownership;
 #[cfg(feature = "redis")]
 pub mod redis_server;
-pub mod store_cases;

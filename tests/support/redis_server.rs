@@ -57,7 +57,7 @@ pub async fn delete_prefix(store: &RedisStore) {
     }
 }
 
-/// [`shared_store`] as the `Arc<dyn Store>` the conformance suite wants; its keys are deleted
+/// [`shared_store`] as the `Arc<dyn Store>` the account suite wants; its keys are deleted
 /// when the last clone is dropped.
 pub async fn shared_dyn_store(test: &str) -> Arc<dyn Store> {
     Arc::new(super::cleanup::CleanedUp(shared_store(test).await))
@@ -328,7 +328,7 @@ pub async fn cluster_store(test: &str) -> RedisStore {
         .with_prefix(unique_prefix(test))
 }
 
-/// [`cluster_store`] as the `Arc<dyn Store>` the conformance suite wants.
+/// [`cluster_store`] as the `Arc<dyn Store>` the account suite wants.
 pub async fn cluster_dyn_store(test: &str) -> Arc<dyn Store> {
     Arc::new(cluster_store(test).await)
 }

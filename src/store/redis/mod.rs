@@ -14,7 +14,7 @@
 //!   placeholder email `temp-{id}@domain` names it and needs no index key.
 //! - Anonymous users, their email entry and their sessions carry a real Redis TTL derived from
 //!   their `expires_at` (plus a grace period), so Redis itself evicts guests that went away;
-//!   [`Store::refresh`] slides it and `upgrade_user` removes it. Ownership keys carry no TTL;
+//!   [`UserStore::refresh`](crate::store::UserStore::refresh) slides it and `upgrade_user` removes it. Ownership keys carry no TTL;
 //!   [`RedisStore::sweep_orphaned_ownership`], run periodically, releases what evicted guests
 //!   owned.
 //! - `transfer` moves at most 500 resources per call; on a single node each batch is one
@@ -39,7 +39,10 @@ pub use conn::RedisStoreConfig;
 pub use sweep::SweepReport;
 
 use crate::rate_limit::{RateDecision, RateLimit};
-use crate::store::{ClaimOutcome, SessionRecord, Store, StoreError, TransferReport, UserRecord};
+use crate::store::{
+    ClaimOutcome, Coordination, OwnershipStore, SessionRecord, Store, StoreError, TransferReport,
+    UserRecord, UserStore,
+};
 use async_trait::async_trait;
 use conn::Conn;
 use keys::Keys;
@@ -58,7 +61,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 /// tenants can share one Redis.
 ///
 /// ```no_run
-/// use tower_anonymous_auth::store::{RedisStore, Store};
+/// use tower_anonymous_auth::store::{OwnershipStore, RedisStore};
 ///
 /// # async fn run() -> Result<(), tower_anonymous_auth::StoreError> {
 /// let store = RedisStore::connect("redis://127.0.0.1:6379")
@@ -218,7 +221,7 @@ fn duration_ms(duration: Duration) -> u64 {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl UserStore for RedisStore {
     async fn insert_user(
         &self,
         user: &UserRecord,
@@ -226,15 +229,6 @@ impl Store for RedisStore {
         now: u64,
     ) -> Result<(), StoreError> {
         self.insert_user_impl(user, session, now).await
-    }
-
-    async fn insert_fresh_guest(
-        &self,
-        user: &UserRecord,
-        session: Option<&SessionRecord>,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        self.insert_fresh_guest_impl(user, session, now).await
     }
 
     async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
@@ -285,7 +279,10 @@ impl Store for RedisStore {
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         self.delete_user_sessions_impl(user_id).await
     }
+}
 
+#[async_trait]
+impl OwnershipStore for RedisStore {
     async fn claim(&self, resource: &str, owner: &str) -> Result<ClaimOutcome, StoreError> {
         self.claim_impl(resource, owner).await
     }
@@ -305,7 +302,10 @@ impl Store for RedisStore {
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.transfer_impl(from, to).await
     }
+}
 
+#[async_trait]
+impl Coordination for RedisStore {
     async fn rate_limit(
         &self,
         key: &str,
@@ -327,5 +327,12 @@ impl Store for RedisStore {
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
         self.release_lease_impl(key, holder).await
+    }
+}
+
+/// App instances on one Redis share their rate limits and leases through it.
+impl Store for RedisStore {
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        Some(self)
     }
 }

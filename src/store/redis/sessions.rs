@@ -1,7 +1,7 @@
 //! Sessions: embedded in their user's hash when their id names the user (the layer's own
 //! sessions, `{user_id}.{random}`: a guest is then one key), else one hash per session indexed
 //! by a field of its user's hash (see [`keys`](super::keys)); and the sliding expiry of
-//! [`Store::refresh`](crate::Store::refresh).
+//! [`UserStore::refresh`](crate::store::UserStore::refresh).
 //!
 //! `refresh` moves an embedded session's expiry and (for an anonymous user) the user's expiry
 //! and key TTL in one script; a session with its own hash first moves its `x` field and key

@@ -73,7 +73,7 @@ impl RedisStore {
     /// evicted after their anonymous lifetime (their user and session keys carry a TTL, their
     /// ownership keys do not). Registered users never expire, so what they own is never
     /// touched; neither is anything a live guest owns. A user the app deleted with
-    /// [`Store::delete_user`](crate::Store::delete_user) while it still owned resources is gone
+    /// [`UserStore::delete_user`](crate::store::UserStore::delete_user) while it still owned resources is gone
     /// too, so its resources are released as well (`MemoryStore::purge_expired` only releases
     /// what expired guests owned).
     ///

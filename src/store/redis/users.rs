@@ -18,7 +18,7 @@
 //! Expiry: the records keep `expires_at` in the caller's clock. The keys get a Redis TTL of
 //! `expires_at - now` plus the store's grace period (`PEXPIRE`, i.e. `PEXPIREAT` of the same
 //! instant translated to the server's clock), so a clock difference between the application
-//! and Redis does not matter; [`Store::refresh`](crate::Store::refresh) moves the Redis expiry
+//! and Redis does not matter; [`UserStore::refresh`](crate::store::UserStore::refresh) moves the Redis expiry
 //! (`PEXPIRETIME` / `PEXPIREAT`) by exactly as much as it moves `expires_at`
 //! (see [`sessions`](super::sessions)).
 
@@ -159,7 +159,7 @@ impl RedisStore {
     /// A guest whose id was never handed out: on a single node, with its own placeholder
     /// email, nobody can hold that email, so the user and its session are written without
     /// looking for a holder.
-    pub(super) async fn insert_fresh_guest_impl(
+    pub(crate) async fn insert_fresh_guest(
         &self,
         record: &UserRecord,
         session: Option<&SessionRecord>,

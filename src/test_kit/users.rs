@@ -1,14 +1,10 @@
-//! One conformance suite for every `Store`: each case takes a fresh, empty store.
-//! `store_suite!` turns the cases into `#[tokio::test]`s for a given store factory.
+//! The cases about users and sessions ([`UserStore`](crate::store::UserStore)).
 
-#![allow(dead_code)]
-
+use super::{HOUR, NOW};
+use crate::store::fast_path::FastPath;
+use crate::store::{SessionRecord, Store, UserRecord};
+use crate::{StoreError, User};
 use std::sync::Arc;
-use tower_anonymous_auth::store::{ClaimOutcome, SessionRecord, Store, UserRecord};
-use tower_anonymous_auth::{StoreError, User};
-
-pub const NOW: u64 = 1_700_000_000_000;
-pub const HOUR: u64 = 3_600_000;
 
 fn guest(id: &str, expires_at: u64) -> UserRecord {
     UserRecord::new(User::anonymous(
@@ -32,6 +28,7 @@ fn member(id: &str, email: &str) -> UserRecord {
         .with_password_hash(Some("$argon2id$fake".into()))
 }
 
+/// A user inserted with its first session reads back by id, by email and by session id; unknown ids read as `None`.
 pub async fn insert_and_get_user(store: Arc<dyn Store>) {
     let record = guest("u1", NOW + HOUR);
     let session = SessionRecord::new("s1", "u1", NOW, NOW + HOUR);
@@ -55,6 +52,7 @@ pub async fn insert_and_get_user(store: Arc<dyn Store>) {
     assert_eq!(store.get_session("missing", NOW).await.unwrap(), None);
 }
 
+/// An email belongs to at most one live user per collection, and to one in each of two collections.
 pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
     store
         .insert_user(&member("a", "ann@example.com"), None, NOW)
@@ -77,6 +75,7 @@ pub async fn email_is_unique_per_collection(store: Arc<dyn Store>) {
     assert_eq!(store.get_user("b", NOW).await.unwrap(), None);
 }
 
+/// A guest's placeholder email taken as a real one blocks the guest only while its holder lives.
 pub async fn placeholder_taken_as_a_real_email_blocks_only_while_its_holder_lives(
     store: Arc<dyn Store>,
 ) {
@@ -110,6 +109,7 @@ pub async fn placeholder_taken_as_a_real_email_blocks_only_while_its_holder_live
     assert_eq!(store.get_session("sg", NOW).await.unwrap(), Some(session));
 }
 
+/// Users and sessions past their expiry read as missing.
 pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
     let record = guest("old", NOW + 10);
     let session = SessionRecord::new("old-s", "old", NOW, NOW + 10);
@@ -139,6 +139,7 @@ pub async fn expired_users_and_sessions_read_as_none(store: Arc<dyn Store>) {
     assert_eq!(found.user.id, "new");
 }
 
+/// Registering a guest in place keeps its id, sessions and resources, and removes its expiry.
 pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
     store
         .insert_user(&guest("g", NOW + HOUR), None, NOW)
@@ -187,6 +188,7 @@ pub async fn upgrade_keeps_id_and_removes_expiry(store: Arc<dyn Store>) {
     assert!(matches!(missing, StoreError::UserNotFound(_)));
 }
 
+/// Sessions are deleted one at a time and all of a user's at once.
 pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
     store
         .insert_user(&member("u", "u@example.com"), None, NOW)
@@ -214,12 +216,13 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
 async fn session_verdicts(store: &Arc<dyn Store>, id: &str, user: &str, at: u64) -> (bool, bool) {
     let read = store.get_session(id, at).await.unwrap();
     let live = read.is_some_and(|session| session.user_id == user);
-    let agrees = store
+    let agrees = FastPath::of(&**store)
         .check_session_now(id, user, at)
-        .is_none_or(|answer| answer.unwrap() == live);
+        .is_none_or(|answer| answer == live);
     (live, agrees)
 }
 
+/// Where the layer asks a store about a session without waiting, the answer agrees with `get_session`.
 pub async fn immediate_session_checks_agree_with_get_session(store: Arc<dyn Store>) {
     store
         .insert_user(&member("u", "u@example.com"), None, NOW)
@@ -340,8 +343,8 @@ async fn insert_fresh_and_read_back(
     guest: UserRecord,
     session: SessionRecord,
 ) {
-    store
-        .insert_fresh_guest(&guest, Some(&session), NOW)
+    FastPath::of(&**store)
+        .insert_fresh_guest(&**store, &guest, Some(&session), NOW)
         .await
         .unwrap();
     let user = store.get_user(&guest.user.id, NOW).await.unwrap();
@@ -367,7 +370,10 @@ pub async fn fresh_guests_are_stored_like_any_user(store: Arc<dyn Store>) {
         NOW,
     ))
     .with_expires_at(Some(NOW + HOUR));
-    store.insert_fresh_guest(&custom, None, NOW).await.unwrap();
+    FastPath::of(&*store)
+        .insert_fresh_guest(&*store, &custom, None, NOW)
+        .await
+        .unwrap();
     let taken = store
         .insert_user(&member("m", "guest-c@example.com"), None, NOW)
         .await
@@ -415,6 +421,7 @@ pub async fn default_names_and_no_password_read_back(store: Arc<dyn Store>) {
     assert_eq!(store.get_user("g", NOW).await.unwrap(), Some(renamed));
 }
 
+/// `refresh` pushes a session's expiry, and its guest's, never a registered user's.
 pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
     store
         .insert_user(
@@ -444,6 +451,7 @@ pub async fn refresh_slides_guest_expiry_only(store: Arc<dyn Store>) {
     assert_eq!(store.get_user("g", NOW + 3 * HOUR).await.unwrap(), None);
 }
 
+/// Deleting a user removes its sessions and frees its email.
 pub async fn delete_user_removes_sessions_and_email(store: Arc<dyn Store>) {
     store
         .insert_user(
@@ -461,120 +469,6 @@ pub async fn delete_user_removes_sessions_and_email(store: Arc<dyn Store>) {
         .insert_user(&member("e", "d@example.com"), None, NOW)
         .await
         .unwrap();
-}
-
-pub async fn claim_release_and_lookups(store: Arc<dyn Store>) {
-    assert_eq!(
-        store.claim("cart:2", "a").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-    assert_eq!(
-        store.claim("cart:1", "a").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-    assert_eq!(
-        store.claim("cart:1", "a").await.unwrap(),
-        ClaimOutcome::AlreadyOwned
-    );
-    assert_eq!(
-        store.claim("cart:1", "b").await.unwrap(),
-        ClaimOutcome::OwnedByOther("a".into())
-    );
-    assert_eq!(
-        store.owner_of("cart:1").await.unwrap().as_deref(),
-        Some("a")
-    );
-    assert_eq!(store.owner_of("cart:9").await.unwrap(), None);
-    assert_eq!(
-        store.resources_of("a").await.unwrap(),
-        vec!["cart:1".to_string(), "cart:2".to_string()]
-    );
-    assert!(store.resources_of("b").await.unwrap().is_empty());
-    assert!(!store.release("cart:1", "b").await.unwrap());
-    assert!(store.release("cart:1", "a").await.unwrap());
-    assert_eq!(store.owner_of("cart:1").await.unwrap(), None);
-    assert_eq!(
-        store.resources_of("a").await.unwrap(),
-        vec!["cart:2".to_string()]
-    );
-    assert_eq!(
-        store.claim("cart:1", "b").await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-}
-
-pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
-    for i in 0..50 {
-        store.claim(&format!("item:{i:03}"), "guest").await.unwrap();
-    }
-    store.claim("item:account-own", "account").await.unwrap();
-    let report = store.transfer("guest", "account").await.unwrap();
-    assert_eq!(report.moved, 50);
-    assert!(store.resources_of("guest").await.unwrap().is_empty());
-    let owned = store.resources_of("account").await.unwrap();
-    assert_eq!(owned.len(), 51);
-    for i in 0..50 {
-        let r = format!("item:{i:03}");
-        assert_eq!(
-            store.owner_of(&r).await.unwrap().as_deref(),
-            Some("account")
-        );
-    }
-    // A retry of a finished transfer is a no-op.
-    assert_eq!(store.transfer("guest", "account").await.unwrap().moved, 0);
-    assert_eq!(store.transfer("account", "account").await.unwrap().moved, 0);
-    assert_eq!(store.resources_of("account").await.unwrap().len(), 51);
-}
-
-pub async fn concurrent_transfers_move_each_resource_once(store: Arc<dyn Store>) {
-    let n = 500;
-    for i in 0..n {
-        store.claim(&format!("r:{i}"), "guest").await.unwrap();
-    }
-    let a = tokio::spawn({
-        let store = store.clone();
-        async move { store.transfer("guest", "account").await.unwrap().moved }
-    });
-    let b = tokio::spawn({
-        let store = store.clone();
-        async move { store.transfer("guest", "account").await.unwrap().moved }
-    });
-    let moved = a.await.unwrap() + b.await.unwrap();
-    assert_eq!(moved, n);
-    assert_eq!(store.resources_of("account").await.unwrap().len(), n);
-    assert!(store.resources_of("guest").await.unwrap().is_empty());
-}
-
-pub async fn rate_limit_buckets_are_per_key(store: Arc<dyn Store>) {
-    use tower_anonymous_auth::{RateDecision, RateLimit};
-    let limit = RateLimit::new(2, 60);
-    let now = 1_000_000;
-    assert!(store
-        .rate_limit("a", limit, now)
-        .await
-        .unwrap()
-        .is_allowed());
-    assert!(store
-        .rate_limit("a", limit, now)
-        .await
-        .unwrap()
-        .is_allowed());
-    assert_eq!(
-        store.rate_limit("a", limit, now).await.unwrap(),
-        RateDecision::Limited {
-            retry_after_ms: 1_000
-        }
-    );
-    assert!(store
-        .rate_limit("b", limit, now)
-        .await
-        .unwrap()
-        .is_allowed());
-    assert!(store
-        .rate_limit("a", limit, now + 1_000)
-        .await
-        .unwrap()
-        .is_allowed());
 }
 
 /// Inserting a user whose id is taken by a live user is refused and changes nothing: what
@@ -680,41 +574,4 @@ pub async fn delete_session_reports_whether_it_removed_one(store: Arc<dyn Store>
         assert_eq!(store.get_session(id, NOW).await.unwrap(), None);
         assert!(!store.delete_session(id).await.unwrap());
     }
-}
-
-/// Generates one `#[tokio::test]` per case; `$make` is an async expression giving a fresh store.
-#[macro_export]
-macro_rules! store_suite {
-    ($make:expr) => {
-        $crate::store_suite!(@cases $make;
-            insert_and_get_user,
-            email_is_unique_per_collection,
-            placeholder_taken_as_a_real_email_blocks_only_while_its_holder_lives,
-            expired_users_and_sessions_read_as_none,
-            upgrade_keeps_id_and_removes_expiry,
-            sessions_are_revocable,
-            immediate_session_checks_agree_with_get_session,
-            sessions_named_after_their_user_work_like_any_other,
-            fresh_guests_are_stored_like_any_user,
-            default_names_and_no_password_read_back,
-            refresh_slides_guest_expiry_only,
-            delete_user_removes_sessions_and_email,
-            claim_release_and_lookups,
-            transfer_moves_everything_once,
-            concurrent_transfers_move_each_resource_once,
-            rate_limit_buckets_are_per_key,
-            insert_refuses_an_id_in_use,
-            upgrade_is_refused_for_a_registered_user,
-            delete_session_reports_whether_it_removed_one,
-        );
-    };
-    (@cases $make:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let store: std::sync::Arc<dyn tower_anonymous_auth::Store> = $make.await;
-                $crate::support::store_cases::$case(store).await;
-            }
-        )*
-    };
 }

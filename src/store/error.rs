@@ -1,0 +1,48 @@
+//! [`StoreError`]: what a store answers when an operation cannot be done.
+
+/// Errors a store returns.
+///
+/// ```
+/// use tower_anonymous_auth::StoreError;
+/// let err = StoreError::Unavailable("connection refused".into());
+/// assert!(err.is_unavailable());
+/// assert_eq!(err.to_string(), "store unavailable: connection refused");
+/// ```
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend cannot be reached or timed out; the operation may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Another user of the same collection already has this email.
+    #[error("email already taken in this collection")]
+    EmailTaken,
+    /// The user the operation names does not exist (or has expired).
+    #[error("user not found: {0}")]
+    UserNotFound(String),
+    /// [`UserStore::insert_user`](super::UserStore::insert_user) found a live user with this id already.
+    #[error("a user with id {0} exists already")]
+    UserExists(String),
+    /// [`UserStore::upgrade_user`](super::UserStore::upgrade_user) found this user registered already (a concurrent registration
+    /// won).
+    #[error("user {0} is registered already")]
+    AlreadyRegistered(String),
+    /// The backend holds data this crate cannot read.
+    #[error("corrupt record in store: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether the error means the backend is down or unreachable (so a retry may succeed).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::StoreError;
+    /// assert!(!StoreError::EmailTaken.is_unavailable());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}

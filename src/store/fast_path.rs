@@ -1,0 +1,89 @@
+//! Shortcuts the layer takes on the stores this crate ships, kept out of the [`Store`]
+//! contract: a store author never sees them, and a third-party store simply takes the
+//! general path.
+//!
+//! - [`MemoryStore`] answers a session check without waiting, so a returning visitor's request
+//!   needs no boxed future.
+//! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
+//!   script: its id was never handed out, so nobody can hold its placeholder email.
+
+use super::{MemoryStore, SessionRecord, Store, StoreError, UserRecord};
+use std::any::Any;
+
+/// The concrete store behind a `dyn Store`, when it is one that has a shortcut.
+#[derive(Debug, Clone)]
+pub(crate) enum FastPath {
+    Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(super::RedisStore),
+    None,
+}
+
+impl FastPath {
+    /// The shortcuts of `store`, found once when the layer is built.
+    pub(crate) fn of(store: &dyn Store) -> Self {
+        let store: &dyn Any = store;
+        if let Some(memory) = store.downcast_ref::<MemoryStore>() {
+            return Self::Memory(memory.clone());
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = store.downcast_ref::<super::RedisStore>() {
+            return Self::Redis(redis.clone());
+        }
+        Self::None
+    }
+
+    /// Whether session `id` is live at `now` and belongs to `user_id`, when the store can say
+    /// without waiting; `None` means "ask [`get_session`](super::UserStore::get_session)".
+    pub(crate) fn check_session_now(&self, id: &str, user_id: &str, now: u64) -> Option<bool> {
+        match self {
+            Self::Memory(memory) => Some(memory.is_session_live(id, user_id, now)),
+            _ => None,
+        }
+    }
+
+    /// [`insert_user`](super::UserStore::insert_user) for a guest whose id was made for this
+    /// call and never handed out.
+    pub(crate) async fn insert_fresh_guest(
+        &self,
+        store: &dyn Store,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => redis.insert_fresh_guest(user, session, now).await,
+            _ => store.insert_user(user, session, now).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::UserStore;
+    use crate::User;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_memory_store_behind_an_arc_answers_session_checks_at_once() {
+        let store = MemoryStore::new();
+        let user = UserRecord::new(User::anonymous("u1", "users", "t@x.io", "Guest", 0))
+            .with_expires_at(Some(10_000));
+        let session = SessionRecord::new("s1", "u1", 0, 10_000);
+        store.insert_user(&user, Some(&session), 0).await.unwrap();
+        let shared: Arc<dyn Store> = Arc::new(store);
+        let fast = FastPath::of(&*shared);
+        assert_eq!(fast.check_session_now("s1", "u1", 5_000), Some(true));
+        assert_eq!(fast.check_session_now("s1", "u2", 5_000), Some(false));
+        assert_eq!(fast.check_session_now("s1", "u1", 10_000), Some(false));
+        assert_eq!(fast.check_session_now("gone", "u1", 5_000), Some(false));
+    }
+
+    #[test]
+    fn another_store_takes_the_general_path() {
+        let wrapped: Arc<dyn Store> = Arc::new(Arc::new(MemoryStore::new()));
+        assert!(matches!(FastPath::of(&*wrapped), FastPath::None));
+    }
+}
