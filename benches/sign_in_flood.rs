@@ -39,7 +39,7 @@ async fn register(handle: AuthHandle, Json(body): Json<Value>) -> Result<Json<Va
         body["password"].as_str().unwrap_or_default(),
     );
     let auth = handle.register_with_password(registration).await?;
-    Ok(Json(json!({ "id": auth.user.id })))
+    Ok(Json(json!({ "id": auth.user().id })))
 }
 
 async fn sign_in(handle: AuthHandle, Json(body): Json<Value>) -> Result<Json<Value>, AuthError> {
@@ -49,7 +49,7 @@ async fn sign_in(handle: AuthHandle, Json(body): Json<Value>) -> Result<Json<Val
             body["password"].as_str().unwrap_or_default(),
         )
         .await?;
-    Ok(Json(json!({ "id": auth.user.id })))
+    Ok(Json(json!({ "id": auth.user().id })))
 }
 
 /// A runtime with one worker thread (argon2 still runs on its blocking pool).

@@ -21,16 +21,15 @@ use html::escape;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, AnonymousSignIn, Auth, AuthError, AuthHandle,
-    MintPolicy, OptionalAuth, Registration,
+    AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, MintPolicy, Registration,
 };
 
 fn page(auth: Option<&Auth>, body: &str) -> Html<String> {
     let who = match auth {
-        Some(auth) if auth.is_anonymous => {
-            format!("Checking out as guest {}", escape(&auth.user.name))
+        Some(auth) if auth.is_anonymous() => {
+            format!("Checking out as guest {}", escape(&auth.user().name))
         }
-        Some(auth) => format!("Signed in as {}", escape(&auth.user.email)),
+        Some(auth) => format!("Signed in as {}", escape(&auth.user().email)),
         None => "Not signed in".to_owned(),
     };
     Html(format!(
@@ -65,14 +64,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
     site_ok && origin_ok
 }
 
-async fn home(OptionalAuth(auth): OptionalAuth) -> Html<String> {
+async fn home(auth: Option<Auth>) -> Html<String> {
     page(
         auth.as_ref(),
         "<h2>A5 dotted notebook — €14.00</h2><p><a href=/checkout>Checkout</a></p>",
     )
 }
 
-async fn checkout(OptionalAuth(auth): OptionalAuth) -> Html<String> {
+async fn checkout(auth: Option<Auth>) -> Html<String> {
     let body = match &auth {
         None => "<h2>How would you like to check out?</h2>\
             <form method=post action=/guest><button>Continue as guest</button></form>\
@@ -93,7 +92,7 @@ async fn continue_as_guest(handle: AuthHandle, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    match handle.sign_in_anonymously(AnonymousSignIn::default()).await {
+    match handle.sign_in_anonymously().await {
         Ok(_) | Err(AuthError::AnonymousCannotSignInAgain) => {
             Redirect::to("/checkout").into_response()
         }
@@ -150,7 +149,7 @@ async fn place_order(
     let auth = handle.require()?;
     let order_id = format!("order:{}", uuid::Uuid::new_v4().simple());
     handle.claim(&order_id).await?;
-    let offer = if auth.is_anonymous {
+    let offer = if auth.is_anonymous() {
         "<form method=post action=/register><h3>Save your details for next time?</h3>\
          <label>Email <input name=email type=email required></label>\
          <label>Password <input name=password type=password minlength=8 required></label>\

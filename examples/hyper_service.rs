@@ -24,11 +24,11 @@ use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, Auth, PeerAd
 async fn show_auth(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match request.extensions().get::<Auth>() {
         Some(auth) => serde_json::json!({
-            "user": auth.user,
-            "session_id": auth.session_id,
-            "is_anonymous": auth.is_anonymous,
-            "minted_now": auth.minted_now,
-            "expires_at": auth.expires_at,
+            "user": auth.user(),
+            "session_id": auth.session_id(),
+            "is_anonymous": auth.is_anonymous(),
+            "minted_now": auth.minted_now(),
+            "expires_at": auth.expires_at(),
         }),
         None => serde_json::json!({ "user": null }),
     };

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tower_anonymous_auth::{
     AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, LinkEvent, LinkKind,
-    OptionalAuth, Registration,
+    Registration,
 };
 
 /// (id, name, price in cents)
@@ -136,13 +136,13 @@ form.account label{display:block;margin:.4rem 0}input{padding:.35rem;width:16rem
 
 fn page(title: &str, auth: Option<&Auth>, body: &str) -> Html<String> {
     let who = match auth {
-        Some(auth) if auth.is_anonymous => format!(
+        Some(auth) if auth.is_anonymous() => format!(
             "Browsing as guest <strong>{}</strong> · <a href=/account>Sign in or register</a>",
-            escape(&auth.user.name)
+            escape(&auth.user().name)
         ),
         Some(auth) => format!(
             "Signed in as <strong>{}</strong> · <a href=/account>Account</a>",
-            escape(&auth.user.email)
+            escape(&auth.user().email)
         ),
         None => "<a href=/account>Sign in</a>".to_owned(),
     };
@@ -156,10 +156,10 @@ fn page(title: &str, auth: Option<&Auth>, body: &str) -> Html<String> {
     ))
 }
 
-async fn home(State(shop): State<Shop>, OptionalAuth(auth): OptionalAuth) -> Html<String> {
+async fn home(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
     let csrf = auth
         .as_ref()
-        .map(|auth| shop.csrf_token(&auth.session_id))
+        .map(|auth| shop.csrf_token(auth.session_id()))
         .unwrap_or_default();
     let items: String = PRODUCTS
         .iter()
@@ -195,7 +195,7 @@ fn check_csrf(shop: &Shop, headers: &HeaderMap, auth: Option<&Auth>, token: &str
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|site| site == "same-origin" || site == "none");
-    same_site && auth.is_some_and(|auth| shop.csrf_ok(&auth.session_id, token))
+    same_site && auth.is_some_and(|auth| shop.csrf_ok(auth.session_id(), token))
 }
 
 fn forbidden() -> Response {
@@ -217,7 +217,7 @@ async fn add_to_cart(
     }
     let auth = handle.require()?;
     if PRODUCTS.iter().any(|(id, _, _)| *id == form.product) {
-        let cart = cart_id(&auth.user.id);
+        let cart = cart_id(&auth.user().id);
         handle.claim(&cart).await?;
         shop.add(&cart, &form.product);
     }
@@ -242,7 +242,7 @@ async fn cart(State(shop): State<Shop>, handle: AuthHandle) -> Result<Html<Strin
     let body = if lines.is_empty() {
         "<h2>Your cart</h2><p>Your cart is empty. <a href=/>Browse the shop</a>.</p>".to_owned()
     } else {
-        let nudge = if auth.as_ref().is_some_and(|a| a.is_anonymous) {
+        let nudge = if auth.as_ref().is_some_and(|a| a.is_anonymous()) {
             "<p class=note>You are shopping as a guest. <a href=/account>Register</a> to keep \
              this cart on every device.</p>"
         } else {
@@ -259,17 +259,17 @@ async fn cart(State(shop): State<Shop>, handle: AuthHandle) -> Result<Html<Strin
 
 fn account_page(shop: &Shop, auth: Option<&Auth>, error: Option<&str>) -> Html<String> {
     let csrf = auth
-        .map(|auth| shop.csrf_token(&auth.session_id))
+        .map(|auth| shop.csrf_token(auth.session_id()))
         .unwrap_or_default();
     let error = error
         .map(|message| format!("<p class=error>{}</p>", escape(message)))
         .unwrap_or_default();
     let forms = match auth {
-        Some(auth) if !auth.is_anonymous => format!(
+        Some(auth) if !auth.is_anonymous() => format!(
             "<p>You are signed in as <strong>{}</strong>.</p>\
              <form id=sign-out method=post action=/sign-out class=account>\
              <input type=hidden name=csrf value={csrf}><button>Sign out</button></form>",
-            escape(&auth.user.email)
+            escape(&auth.user().email)
         ),
         _ => format!(
             "<form id=register method=post action=/register class=account><h3>New here? Register</h3>\
@@ -287,7 +287,7 @@ fn account_page(shop: &Shop, auth: Option<&Auth>, error: Option<&str>) -> Html<S
     page("Account", auth, &format!("<h2>Account</h2>{error}{forms}"))
 }
 
-async fn account(State(shop): State<Shop>, OptionalAuth(auth): OptionalAuth) -> Html<String> {
+async fn account(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
     account_page(&shop, auth.as_ref(), None)
 }
 

@@ -75,9 +75,8 @@ impl std::fmt::Debug for Registration {
 /// A registration's store error as the caller sees it.
 fn registration_error(err: StoreError) -> AuthError {
     match err {
-        StoreError::EmailTaken => AuthError::EmailTaken,
         StoreError::AlreadyRegistered(_) => AuthError::AlreadyRegistered,
-        other => AuthError::Store(other),
+        other => other.into(),
     }
 }
 
@@ -89,7 +88,7 @@ pub(crate) async fn register(
     cookies: &Cookies,
     client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
-    if current.is_some_and(|auth| !auth.is_anonymous) {
+    if current.is_some_and(|auth| !auth.is_anonymous()) {
         return Err(AuthError::AlreadyRegistered);
     }
     let email = normalize_email(&registration.email).ok_or(AuthError::InvalidEmail)?;
@@ -99,13 +98,13 @@ pub(crate) async fn register(
         config.password_min,
         config.password_max,
     )?;
-    let collection = current.map_or(config.collection.as_str(), |auth| &auth.user.collection);
+    let collection = current.map_or(config.collection.as_str(), |auth| &auth.user().collection);
     // Fail fast (before hashing) when another user has the email; the store checks again.
     let holder = engine
         .store
         .find_user_by_email(collection, &email, now_millis())
         .await?;
-    if holder.is_some_and(|record| current.is_none_or(|guest| guest.user.id != record.user.id)) {
+    if holder.is_some_and(|record| current.is_none_or(|guest| guest.user().id != record.user.id)) {
         return Err(AuthError::EmailTaken);
     }
     check_password_rate(engine, client_ip, None).await?;
@@ -128,14 +127,14 @@ async fn upgrade_guest(
     hash: String,
     cookies: &Cookies,
 ) -> Result<Auth, AuthError> {
-    let _flight = engine.lock_guest(&guest.user.id).await?;
+    let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
     let session_live = engine
         .store
-        .get_session(&guest.session_id, now)
+        .get_session(guest.session_id(), now)
         .await?
-        .is_some_and(|session| session.user_id == guest.user.id);
-    let record = engine.store.get_user(&guest.user.id, now).await?;
+        .is_some_and(|session| session.user_id == guest.user().id);
+    let record = engine.store.get_user(&guest.user().id, now).await?;
     let Some(record) = record.filter(|_| session_live) else {
         return Err(AuthError::Unauthenticated);
     };
@@ -164,7 +163,7 @@ async fn upgrade_guest(
     _flight.ensure_held()?;
     let upgraded = engine
         .store
-        .upgrade_user(&guest.user.id, &email, &name, Some(&hash), now)
+        .upgrade_user(&guest.user().id, &email, &name, Some(&hash), now)
         .await
         .map_err(registration_error)?;
     link::revoke_guest(engine, guest, false).await?;
@@ -199,7 +198,7 @@ async fn create_user(
         .await
         .map_err(registration_error)?;
     let auth = engine.issue(&user, &session, false)?;
-    engine.set_cookie(cookies, &auth.token, ttl);
+    engine.set_cookie(cookies, auth.token(), ttl);
     tracing::info!(user_id = %user.id, "user registered");
     Ok(auth)
 }
@@ -281,7 +280,7 @@ pub(crate) async fn sign_in_with_password(
     client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
     let collection = current.map_or(engine.config.collection.as_str(), |auth| {
-        &auth.user.collection
+        &auth.user().collection
     });
     let account = check_credentials(engine, collection, email, password, client_ip).await?;
     finish_sign_in(engine, current, &account, LinkKind::SignIn, cookies).await
@@ -327,17 +326,19 @@ async fn finish_sign_in(
     cookies: &Cookies,
 ) -> Result<Auth, AuthError> {
     match current {
-        Some(guest) if guest.is_anonymous && !target.is_anonymous && guest.user.id != target.id => {
+        Some(guest)
+            if guest.is_anonymous() && !target.is_anonymous && guest.user().id != target.id =>
+        {
             link::link_guest(engine, guest, target, kind, cookies).await
         }
         Some(previous) => {
-            if previous.persisted {
-                engine.revoke_session(&previous.session_id).await?;
+            if previous.persisted() {
+                engine.revoke_session(previous.session_id()).await?;
             } else {
                 engine.revoke_lazy(previous).await?;
             }
             let auth = engine.start_session(target, cookies).await?;
-            tracing::info!(from = %previous.user.id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
+            tracing::info!(from = %previous.user().id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
             Ok(auth)
         }
         None => {

@@ -1,19 +1,15 @@
-//! [`Auth`]: the resolved auth of a request (who is asking, and how), and the
-//! [`AuthInfo`] it shares.
+//! [`Auth`]: the resolved auth of a request (who is asking, and how).
 
 use crate::email::full_email;
 use crate::store::User;
 use crate::token::Claims;
-use std::ops::Deref;
 use std::sync::Arc;
 
-/// The resolved auth of a request, put in its extensions by the layer.
+/// The resolved auth of a request, put in its extensions by the layer: who the visitor is
+/// ([`user`](Self::user)), whether they are anonymous, and the token and session that say so.
 ///
-/// `Auth` is a cheap, shared handle (an `Arc`) to an [`AuthInfo`], which it dereferences to:
-/// `auth.user.id`, `auth.is_anonymous` and the other fields read as if they were its own, and
-/// cloning it (into the extensions, an extractor, a task) copies no strings.
-///
-/// It is a snapshot taken before the handler runs; after an action of the
+/// Cheap to clone (one shared allocation), so that the extensions, an extractor and a task
+/// can each hold it. It is a snapshot taken before the handler runs; after an action of the
 /// [`AuthHandle`](crate::AuthHandle) (sign in, sign out), ask the handle for the current one.
 ///
 /// ```
@@ -21,8 +17,8 @@ use std::sync::Arc;
 ///
 /// async fn handler(request: http::Request<()>) -> String {
 ///     match request.extensions().get::<Auth>() {
-///         Some(auth) if auth.is_anonymous => format!("browsing as guest {}", auth.user.name),
-///         Some(auth) => format!("signed in as {}", auth.user.email),
+///         Some(auth) if auth.is_anonymous() => format!("browsing as guest {}", auth.user().name),
+///         Some(auth) => format!("signed in as {}", auth.user().email),
 ///         None => "no auth".to_owned(),
 ///     }
 /// }
@@ -30,38 +26,19 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Auth {
-    info: Arc<AuthInfo>,
+    inner: Arc<Resolved>,
 }
 
-/// What an [`Auth`] says about the request's visitor: the user, the token and its session.
-///
-/// ```
-/// # fn f(auth: tower_anonymous_auth::Auth) {
-/// let info: &tower_anonymous_auth::AuthInfo = &auth;
-/// println!("{} ({}), session {}", info.user.name, info.user.id, info.session_id);
-/// # }
-/// ```
+/// What an [`Auth`] shares between its clones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuthInfo {
-    /// The user.
-    pub user: User,
-    /// The signed token (what the cookie or `Authorization: Bearer` header carries).
-    pub token: String,
-    /// The session id (the token's `sid`): `{user_id}.0` for a guest's first session, else
-    /// `{user_id}.{random}` for sessions the layer starts.
-    pub session_id: String,
-    /// Whether the user is anonymous (same as `user.is_anonymous`).
-    pub is_anonymous: bool,
-    /// Whether the user was minted by this very request.
-    pub minted_now: bool,
-    /// When the token was issued or last refreshed (seconds since the Unix epoch).
-    pub issued_at: u64,
-    /// When the token expires (seconds since the Unix epoch).
-    pub expires_at: u64,
-    /// Whether the user and session are in the store. `false` only for lazy guests
-    /// (see `lazy_persistence`), which are written at their first write.
-    pub persisted: bool,
+struct Resolved {
+    user: User,
+    token: String,
+    session_id: String,
+    minted_now: bool,
+    issued_at: u64,
+    expires_at: u64,
+    persisted: bool,
 }
 
 impl Auth {
@@ -77,8 +54,7 @@ impl Auth {
             created_at: claims.uca,
         };
         Self {
-            info: Arc::new(AuthInfo {
-                is_anonymous: user.is_anonymous,
+            inner: Arc::new(Resolved {
                 user,
                 token,
                 session_id: claims.sid,
@@ -93,44 +69,121 @@ impl Auth {
     /// The claims of the token this auth was built from.
     pub(crate) fn claims(&self) -> Claims {
         Claims::for_user(
-            &self.user,
-            &self.session_id,
-            self.issued_at,
-            self.expires_at,
-            !self.persisted,
+            self.user(),
+            self.session_id(),
+            self.issued_at(),
+            self.expires_at(),
+            !self.persisted(),
         )
     }
 
-    /// The [`AuthInfo`], owned: moved out when this is its only handle, cloned otherwise.
+    /// The user.
     ///
     /// ```
     /// # fn f(auth: tower_anonymous_auth::Auth) {
-    /// let user = auth.into_info().user;
+    /// println!("{} ({})", auth.user().name, auth.user().id);
+    /// # }
+    /// ```
+    pub fn user(&self) -> &User {
+        &self.inner.user
+    }
+
+    /// The user, owned: moved out when this is the only clone, copied otherwise.
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// let user: tower_anonymous_auth::User = auth.into_user();
     /// # let _ = user;
     /// # }
     /// ```
-    pub fn into_info(self) -> AuthInfo {
-        Arc::unwrap_or_clone(self.info)
+    pub fn into_user(self) -> User {
+        Arc::unwrap_or_clone(self.inner).user
     }
-}
 
-impl Deref for Auth {
-    type Target = AuthInfo;
-
-    fn deref(&self) -> &AuthInfo {
-        &self.info
+    /// Whether the user is anonymous (a guest who has not registered).
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// assert_eq!(auth.is_anonymous(), auth.user().is_anonymous);
+    /// # }
+    /// ```
+    pub fn is_anonymous(&self) -> bool {
+        self.inner.user.is_anonymous
     }
-}
 
-impl AsRef<AuthInfo> for Auth {
-    fn as_ref(&self) -> &AuthInfo {
-        &self.info
+    /// The signed token (what the cookie or `Authorization: Bearer` header carries).
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// let header = format!("Bearer {}", auth.token());
+    /// # let _ = header;
+    /// # }
+    /// ```
+    pub fn token(&self) -> &str {
+        &self.inner.token
+    }
+
+    /// The session id (the token's `sid`): `{user_id}.0` for a guest's first session, else
+    /// `{user_id}.{random}` for sessions the layer starts.
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// assert!(auth.session_id().starts_with(&auth.user().id));
+    /// # }
+    /// ```
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// Whether the user was minted by this very request.
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// if auth.minted_now() { println!("welcome, new visitor"); }
+    /// # }
+    /// ```
+    pub fn minted_now(&self) -> bool {
+        self.inner.minted_now
+    }
+
+    /// When the token was issued or last refreshed (seconds since the Unix epoch).
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// assert!(auth.issued_at() <= auth.expires_at());
+    /// # }
+    /// ```
+    pub fn issued_at(&self) -> u64 {
+        self.inner.issued_at
+    }
+
+    /// When the token expires (seconds since the Unix epoch).
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// println!("valid until {}", auth.expires_at());
+    /// # }
+    /// ```
+    pub fn expires_at(&self) -> u64 {
+        self.inner.expires_at
+    }
+
+    /// Whether the user and session are in the store. `false` only for lazy guests (see
+    /// `lazy_persistence`), which are written at their first write.
+    ///
+    /// ```
+    /// # fn f(auth: tower_anonymous_auth::Auth) {
+    /// if !auth.persisted() { println!("a guest nobody has stored yet"); }
+    /// # }
+    /// ```
+    pub fn persisted(&self) -> bool {
+        self.inner.persisted
     }
 }
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.info.fmt(f)
+        self.inner.fmt(f)
     }
 }
 
@@ -159,16 +212,16 @@ mod tests {
     fn claims_round_trip_through_auth() {
         let auth = Auth::from_claims(claims(), "t".into(), false);
         assert_eq!(auth.claims(), claims());
-        assert!(!auth.persisted);
-        assert_eq!(auth.user.id, "u1");
-        assert_eq!(auth.user.email, "temp-u1@anonymous.invalid");
+        assert!(!auth.persisted());
+        assert_eq!(auth.user().id, "u1");
+        assert_eq!(auth.user().email, "temp-u1@anonymous.invalid");
     }
 
     #[test]
     fn clones_share_one_info() {
         let auth = Auth::from_claims(claims(), "t".into(), true);
         let copy = auth.clone();
-        assert!(std::ptr::eq(&*auth, &*copy));
-        assert_eq!(copy.into_info().token, "t");
+        assert!(std::ptr::eq(auth.user(), copy.user()));
+        assert_eq!(copy.into_user().id, "u1");
     }
 }

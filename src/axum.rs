@@ -1,5 +1,5 @@
-//! axum extractors (feature `axum`): [`Auth`], `Option<Auth>`, [`OptionalAuth`],
-//! [`RegisteredUser`] and [`AuthHandle`]; and `IntoResponse` for [`AuthError`].
+//! axum extractors (feature `axum`): [`Auth`], `Option<Auth>`, [`RegisteredUser`] and
+//! [`AuthHandle`]; and `IntoResponse` for [`AuthError`].
 
 use crate::auth::Auth;
 use crate::config::MintPolicy;
@@ -45,7 +45,7 @@ fn layer_installed(parts: &Parts) -> Result<(), AuthError> {
 /// ```
 /// use tower_anonymous_auth::Auth;
 /// async fn me(auth: Auth) -> String {
-///     format!("{} (anonymous: {})", auth.user.id, auth.is_anonymous)
+///     format!("{} (anonymous: {})", auth.user().id, auth.is_anonymous())
 /// }
 /// # let _ = me;
 /// ```
@@ -68,6 +68,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
+/// `Option<Auth>`: the request's auth if any, for pages that render for everyone. Never
+/// rejects (unless the layer is missing) and never mints, even with
+/// [`MintPolicy::OnDemand`](crate::MintPolicy).
+///
+/// ```
+/// use tower_anonymous_auth::Auth;
+/// async fn banner(auth: Option<Auth>) -> &'static str {
+///     match auth {
+///         Some(auth) if auth.is_anonymous() => "browsing as guest",
+///         Some(_) => "welcome back",
+///         None => "hello",
+///     }
+/// }
+/// # let _ = banner;
+/// ```
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
     type Rejection = AuthError;
 
@@ -80,38 +95,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
     }
 }
 
-/// The request's auth if any; never rejects (unless the layer is missing).
-///
-/// ```
-/// use tower_anonymous_auth::OptionalAuth;
-/// async fn banner(OptionalAuth(auth): OptionalAuth) -> &'static str {
-///     match auth {
-///         Some(auth) if auth.is_anonymous => "browsing as guest",
-///         Some(_) => "welcome back",
-///         None => "hello",
-///     }
-/// }
-/// # let _ = banner;
-/// ```
-#[derive(Debug, Clone)]
-pub struct OptionalAuth(pub Option<Auth>);
-
-impl<S: Send + Sync> FromRequestParts<S> for OptionalAuth {
-    type Rejection = AuthError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        layer_installed(parts)?;
-        Ok(Self(parts.extensions.get::<Auth>().cloned()))
-    }
-}
-
 /// A registered (non-anonymous) user: limits what anonymous users can do. Rejects with 401
 /// `UNAUTHENTICATED` without auth and 403 `REGISTERED_USER_REQUIRED` for anonymous users.
 ///
 /// ```
 /// use tower_anonymous_auth::RegisteredUser;
 /// async fn order_history(RegisteredUser(auth): RegisteredUser) -> String {
-///     format!("orders of {}", auth.user.email)
+///     format!("orders of {}", auth.user().email)
 /// }
 /// # let _ = order_history;
 /// ```
@@ -123,7 +113,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RegisteredUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = <Auth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        if auth.is_anonymous {
+        if auth.is_anonymous() {
             return Err(AuthError::RegisteredUserRequired);
         }
         Ok(Self(auth))

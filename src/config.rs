@@ -7,7 +7,6 @@ use crate::password;
 use crate::rate_limit::RateLimit;
 use crate::skip::{default_skip_mint, MintRequest, SkipPredicate};
 use crate::token::KeyRing;
-use futures::future::BoxFuture;
 use futures::FutureExt;
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
@@ -65,17 +64,9 @@ pub enum SameSite {
     None,
 }
 
-/// Makes the placeholder email of a new anonymous user from its id.
-#[derive(Clone)]
-pub(crate) enum EmailGenerator {
-    /// Answers at once (a lazy guest is then minted without awaiting anything).
-    Sync(Arc<dyn Fn(&str) -> String + Send + Sync>),
-    /// Answers through a future (e.g. asks a service).
-    Async(AsyncEmailGenerator),
-}
-
-/// An email generator that answers through a future.
-pub(crate) type AsyncEmailGenerator = Arc<dyn Fn(&str) -> BoxFuture<'static, String> + Send + Sync>;
+/// Makes the placeholder email of a new anonymous user from its id. Synchronous, so that a
+/// lazy guest is minted without awaiting anything.
+pub(crate) type EmailGenerator = Arc<dyn Fn(&str) -> String + Send + Sync>;
 /// Makes the display name of a new anonymous user from its id.
 pub(crate) type NameGenerator = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
@@ -208,13 +199,8 @@ impl AnonymousAuthConfig {
     }
 
     /// The key ring that signs and verifies tokens.
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let c = AnonymousAuthConfig::builder().key("k", [1u8; 32]).build().unwrap();
-    /// assert_eq!(c.key_ring().signing_kid(), "k");
-    /// ```
-    pub fn key_ring(&self) -> &KeyRing {
+    #[cfg(test)]
+    pub(crate) fn key_ring(&self) -> &KeyRing {
         &self.keys
     }
 
@@ -323,26 +309,11 @@ impl AnonymousAuthConfig {
     }
 
     /// The placeholder email of a new anonymous user.
-    pub(crate) async fn email_for(&self, id: &str) -> String {
+    pub(crate) fn email_for(&self, id: &str) -> String {
         match &self.generate_email {
-            Some(EmailGenerator::Async(generate)) => generate(id).await,
-            _ => self.email_now(id).unwrap_or_default(),
+            None => crate::email::placeholder_email(id, &self.email_domain_name),
+            Some(generate) => generate(id),
         }
-    }
-
-    /// The placeholder email of a new anonymous user when it needs no awaiting (the default
-    /// placeholder or a sync generator); `None` with an async generator.
-    pub(crate) fn email_now(&self, id: &str) -> Option<String> {
-        match &self.generate_email {
-            None => Some(crate::email::placeholder_email(id, &self.email_domain_name)),
-            Some(EmailGenerator::Sync(generate)) => Some(generate(id)),
-            Some(EmailGenerator::Async(_)) => None,
-        }
-    }
-
-    /// Whether new anonymous users' emails need awaiting (an async generator).
-    pub(crate) fn email_is_async(&self) -> bool {
-        matches!(self.generate_email, Some(EmailGenerator::Async(_)))
     }
 }
 
@@ -360,7 +331,7 @@ impl AnonymousAuthConfig {
 ///     .generate_name(|id| format!("Guest {}", &id[..4]))
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(config.key_ring().signing_kid(), "new");
+/// assert_eq!(config.cookie_name(), "__Host-sid");
 /// ```
 #[must_use]
 pub struct AnonymousAuthConfigBuilder {
@@ -398,6 +369,17 @@ pub struct AnonymousAuthConfigBuilder {
     guest_lock_ttl: Duration,
     password_min: usize,
     password_max: usize,
+}
+
+/// Shows the options that are plain values; keys are counted, never shown.
+impl fmt::Debug for AnonymousAuthConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnonymousAuthConfigBuilder")
+            .field("keys", &self.keys.len())
+            .field("algorithm", &self.algorithm)
+            .field("collection", &self.collection)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for AnonymousAuthConfigBuilder {
@@ -461,8 +443,8 @@ impl AnonymousAuthConfigBuilder {
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let config = AnonymousAuthConfig::builder().random_key().build().unwrap();
-    /// assert_eq!(config.key_ring().signing_kid(), "random");
+    /// let config = AnonymousAuthConfig::builder().random_key().build();
+    /// assert!(config.is_ok());
     /// ```
     pub fn random_key(self) -> Self {
         let secret: [u8; 64] = rand::random();
@@ -473,8 +455,11 @@ impl AnonymousAuthConfigBuilder {
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let c = AnonymousAuthConfig::builder().random_key().algorithm(jsonwebtoken::Algorithm::HS384).build().unwrap();
-    /// assert_eq!(c.key_ring().algorithm(), jsonwebtoken::Algorithm::HS384);
+    /// use jsonwebtoken::Algorithm;
+    /// let short = AnonymousAuthConfig::builder().key("k", [1u8; 32]).algorithm(Algorithm::HS384);
+    /// assert!(short.build().is_err(), "HS384 needs a 48-byte key");
+    /// let config = AnonymousAuthConfig::builder().random_key().algorithm(Algorithm::HS384).build();
+    /// assert!(config.is_ok());
     /// ```
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
@@ -482,7 +467,7 @@ impl AnonymousAuthConfigBuilder {
     }
 
     /// Collection (user table) of users minted by the layer; default `"users"`.
-    /// `sign_in_anonymously` can pick another per call.
+    /// `sign_in_anonymously_in` can pick another per call.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
@@ -507,7 +492,8 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Custom placeholder email generator, given the new user's id (sync).
+    /// Custom placeholder email generator, given the new user's id. It must answer at once
+    /// (no I/O): a guest's email is made on the request that mints it.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
@@ -521,31 +507,7 @@ impl AnonymousAuthConfigBuilder {
     where
         F: Fn(&str) -> String + Send + Sync + 'static,
     {
-        self.generate_email = Some(EmailGenerator::Sync(Arc::new(generate)));
-        self
-    }
-
-    /// Custom placeholder email generator, given the new user's id (async, e.g. to ask a service).
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let c = AnonymousAuthConfig::builder()
-    ///     .random_key()
-    ///     .generate_random_email_async(|id| {
-    ///         let id = id.to_owned();
-    ///         async move { format!("{id}@guests.example") }
-    ///     })
-    ///     .build();
-    /// assert!(c.is_ok());
-    /// ```
-    pub fn generate_random_email_async<F, Fut>(mut self, generate: F) -> Self
-    where
-        F: Fn(&str) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = String> + Send + 'static,
-    {
-        self.generate_email = Some(EmailGenerator::Async(Arc::new(move |id: &str| {
-            generate(id).boxed()
-        })));
+        self.generate_email = Some(Arc::new(generate));
         self
     }
 
@@ -785,7 +747,8 @@ impl AnonymousAuthConfigBuilder {
     }
 
     /// Requests for which the layer never mints (they still resolve an existing credential).
-    /// Replaces the default, [`default_skip_mint`] (crawlers, `HEAD`/`OPTIONS`, static assets).
+    /// Replaces the default, [`default_skip_mint`] (crawlers, `HEAD`/`OPTIONS`, static assets);
+    /// `skip_mint(|_| false)` mints for every request without a credential, bots included.
     ///
     /// ```
     /// use tower_anonymous_auth::{default_skip_mint, AnonymousAuthConfig, MintRequest};
@@ -802,18 +765,6 @@ impl AnonymousAuthConfigBuilder {
         F: Fn(&MintRequest<'_>) -> bool + Send + Sync + 'static,
     {
         self.skip_mint = Some(Arc::new(predicate));
-        self
-    }
-
-    /// Mint for every request without a credential, bots and assets included.
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let c = AnonymousAuthConfig::builder().random_key().never_skip_mint().build();
-    /// assert!(c.is_ok());
-    /// ```
-    pub fn never_skip_mint(mut self) -> Self {
-        self.skip_mint = None;
         self
     }
 
@@ -1103,6 +1054,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_newest_key_signs_with_the_chosen_algorithm() {
+        let config = AnonymousAuthConfig::builder()
+            .key("old", [1u8; 64])
+            .key("new", [2u8; 64])
+            .algorithm(Algorithm::HS512)
+            .build()
+            .unwrap();
+        assert_eq!(config.key_ring().signing_kid(), "new");
+        assert_eq!(config.key_ring().algorithm(), Algorithm::HS512);
+        let random = AnonymousAuthConfig::builder().random_key().build().unwrap();
+        assert_eq!(random.key_ring().signing_kid(), "random");
+    }
+
+    #[test]
     fn defaults_are_secure() {
         let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
         assert!(c.cookie.secure);
@@ -1140,18 +1105,15 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn email_generators() {
+    #[test]
+    fn email_generators() {
         let c = AnonymousAuthConfig::builder().random_key().build().unwrap();
-        assert_eq!(c.email_for("abc").await, "temp-abc@anonymous.invalid");
+        assert_eq!(c.email_for("abc"), "temp-abc@anonymous.invalid");
         let c = AnonymousAuthConfig::builder()
             .random_key()
-            .generate_random_email_async(|id| {
-                let id = id.to_owned();
-                async move { format!("a-{id}@x.io") }
-            })
+            .generate_random_email(|id| format!("a-{id}@x.io"))
             .build()
             .unwrap();
-        assert_eq!(c.email_for("abc").await, "a-abc@x.io");
+        assert_eq!(c.email_for("abc"), "a-abc@x.io");
     }
 }

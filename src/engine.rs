@@ -112,7 +112,7 @@ impl AuthEngine {
     /// Whether `auth`'s token is due for a refresh (sliding expiry) at `now` (ms).
     fn refresh_due(&self, auth: &Auth, now: u64) -> bool {
         let refresh_after = auth
-            .issued_at
+            .issued_at()
             .saturating_add(self.config.refresh_interval.as_secs());
         now / 1000 >= refresh_after
     }
@@ -131,16 +131,16 @@ impl AuthEngine {
         if self.refresh_due(auth, now) {
             return None;
         }
-        if self.sessions.is_fresh(&auth.session_id, now) {
+        if self.sessions.is_fresh(auth.session_id(), now) {
             return Some(Ok(true));
         }
         // A lazy guest's user decides first (see `confirm`): left to the awaited path.
-        if !auth.persisted {
+        if !auth.persisted() {
             return None;
         }
         let live = self
             .fast_path
-            .check_session_now(&auth.session_id, &auth.user.id, now)?;
+            .check_session_now(auth.session_id(), &auth.user().id, now)?;
         Some(Ok(self.note_session(auth, live, now)))
     }
 
@@ -148,9 +148,9 @@ impl AuthEngine {
     /// memo, a revoked, unknown or other user's one is logged. Returns `live`.
     fn note_session(&self, auth: &Auth, live: bool, now: u64) -> bool {
         if live {
-            self.sessions.remember(&auth.session_id, now);
+            self.sessions.remember(auth.session_id(), now);
         } else {
-            tracing::debug!(session_id = %auth.session_id, "auth token names a revoked or unknown session");
+            tracing::debug!(session_id = %auth.session_id(), "auth token names a revoked or unknown session");
         }
         live
     }
@@ -164,17 +164,17 @@ impl AuthEngine {
         cookies: &Cookies,
     ) -> Result<Option<Auth>, StoreError> {
         let now = now_millis();
-        if !self.sessions.is_fresh(&auth.session_id, now) {
+        if !self.sessions.is_fresh(auth.session_id(), now) {
             // A lazy guest is valid while nothing of it is stored (one read: its user); once
             // its user is stored, its session decides, as for any token.
             let unstored_lazy_guest =
-                !auth.persisted && self.store.get_user(&auth.user.id, now).await?.is_none();
+                !auth.persisted() && self.store.get_user(&auth.user().id, now).await?.is_none();
             let live = unstored_lazy_guest
                 || self
                     .store
-                    .get_session(&auth.session_id, now)
+                    .get_session(auth.session_id(), now)
                     .await?
-                    .is_some_and(|session| session.user_id == auth.user.id);
+                    .is_some_and(|session| session.user_id == auth.user().id);
             if !self.note_session(&auth, live, now) {
                 return Ok(None);
             }
@@ -182,8 +182,8 @@ impl AuthEngine {
         if !self.refresh_due(&auth, now) {
             return Ok(Some(auth));
         }
-        let mut ttl = self.config.ttl_for(auth.is_anonymous);
-        if !auth.is_anonymous {
+        let mut ttl = self.config.ttl_for(auth.is_anonymous());
+        if !auth.is_anonymous() {
             // A registered session slides, but never past its absolute lifetime.
             let Some(left) = self.lifetime_left(&auth, now).await? else {
                 return Ok(None);
@@ -191,8 +191,8 @@ impl AuthEngine {
             ttl = ttl.min(left);
         }
         let expires_at = now.saturating_add(millis(ttl));
-        if auth.persisted {
-            self.store.refresh(&auth.session_id, expires_at).await?;
+        if auth.persisted() {
+            self.store.refresh(auth.session_id(), expires_at).await?;
         }
         let mut refreshed = auth.claims();
         refreshed.iat = now / 1000;
@@ -214,15 +214,15 @@ impl AuthEngine {
     /// What is left of a registered session's absolute lifetime (`session_max_lifetime` from
     /// its creation) at `now`; `None`, and the session revoked, once it is over.
     async fn lifetime_left(&self, auth: &Auth, now: u64) -> Result<Option<Duration>, StoreError> {
-        let Some(session) = self.store.get_session(&auth.session_id, now).await? else {
+        let Some(session) = self.store.get_session(auth.session_id(), now).await? else {
             return Ok(None);
         };
         let ends = session
             .created_at
             .saturating_add(millis(self.config.session_max_lifetime));
         if now >= ends {
-            tracing::debug!(session_id = %auth.session_id, "session reached its absolute lifetime");
-            self.revoke_session(&auth.session_id).await?;
+            tracing::debug!(session_id = %auth.session_id(), "session reached its absolute lifetime");
+            self.revoke_session(auth.session_id()).await?;
             return Ok(None);
         }
         Ok(Some(Duration::from_millis(ends - now)))
@@ -242,7 +242,7 @@ impl AuthEngine {
             self.check_mint_rate(client_ip, now).await?;
         }
         let (id, session_id) = new_guest_ids();
-        let email = self.config.email_for(&id).await;
+        let email = self.config.email_for(&id);
         let (mut user, session) = self.new_guest(id, session_id, email, collection, now);
         if !lazy {
             let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
@@ -255,16 +255,16 @@ impl AuthEngine {
         self.issue_guest(user, session, lazy)
     }
 
-    /// Mints a lazy guest with nothing to await (no store write, no rate limit, a sync email):
-    /// `None` when [`AuthEngine::mint`] must run instead (lazy persistence off, or an async
-    /// email generator). The new visitor's hot path in lazy mode.
+    /// Mints a lazy guest with nothing to await (no store write, no rate limit): `None` when
+    /// [`AuthEngine::mint`] must run instead (lazy persistence off). The new visitor's hot
+    /// path in lazy mode.
     pub(crate) fn mint_lazy_now(&self) -> Option<Result<Auth, AuthError>> {
-        if !self.config.lazy_persistence || self.config.email_is_async() {
+        if !self.config.lazy_persistence {
             return None;
         }
         let now = now_millis();
         let (id, session_id) = new_guest_ids();
-        let email = self.config.email_now(&id)?;
+        let email = self.config.email_for(&id);
         let (user, session) = self.new_guest(id, session_id, email, None, now);
         Some(self.issue_guest(user, session, true))
     }
@@ -363,31 +363,27 @@ impl AuthEngine {
         cookies: &Cookies,
         client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
-        if auth.persisted {
+        if auth.persisted() {
             return Ok(auth.clone());
         }
         let now = now_millis();
         self.check_mint_rate(client_ip, now).await?;
-        let _flight = self.lock_guest(&auth.user.id).await?;
+        let _flight = self.lock_guest(&auth.user().id).await?;
         let ttl = self.config.anonymous_ttl;
         let expires_at = now.saturating_add(millis(ttl));
-        let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
-        let session = SessionRecord::new(
-            auth.session_id.clone(),
-            auth.user.id.clone(),
-            now,
-            expires_at,
-        );
+        let record = UserRecord::new(auth.user().clone()).with_expires_at(Some(expires_at));
+        let session =
+            SessionRecord::new(auth.session_id(), auth.user().id.clone(), now, expires_at);
         let (user, session) = match self.store.insert_user(&record, Some(&session), now).await {
             Ok(()) => {
-                tracing::debug!(user_id = %auth.user.id, "lazy guest stored at its first write");
+                tracing::debug!(user_id = %auth.user().id, "lazy guest stored at its first write");
                 (record.user, session)
             }
             Err(StoreError::UserExists(_)) => self.stored_lazy_guest(auth, now).await?,
             Err(error) => return Err(error.into()),
         };
-        let stored = self.sign(claims_for(user, session, false), auth.minted_now)?;
-        self.set_cookie(cookies, &stored.token, ttl);
+        let stored = self.sign(claims_for(user, session, false), auth.minted_now())?;
+        self.set_cookie(cookies, stored.token(), ttl);
         Ok(stored)
     }
 
@@ -399,14 +395,14 @@ impl AuthEngine {
         auth: &Auth,
         now: u64,
     ) -> Result<(User, SessionRecord), AuthError> {
-        let user = self.store.get_user(&auth.user.id, now).await?;
+        let user = self.store.get_user(&auth.user().id, now).await?;
         let user = user.filter(|record| record.user.is_anonymous);
-        let session = self.store.get_session(&auth.session_id, now).await?;
-        let session = session.filter(|session| session.user_id == auth.user.id);
+        let session = self.store.get_session(auth.session_id(), now).await?;
+        let session = session.filter(|session| session.user_id == auth.user().id);
         match (user, session) {
             (Some(record), Some(session)) => Ok((record.user, session)),
             _ => {
-                tracing::debug!(user_id = %auth.user.id, "lazy token of a guest registered, linked or signed out since");
+                tracing::debug!(user_id = %auth.user().id, "lazy token of a guest registered, linked or signed out since");
                 Err(AuthError::Unauthenticated)
             }
         }
@@ -418,11 +414,11 @@ impl AuthEngine {
     pub(crate) async fn revoke_lazy(&self, auth: &Auth) -> Result<(), StoreError> {
         let now = now_millis();
         let expires_at = now.saturating_add(millis(self.config.anonymous_ttl));
-        let record = UserRecord::new(auth.user.clone()).with_expires_at(Some(expires_at));
-        self.sessions.forget(&auth.session_id);
+        let record = UserRecord::new(auth.user().clone()).with_expires_at(Some(expires_at));
+        self.sessions.forget(auth.session_id());
         match self.store.insert_user(&record, None, now).await {
             Err(StoreError::UserExists(_)) => {
-                self.store.delete_session(&auth.session_id).await.map(drop)
+                self.store.delete_session(auth.session_id()).await.map(drop)
             }
             other => other,
         }
@@ -445,7 +441,7 @@ impl AuthEngine {
         );
         self.store.insert_session(&session).await?;
         let auth = self.issue(user, &session, false)?;
-        self.set_cookie(cookies, &auth.token, ttl);
+        self.set_cookie(cookies, auth.token(), ttl);
         Ok(auth)
     }
 
@@ -564,24 +560,24 @@ mod tests {
                 .unwrap();
             let engine = AuthEngine::new(store.clone(), config);
             let auth = engine.mint(None, None).await.unwrap();
-            let id = auth.user.id.clone();
-            assert_eq!(auth.user.name, crate::names::name_for_id(&id));
-            assert_eq!(auth.session_id, format!("{id}.0"));
-            let payload = auth.token.split('.').nth(1).unwrap();
+            let id = auth.user().id.clone();
+            assert_eq!(auth.user().name, crate::names::name_for_id(&id));
+            assert_eq!(auth.session_id(), format!("{id}.0"));
+            let payload = auth.token().split('.').nth(1).unwrap();
             let json: serde_json::Value =
                 serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
             for left_out in ["name", "sid", "sr", "email", "anon", "uca", "col"] {
                 assert!(json.get(left_out).is_none(), "{left_out}: {json}");
             }
             // Read back, the token names the same user, name and session as the store.
-            let verified = engine.verify(&auth.token, now_millis() / 1000).unwrap();
-            assert_eq!(verified.user, auth.user);
-            assert_eq!(verified.session_id, auth.session_id);
+            let verified = engine.verify(auth.token(), now_millis() / 1000).unwrap();
+            assert_eq!(verified.user(), auth.user());
+            assert_eq!(verified.session_id(), auth.session_id());
             let stored = store.get_user(&id, now_millis()).await.unwrap();
             assert_eq!(stored.is_some(), !lazy, "lazy: {lazy}");
             if let Some(stored) = stored {
-                assert_eq!(stored.user.name, auth.user.name);
-                let session = store.get_session(&auth.session_id, now_millis()).await;
+                assert_eq!(stored.user.name, auth.user().name);
+                let session = store.get_session(auth.session_id(), now_millis()).await;
                 assert_eq!(session.unwrap().unwrap().user_id, id);
             }
         }
@@ -615,8 +611,8 @@ mod tests {
             let token = engine
                 .issue_guest(user, session, false)
                 .unwrap()
-                .token
-                .clone();
+                .token()
+                .to_owned();
             let expected = engine
                 .cookie_with_ttl(token.clone(), engine.config.anonymous_ttl)
                 .encoded()

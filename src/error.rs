@@ -80,12 +80,30 @@ pub enum AuthError {
         /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
-    /// The store failed.
+    /// The store failed. A store's [`StoreError::EmailTaken`] converts to
+    /// [`AuthError::EmailTaken`] instead.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Hashing or token signing failed unexpectedly.
     #[error("internal auth error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    /// A store error as the caller sees it: a taken email is [`AuthError::EmailTaken`], every
+    /// other one [`AuthError::Store`].
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, StoreError};
+    /// assert_eq!(AuthError::from(StoreError::EmailTaken), AuthError::EmailTaken);
+    /// assert_eq!(AuthError::from(StoreError::EmailTaken).code(), "EMAIL_TAKEN");
+    /// ```
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::EmailTaken => Self::EmailTaken,
+            other => Self::Store(other),
+        }
+    }
 }
 
 impl AuthError {
@@ -102,7 +120,7 @@ impl AuthError {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::RegisteredUserRequired => "REGISTERED_USER_REQUIRED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::EmailTaken | Self::Store(StoreError::EmailTaken) => "EMAIL_TAKEN",
+            Self::EmailTaken => "EMAIL_TAKEN",
             Self::AlreadyRegistered => "ALREADY_REGISTERED",
             Self::InvalidEmail => "INVALID_EMAIL",
             Self::WeakPassword { .. } => "WEAK_PASSWORD",
@@ -139,9 +157,7 @@ impl AuthError {
             Self::RegisteredUserRequired | Self::NotOwner | Self::CrossSiteRequest => {
                 StatusCode::FORBIDDEN
             }
-            Self::EmailTaken | Self::AlreadyRegistered | Self::Store(StoreError::EmailTaken) => {
-                StatusCode::CONFLICT
-            }
+            Self::EmailTaken | Self::AlreadyRegistered => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } | Self::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE

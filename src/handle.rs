@@ -10,42 +10,16 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tower_cookies::Cookies;
 
-/// Options of [`AuthHandle::sign_in_anonymously`].
-///
-/// ```
-/// use tower_anonymous_auth::AnonymousSignIn;
-/// let options = AnonymousSignIn::default().collection("shoppers");
-/// # let _ = options;
-/// ```
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct AnonymousSignIn {
-    pub(crate) collection: Option<String>,
-}
-
-impl AnonymousSignIn {
-    /// The collection to create the anonymous user in (default: the configured collection).
-    ///
-    /// ```
-    /// let options = tower_anonymous_auth::AnonymousSignIn::default().collection("shoppers");
-    /// # let _ = options;
-    /// ```
-    pub fn collection(mut self, collection: impl Into<String>) -> Self {
-        self.collection = Some(collection.into());
-        self
-    }
-}
-
 /// A per-request handle to act on auth. The layer puts one in every request's extensions
 /// (with the `axum` feature it is also an extractor). Whatever it does shows in the
 /// response's `Set-Cookie`. Clones share state.
 ///
 /// ```
-/// use tower_anonymous_auth::{AnonymousSignIn, AuthHandle, AuthError};
+/// use tower_anonymous_auth::{AuthHandle, AuthError};
 ///
 /// async fn continue_as_guest(handle: AuthHandle) -> Result<String, AuthError> {
-///     let auth = handle.sign_in_anonymously(AnonymousSignIn::default()).await?;
-///     Ok(format!("welcome, {}", auth.user.name))
+///     let auth = handle.sign_in_anonymously().await?;
+///     Ok(format!("welcome, {}", auth.user().name))
 /// }
 /// # let _ = continue_as_guest;
 /// ```
@@ -137,7 +111,7 @@ impl AuthHandle {
     /// ```
     /// # async fn f(handle: tower_anonymous_auth::AuthHandle) {
     /// if let Some(auth) = handle.auth() {
-    ///     println!("user {}", auth.user.id);
+    ///     println!("user {}", auth.user().id);
     /// }
     /// # }
     /// ```
@@ -190,7 +164,7 @@ impl AuthHandle {
         }
         let engine = self.engine();
         let auth = engine.mint(collection, self.client_ip()).await?;
-        engine.set_cookie(self.cookies(), &auth.token, engine.config.anonymous_ttl);
+        engine.set_cookie(self.cookies(), auth.token(), engine.config.anonymous_ttl);
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -201,12 +175,12 @@ impl AuthHandle {
     /// ```
     /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
     /// let auth = handle.ensure_persisted().await?;
-    /// assert!(auth.persisted);
+    /// assert!(auth.persisted());
     /// # Ok(()) }
     /// ```
     pub async fn ensure_persisted(&self) -> Result<Auth, AuthError> {
         let auth = self.require()?;
-        if auth.persisted {
+        if auth.persisted() {
             return Ok(auth);
         }
         let stored = self
@@ -228,26 +202,44 @@ impl AuthHandle {
         &self.inner.engine.store
     }
 
-    /// Signs in as a new anonymous user. Fails with
+    /// Signs in as a new anonymous user of the configured collection. Fails with
     /// [`AuthError::AnonymousCannotSignInAgain`] when the caller already is anonymous; a
     /// signed-in registered user is signed out first (its session is revoked).
     ///
     /// ```
-    /// # use tower_anonymous_auth::{AnonymousSignIn, AuthHandle};
+    /// # use tower_anonymous_auth::AuthHandle;
     /// # async fn f(handle: AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
-    /// let guest = handle.sign_in_anonymously(AnonymousSignIn::default().collection("shoppers")).await?;
-    /// assert!(guest.is_anonymous);
+    /// let guest = handle.sign_in_anonymously().await?;
+    /// assert!(guest.is_anonymous());
     /// # Ok(()) }
     /// ```
-    pub async fn sign_in_anonymously(&self, options: AnonymousSignIn) -> Result<Auth, AuthError> {
+    pub async fn sign_in_anonymously(&self) -> Result<Auth, AuthError> {
+        self.sign_in_anonymously_to(None).await
+    }
+
+    /// [`sign_in_anonymously`](Self::sign_in_anonymously) into another collection (user
+    /// table) than the configured one.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AuthHandle;
+    /// # async fn f(handle: AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let guest = handle.sign_in_anonymously_in("shoppers").await?;
+    /// assert_eq!(guest.user().collection, "shoppers");
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in_anonymously_in(&self, collection: &str) -> Result<Auth, AuthError> {
+        self.sign_in_anonymously_to(Some(collection)).await
+    }
+
+    async fn sign_in_anonymously_to(&self, collection: Option<&str>) -> Result<Auth, AuthError> {
         let current = self.auth();
         if let Some(current) = &current {
-            if current.is_anonymous {
+            if current.is_anonymous() {
                 return Err(AuthError::AnonymousCannotSignInAgain);
             }
-            self.engine().revoke_session(&current.session_id).await?;
+            self.engine().revoke_session(current.session_id()).await?;
         }
-        self.mint_guest(options.collection.as_deref()).await
+        self.mint_guest(collection).await
     }
 
     /// Registers with email and password (see [`Registration`]).
@@ -273,8 +265,8 @@ impl AuthHandle {
     ///     let auth = handle
     ///         .register_with_password(Registration::new("ann@example.com", "correct horse battery").name("Ann"))
     ///         .await?;
-    ///     assert!(!auth.is_anonymous);
-    ///     Ok(auth.user.id.clone())
+    ///     assert!(!auth.is_anonymous());
+    ///     Ok(auth.user().id.clone())
     /// }
     /// # let _ = sign_up;
     /// ```
@@ -322,7 +314,7 @@ impl AuthHandle {
     ///
     /// async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
     ///     let auth = handle.sign_in_with_password("ann@example.com", "correct horse battery").await?;
-    ///     Ok(auth.user.id.clone())
+    ///     Ok(auth.user().id.clone())
     /// }
     /// # let _ = sign_in;
     /// ```
@@ -361,7 +353,7 @@ impl AuthHandle {
     ///
     /// async fn exchange(handle: AuthHandle, token: String) -> Result<String, AuthError> {
     ///     let auth = handle.sign_in_with_token(&token).await?;
-    ///     Ok(auth.user.id.clone())
+    ///     Ok(auth.user().id.clone())
     /// }
     /// # let _ = exchange;
     /// ```
@@ -386,12 +378,12 @@ impl AuthHandle {
     /// ```
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         if let Some(current) = self.auth() {
-            if current.persisted {
-                self.engine().revoke_session(&current.session_id).await?;
+            if current.persisted() {
+                self.engine().revoke_session(current.session_id()).await?;
             } else {
                 self.engine().revoke_lazy(&current).await?;
             }
-            tracing::debug!(user_id = %current.user.id, "signed out");
+            tracing::debug!(user_id = %current.user().id, "signed out");
         }
         self.engine().clear_cookie(self.cookies());
         self.set_current(None);
@@ -409,7 +401,7 @@ impl AuthHandle {
     /// ```
     pub async fn claim(&self, resource: &str) -> Result<ClaimOutcome, AuthError> {
         let auth = self.ensure_persisted().await?;
-        Ok(self.engine().store.claim(resource, &auth.user.id).await?)
+        Ok(self.engine().store.claim(resource, &auth.user().id).await?)
     }
 
     /// Whether the current user owns `resource` (`false` when signed out).
@@ -424,7 +416,7 @@ impl AuthHandle {
             return Ok(false);
         };
         let owner = self.engine().store.owner_of(resource).await?;
-        Ok(owner.as_deref() == Some(auth.user.id.as_str()))
+        Ok(owner.as_deref() == Some(auth.user().id.as_str()))
     }
 
     /// Every resource the current user owns, sorted (empty when signed out).
@@ -438,7 +430,7 @@ impl AuthHandle {
         let Some(auth) = self.auth() else {
             return Ok(Vec::new());
         };
-        Ok(self.engine().store.resources_of(&auth.user.id).await?)
+        Ok(self.engine().store.resources_of(&auth.user().id).await?)
     }
 
     /// Gives up ownership of `resource`; `false` when the current user did not own it.
@@ -450,6 +442,10 @@ impl AuthHandle {
     /// ```
     pub async fn release(&self, resource: &str) -> Result<bool, AuthError> {
         let auth = self.require()?;
-        Ok(self.engine().store.release(resource, &auth.user.id).await?)
+        Ok(self
+            .engine()
+            .store
+            .release(resource, &auth.user().id)
+            .await?)
     }
 }

@@ -40,7 +40,7 @@ use tracing::Instrument;
 ///     .build()
 ///     .unwrap();
 /// let app: Router = Router::new()
-///     .route("/", get(|auth: Auth| async move { format!("hello {}", auth.user.name) }))
+///     .route("/", get(|auth: Auth| async move { format!("hello {}", auth.user().name) }))
 ///     .layer(AnonymousAuthLayer::new(MemoryStore::new(), config));
 /// # let _ = app;
 /// ```
@@ -179,9 +179,8 @@ where
 }
 
 /// The inner half of [`AnonymousAuth`], behind tower-cookies' `CookieManager`.
-#[doc(hidden)]
 #[derive(Clone)]
-pub struct ResolveAuth<S> {
+pub(crate) struct ResolveAuth<S> {
     inner: S,
     engine: Arc<AuthEngine>,
 }
@@ -407,8 +406,8 @@ where
         } = self;
         let cookie = auth
             .as_ref()
-            .filter(|auth| auth.minted_now)
-            .and_then(|auth| GuestCookie::new(&engine, &cookies, &auth.token));
+            .filter(|auth| auth.minted_now())
+            .and_then(|auth| GuestCookie::new(&engine, &cookies, auth.token()));
         let site = request_site(&engine, &request);
         let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip, site, mint_refused);
         let extensions = request.extensions_mut();

@@ -20,10 +20,10 @@
 //! };
 //!
 //! async fn home(auth: Auth) -> String {
-//!     if auth.is_anonymous {
-//!         format!("browsing as guest {}", auth.user.name)
+//!     if auth.is_anonymous() {
+//!         format!("browsing as guest {}", auth.user().name)
 //!     } else {
-//!         format!("signed in as {}", auth.user.email)
+//!         format!("signed in as {}", auth.user().email)
 //!     }
 //! }
 //!
@@ -33,7 +33,7 @@
 //! }
 //!
 //! async fn orders(RegisteredUser(auth): RegisteredUser) -> String {
-//!     format!("orders of {}", auth.user.email)
+//!     format!("orders of {}", auth.user().email)
 //! }
 //!
 //! let config = AnonymousAuthConfig::builder()
@@ -80,12 +80,12 @@
 //!
 //! async fn register(handle: AuthHandle) -> Result<String, AuthError> {
 //!     let registration = Registration::new("ann@example.com", "correct horse");
-//!     Ok(handle.register_with_password(registration).await?.into_info().user.id)
+//!     Ok(handle.register_with_password(registration).await?.into_user().id)
 //! }
 //!
 //! async fn sign_in(handle: AuthHandle) -> Result<String, AuthError> {
 //!     let auth = handle.sign_in_with_password("ann@example.com", "correct horse").await?;
-//!     Ok(auth.user.id.clone())
+//!     Ok(auth.user().id.clone())
 //! }
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -116,12 +116,12 @@
 //! ```
 //!
 //! ## Features
-//! - `axum` (default): extractors [`Auth`], `Option<Auth>`, [`OptionalAuth`], [`RegisteredUser`],
+//! - `axum` (default): extractors [`Auth`], `Option<Auth>`, [`RegisteredUser`],
 //!   [`AuthHandle`], and `IntoResponse` for [`AuthError`].
 //! - `redis` (default): [`RedisStore`] for Redis and Redis Cluster.
-//! - `test-kit`: the store conformance suite, [`store_suite!`], for authors of stores.
+//! - `test-kit`: the store conformance suite, `store_suite!`, for authors of stores.
 
-#![deny(missing_docs)]
+#![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -157,23 +157,23 @@ pub mod store;
 #[cfg(feature = "test-kit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
 pub mod test_kit;
-pub mod token;
+mod token;
 mod token_cache;
 
 pub use accounts::Registration;
-pub use auth::{Auth, AuthInfo};
+pub use auth::Auth;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use axum::{OptionalAuth, RegisteredUser};
+pub use axum::RegisteredUser;
 pub use client_ip::PeerAddr;
 pub use config::{
     AnonymousAuthConfig, AnonymousAuthConfigBuilder, MintPolicy, SameSite, StoreFailureMode,
 };
 pub use error::{AuthError, ConfigError};
-pub use handle::{AnonymousSignIn, AuthHandle};
+pub use handle::AuthHandle;
 pub use layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use link_event::{LinkEvent, LinkKind};
-pub use rate_limit::{RateDecision, RateLimit};
+pub use rate_limit::RateLimit;
 pub use skip::{default_skip_mint, MintRequest};
 pub use store::{MemoryStore, Store, StoreError, User};
 #[cfg(feature = "redis")]

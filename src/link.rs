@@ -72,13 +72,13 @@ pub(crate) async fn revoke_guest(
     guest: &Auth,
     delete_user: bool,
 ) -> Result<(), AuthError> {
-    engine.sessions.forget(&guest.session_id);
+    engine.sessions.forget(guest.session_id());
     if delete_user {
-        engine.store.delete_user(&guest.user.id).await?;
+        engine.store.delete_user(&guest.user().id).await?;
     } else {
-        engine.store.delete_user_sessions(&guest.user.id).await?;
+        engine.store.delete_user_sessions(&guest.user().id).await?;
     }
-    if !guest.persisted || (delete_user && engine.config.lazy_persistence) {
+    if !guest.persisted() || (delete_user && engine.config.lazy_persistence) {
         engine.revoke_lazy(guest).await?;
     }
     Ok(())
@@ -87,11 +87,16 @@ pub(crate) async fn revoke_guest(
 /// Whether the guest's credential is still good in the store: its session is stored, or it is
 /// a lazy guest of which nothing is stored yet. `false` once a link (or a sign-out) revoked it.
 async fn guest_is_live(engine: &AuthEngine, guest: &Auth, now: u64) -> Result<bool, AuthError> {
-    let session = engine.store.get_session(&guest.session_id, now).await?;
-    if session.is_some_and(|session| session.user_id == guest.user.id) {
+    let session = engine.store.get_session(guest.session_id(), now).await?;
+    if session.is_some_and(|session| session.user_id == guest.user().id) {
         return Ok(true);
     }
-    Ok(!guest.persisted && engine.store.get_user(&guest.user.id, now).await?.is_none())
+    Ok(!guest.persisted()
+        && engine
+            .store
+            .get_user(&guest.user().id, now)
+            .await?
+            .is_none())
 }
 
 /// Links the signed-in guest `guest` to the registered user `account` and signs in as the
@@ -103,18 +108,18 @@ pub(crate) async fn link_guest(
     kind: LinkKind,
     cookies: &Cookies,
 ) -> Result<Auth, AuthError> {
-    let _flight = engine.lock_guest(&guest.user.id).await?;
+    let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
     if !guest_is_live(engine, guest, now).await? {
-        tracing::info!(guest_id = %guest.user.id, account_id = %account.id,
+        tracing::info!(guest_id = %guest.user().id, account_id = %account.id,
             "guest session already gone (linked by a concurrent request); signing in without linking");
         return engine.start_session(account, cookies).await;
     }
     let anonymous = engine
         .store
-        .get_user(&guest.user.id, now)
+        .get_user(&guest.user().id, now)
         .await?
-        .map_or_else(|| guest.user.clone(), |record| record.user);
+        .map_or_else(|| guest.user().clone(), |record| record.user);
     run_hook(
         engine,
         LinkEvent {
@@ -130,11 +135,11 @@ pub(crate) async fn link_guest(
     if !guest_is_live(engine, guest, now_millis()).await? {
         return engine.start_session(account, cookies).await;
     }
-    let report = engine.store.transfer(&guest.user.id, &account.id).await?;
+    let report = engine.store.transfer(&guest.user().id, &account.id).await?;
     revoke_guest(engine, guest, !engine.config.disable_delete_anonymous_user).await?;
     let auth = engine.start_session(account, cookies).await?;
     tracing::info!(
-        guest_id = %guest.user.id,
+        guest_id = %guest.user().id,
         account_id = %account.id,
         kind = kind.as_str(),
         moved = report.moved,

@@ -46,17 +46,7 @@ impl RateLimit {
 
     /// Applies one request at `now` to the stored theoretical arrival time `tat` (GCRA).
     /// Returns the decision and, when allowed, the new `tat` to store (it can expire at `tat`).
-    ///
-    /// ```
-    /// use tower_anonymous_auth::{RateLimit, RateDecision};
-    /// let limit = RateLimit::new(2, 60);
-    /// let (first, tat) = limit.apply(None, 0);
-    /// let (second, tat) = limit.apply(tat, 0);
-    /// let (third, _) = limit.apply(tat, 0);
-    /// assert_eq!((first, second), (RateDecision::Allowed, RateDecision::Allowed));
-    /// assert_eq!(third, RateDecision::Limited { retry_after_ms: 1_000 });
-    /// ```
-    pub fn apply(&self, tat: Option<u64>, now: u64) -> (RateDecision, Option<u64>) {
+    pub(crate) fn apply(&self, tat: Option<u64>, now: u64) -> (RateDecision, Option<u64>) {
         let interval = self.interval_ms();
         let tolerance = self.tolerance_ms();
         let tat = tat.unwrap_or(now).max(now);
@@ -83,7 +73,7 @@ impl Default for RateLimit {
 /// What a rate-limit check decided.
 ///
 /// ```
-/// use tower_anonymous_auth::RateDecision;
+/// use tower_anonymous_auth::store::RateDecision;
 /// assert!(RateDecision::Allowed.is_allowed());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +91,7 @@ impl RateDecision {
     /// `true` for [`RateDecision::Allowed`].
     ///
     /// ```
-    /// # use tower_anonymous_auth::RateDecision;
+    /// # use tower_anonymous_auth::store::RateDecision;
     /// assert!(!RateDecision::Limited { retry_after_ms: 5 }.is_allowed());
     /// ```
     pub fn is_allowed(&self) -> bool {

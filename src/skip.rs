@@ -82,7 +82,7 @@ const STATIC_PREFIXES: &[&str] = &["/static/", "/assets/", "/.well-known/", "/fa
 /// images, fonts, `robots.txt`, `sitemap.xml`).
 ///
 /// Requests it skips still resolve an existing credential; they only never mint. Handlers that
-/// crawlers reach should take `OptionalAuth` rather than `Auth`.
+/// crawlers reach should take `Option<Auth>` rather than `Auth`.
 /// Headless browsers are not skipped: browser tests and real users of them look alike.
 ///
 /// ```

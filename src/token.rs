@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Longest token accepted, in bytes. Longer input is rejected before any parsing.
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
 
 /// Room for a typical token's claims as JSON (a guest's are about 330 bytes), so that
 /// serializing them does not grow the buffer step by step.
@@ -25,18 +25,11 @@ const PAYLOAD_CAPACITY: usize = 384;
 
 /// Shortest accepted secret, in bytes, for HS256; HS384 and HS512 need their hash size (48 and
 /// 64 bytes, RFC 7518 section 3.2): see [`min_key_len`].
-pub const MIN_KEY_LEN: usize = 32;
+pub(crate) const MIN_KEY_LEN: usize = 32;
 
 /// Shortest accepted secret for `algorithm`, in bytes: the size of its hash (RFC 7518 section
 /// 3.2 asks for a key at least that long).
-///
-/// ```
-/// use jsonwebtoken::Algorithm;
-/// use tower_anonymous_auth::token::min_key_len;
-/// assert_eq!(min_key_len(Algorithm::HS256), 32);
-/// assert_eq!(min_key_len(Algorithm::HS512), 64);
-/// ```
-pub fn min_key_len(algorithm: Algorithm) -> usize {
+pub(crate) fn min_key_len(algorithm: Algorithm) -> usize {
     match algorithm {
         Algorithm::HS384 => 48,
         Algorithm::HS512 => 64,
@@ -45,45 +38,39 @@ pub fn min_key_len(algorithm: Algorithm) -> usize {
 }
 
 /// The claims carried by an auth token.
-///
-/// ```
-/// use tower_anonymous_auth::token::Claims;
-/// let claims = Claims::default();
-/// assert!(claims.sub.is_empty());
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(try_from = "WireClaims")]
 #[non_exhaustive]
-pub struct Claims {
+pub(crate) struct Claims {
     /// User id.
-    pub sub: String,
+    pub(crate) sub: String,
     /// Session id; revoking the session revokes the token. In the token, a session id of the
     /// form `{sub}.{random}` travels as claim `sr` = `{random}` (its user is `sub`), and a
     /// guest's first session, `{sub}.0`, is left out, which keeps tokens short.
-    pub sid: String,
+    pub(crate) sid: String,
     /// The user's collection (`users`, the default, is left out of the token).
-    pub col: String,
+    pub(crate) col: String,
     /// The user's email; for the placeholder `temp-{sub}@{domain}` of an anonymous user, only
     /// `@{domain}` (the rest is `sub`'s), which keeps tokens short; left out of the token for
     /// the default domain (`@anonymous.invalid`).
-    pub email: String,
+    pub(crate) email: String,
     /// The user's display name (left out of the token when it is the default name derived
     /// from `sub`, as for a guest named by default).
-    pub name: String,
+    pub(crate) name: String,
     /// Whether the user is anonymous (left out of the token when `true`: a token without it
     /// reads as anonymous, the side with fewer rights).
-    pub anon: bool,
+    pub(crate) anon: bool,
     /// User creation time (ms since the epoch); left out of the token when it is `iat` in ms,
     /// as for a guest minted for this token (whose creation time is a whole second).
-    pub uca: u64,
+    pub(crate) uca: u64,
     /// Issued at (seconds since the epoch).
-    pub iat: u64,
+    pub(crate) iat: u64,
     /// Expiry (seconds since the epoch).
-    pub exp: u64,
+    pub(crate) exp: u64,
     /// Issuer.
-    pub iss: String,
+    pub(crate) iss: String,
     /// Lazy: the user and session exist only in this token, not yet in the store.
-    pub lz: bool,
+    pub(crate) lz: bool,
 }
 
 /// The collection a token leaves out.
@@ -236,14 +223,9 @@ impl Claims {
 }
 
 /// Why a token was not accepted.
-///
-/// ```
-/// use tower_anonymous_auth::token::TokenError;
-/// assert_eq!(TokenError::TooLarge.to_string(), "token too large");
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// Longer than [`MAX_TOKEN_LEN`].
     #[error("token too large")]
     TooLarge,
@@ -268,22 +250,8 @@ pub enum TokenError {
 ///
 /// Rotate by adding a new key with a new id and keeping the old one until every token it signed
 /// has expired; then drop it.
-///
-/// ```
-/// use tower_anonymous_auth::token::{Claims, KeyRing};
-///
-/// let old = KeyRing::hs256([("2026-10", &[1u8; 32][..])]).unwrap();
-/// let rotated = KeyRing::hs256([("2026-10", &[1u8; 32][..]), ("2026-11", &[2u8; 32][..])]).unwrap();
-/// let mut claims = Claims::default();
-/// claims.sub = "u1".into();
-/// claims.exp = 4_000_000_000;
-/// claims.iss = tower_anonymous_auth::token::ISSUER.into();
-/// let token = old.sign(&claims).unwrap();
-/// assert_eq!(rotated.verify(&token).unwrap().sub, "u1");
-/// assert_eq!(rotated.signing_kid(), "2026-11");
-/// ```
 #[derive(Clone)]
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     algorithm: Algorithm,
     keys: Vec<RingKey>,
     validation: Validation,
@@ -312,31 +280,19 @@ impl fmt::Debug for KeyRing {
 }
 
 /// The issuer every token carries and must carry.
-pub const ISSUER: &str = "tower-anonymous-auth";
+pub(crate) const ISSUER: &str = "tower-anonymous-auth";
 
 impl KeyRing {
     /// An HS256 ring from `(kid, secret)` pairs, oldest first.
-    ///
-    /// ```
-    /// use tower_anonymous_auth::{token::KeyRing, ConfigError};
-    /// assert!(KeyRing::hs256([("a", &[0u8; 32][..])]).is_ok());
-    /// assert!(matches!(KeyRing::hs256([("a", &[0u8; 31][..])]), Err(ConfigError::KeyTooShort { .. })));
-    /// ```
-    pub fn hs256<'a>(
+    #[cfg(test)]
+    pub(crate) fn hs256<'a>(
         keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<Self, ConfigError> {
         Self::hmac(Algorithm::HS256, keys)
     }
 
     /// A ring for an HMAC algorithm (`HS256`, `HS384` or `HS512`) from `(kid, secret)` pairs.
-    ///
-    /// ```
-    /// use jsonwebtoken::Algorithm;
-    /// use tower_anonymous_auth::token::KeyRing;
-    /// let ring = KeyRing::hmac(Algorithm::HS512, [("a", &[7u8; 64][..])]).unwrap();
-    /// assert_eq!(ring.algorithm(), Algorithm::HS512);
-    /// ```
-    pub fn hmac<'a>(
+    pub(crate) fn hmac<'a>(
         algorithm: Algorithm,
         keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<Self, ConfigError> {
@@ -396,24 +352,14 @@ impl KeyRing {
     }
 
     /// The pinned algorithm.
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::token::KeyRing;
-    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
-    /// assert_eq!(ring.algorithm(), jsonwebtoken::Algorithm::HS256);
-    /// ```
-    pub fn algorithm(&self) -> Algorithm {
+    #[cfg(test)]
+    pub(crate) fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
     /// The id of the key that signs new tokens (the newest).
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::token::KeyRing;
-    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..]), ("b", &[1u8; 32][..])]).unwrap();
-    /// assert_eq!(ring.signing_kid(), "b");
-    /// ```
-    pub fn signing_kid(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn signing_kid(&self) -> &str {
         self.signing_key().kid.as_str()
     }
 
@@ -423,14 +369,7 @@ impl KeyRing {
     }
 
     /// Signs claims with the newest key.
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::token::{Claims, KeyRing};
-    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
-    /// let token = ring.sign(&Claims::default()).unwrap();
-    /// assert_eq!(token.split('.').count(), 3);
-    /// ```
-    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         // What `jsonwebtoken::encode` does (a unit test checks the tokens are the same), with
         // the key's header encoded and its HMAC keyed once instead of on every call.
         let key = self.signing_key();
@@ -446,13 +385,7 @@ impl KeyRing {
 
     /// Verifies a token (signature, pinned algorithm, `kid`, issuer, `exp` with no leeway) and
     /// returns its claims.
-    ///
-    /// ```
-    /// # use tower_anonymous_auth::token::{KeyRing, TokenError};
-    /// let ring = KeyRing::hs256([("a", &[0u8; 32][..])]).unwrap();
-    /// assert_eq!(ring.verify("not a token"), Err(TokenError::Malformed));
-    /// ```
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::TooLarge);
         }

@@ -31,13 +31,13 @@ impl TokenCache {
     pub(crate) fn get(&self, token: &str, now_secs: u64) -> Option<Auth> {
         self.entries
             .get(key(token), now_secs)
-            .filter(|auth| auth.token == token)
+            .filter(|auth| auth.token() == token)
     }
 
-    /// Remembers `auth` (built from its verified `auth.token`) until it expires.
+    /// Remembers `auth` (built from its verified `auth.token()`) until it expires.
     pub(crate) fn insert(&self, auth: &Auth, now_secs: u64) {
         self.entries
-            .insert(key(&auth.token), auth.clone(), auth.expires_at, now_secs);
+            .insert(key(auth.token()), auth.clone(), auth.expires_at(), now_secs);
     }
 }
 
@@ -61,7 +61,7 @@ mod tests {
         let cache = TokenCache::new(10);
         cache.insert(&auth("a.b.c", 100), 0);
         assert_eq!(
-            cache.get("a.b.c", 99).map(|a| a.user.id.clone()),
+            cache.get("a.b.c", 99).map(|a| a.user().id.clone()),
             Some("u".into())
         );
         assert!(cache.get("a.b.d", 99).is_none());

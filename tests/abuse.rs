@@ -64,7 +64,7 @@ async fn crawlers_heads_and_assets_do_not_mint() {
 
 #[tokio::test]
 async fn never_skip_mint_mints_for_everyone() {
-    let (client, store) = start(builder().never_skip_mint().build().unwrap()).await;
+    let (client, store) = start(builder().skip_mint(|_| false).build().unwrap()).await;
     let response = client
         .get_with("/optional", headers(&[("user-agent", "Googlebot/2.1")]))
         .await;

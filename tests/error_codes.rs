@@ -32,7 +32,7 @@ fn the_error_code_table_matches_the_code() {
         AuthError::NotOwner,
         AuthError::CrossSiteRequest,
         AuthError::EmailTaken,
-        AuthError::Store(StoreError::EmailTaken),
+        AuthError::from(StoreError::EmailTaken),
         AuthError::AlreadyRegistered,
         AuthError::RateLimited {
             retry_after_secs: 3,

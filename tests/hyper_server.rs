@@ -19,9 +19,9 @@ use tower_anonymous_auth::{AnonymousAuthLayer, Auth, MemoryStore};
 async fn show_auth(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match request.extensions().get::<Auth>() {
         Some(auth) => serde_json::json!({
-            "id": auth.user.id,
-            "is_anonymous": auth.is_anonymous,
-            "minted_now": auth.minted_now,
+            "id": auth.user().id,
+            "is_anonymous": auth.is_anonymous(),
+            "minted_now": auth.minted_now(),
         }),
         None => serde_json::Value::Null,
     };

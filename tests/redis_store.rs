@@ -136,7 +136,7 @@ async fn placeholder_emails_stay_unique_without_an_index_key() {
 /// share them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_buckets_are_shared_between_instances() {
-    use tower_anonymous_auth::{RateDecision, RateLimit};
+    use tower_anonymous_auth::{store::RateDecision, RateLimit};
     let first = shared_store("rate").await;
     let second = tower_anonymous_auth::store::RedisStore::connect(&redis_url())
         .await

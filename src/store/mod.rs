@@ -106,7 +106,7 @@
 //!
 //! # Proving a store
 //!
-//! With the `test-kit` feature, [`store_suite!`](crate::store_suite) runs the conformance
+//! With the `test-kit` feature, `store_suite!` (module `test_kit`) runs the conformance
 //! suite this crate's own stores pass (every guarantee above, concurrency included) as one
 //! test per case, against a fresh store from the expression you give:
 //!

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A user as the application sees it: what [`Auth::user`](crate::AuthInfo::user) holds.
+/// A user as the application sees it: what [`Auth::user`](crate::Auth::user) holds.
 ///
 /// ```
 /// use tower_anonymous_auth::User;

@@ -6,11 +6,10 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthConfigBuilder, AnonymousAuthLayer, AnonymousSignIn, Auth,
-    AuthError, AuthHandle, OptionalAuth, RegisteredUser, Store,
+    AnonymousAuthConfig, AnonymousAuthConfigBuilder, AnonymousAuthLayer, Auth, AuthError,
+    AuthHandle, RegisteredUser, Store,
 };
 
-/// A test key ring: one fixed 32-byte key.
 /// The attributes of a guest's auth cookie under the default settings.
 pub const GUEST_COOKIE_ATTRIBUTES: [&str; 5] = [
     "HttpOnly",
@@ -20,21 +19,36 @@ pub const GUEST_COOKIE_ATTRIBUTES: [&str; 5] = [
     "Max-Age=2592000",
 ];
 
+/// The key [`builder`] signs with.
+pub const TEST_KID: &str = "test-1";
+pub const TEST_SECRET: [u8; 32] = [7u8; 32];
+
+/// A token signed with the [`builder`]'s key, as any HS256 issuer holding it would make one:
+/// `claims` in the wire format (`sub`, `sid`, `iat`, `exp`, `iss`, and optionally `anon`,
+/// `email`, `name`, `col`). Lets a test forge what the layer would never issue.
+pub fn sign_token(claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(TEST_KID.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_secret(&TEST_SECRET);
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+/// A config builder with the test key.
 pub fn builder() -> AnonymousAuthConfigBuilder {
-    AnonymousAuthConfig::builder().key("test-1", [7u8; 32])
+    AnonymousAuthConfig::builder().key(TEST_KID, TEST_SECRET)
 }
 
 pub fn auth_json(auth: &Auth) -> Value {
     json!({
-        "id": auth.user.id,
-        "email": auth.user.email,
-        "name": auth.user.name,
-        "collection": auth.user.collection,
-        "is_anonymous": auth.is_anonymous,
-        "minted_now": auth.minted_now,
-        "persisted": auth.persisted,
-        "session_id": auth.session_id,
-        "token": auth.token,
+        "id": auth.user().id,
+        "email": auth.user().email,
+        "name": auth.user().name,
+        "collection": auth.user().collection,
+        "is_anonymous": auth.is_anonymous(),
+        "minted_now": auth.minted_now(),
+        "persisted": auth.persisted(),
+        "session_id": auth.session_id(),
+        "token": auth.token(),
     })
 }
 
@@ -47,7 +61,7 @@ pub fn routes() -> Router {
         )
         .route(
             "/optional",
-            get(|OptionalAuth(auth): OptionalAuth| async move {
+            get(|auth: Option<Auth>| async move {
                 Json(auth.as_ref().map(auth_json).unwrap_or(Value::Null))
             }),
         )
@@ -58,9 +72,7 @@ pub fn routes() -> Router {
         .route(
             "/guest",
             post(|handle: AuthHandle| async move {
-                let auth = handle
-                    .sign_in_anonymously(AnonymousSignIn::default().collection("shoppers"))
-                    .await?;
+                let auth = handle.sign_in_anonymously_in("shoppers").await?;
                 Ok::<_, AuthError>(Json(auth_json(&auth)))
             }),
         )

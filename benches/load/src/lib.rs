@@ -4,7 +4,7 @@
 use axum::routing::get;
 use axum::Router;
 use std::time::Duration;
-use tower_anonymous_auth::{AnonymousAuthConfig, OptionalAuth};
+use tower_anonymous_auth::{AnonymousAuthConfig, Auth};
 
 /// The layer's configuration for a variant: `*-cached` adds a 60 s session memo, `*-lazy`
 /// turns on lazy persistence. No mint rate limit (one client IP makes all the load).
@@ -23,9 +23,9 @@ pub fn config(variant: &str) -> AnonymousAuthConfig {
 }
 
 /// The cheap page behind our layer: reads the visitor's id.
-pub async fn ours(OptionalAuth(auth): OptionalAuth) -> String {
+pub async fn ours(auth: Option<Auth>) -> String {
     match auth {
-        Some(auth) => format!("hello {}", auth.user.id),
+        Some(auth) => format!("hello {}", auth.user().id),
         None => "hello".into(),
     }
 }
