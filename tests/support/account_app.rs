@@ -47,6 +47,36 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub events: Arc<Mutex<Vec<LinkEvent>>>,
     pub client: TestClient,
+    pub late_writes: Arc<LateWrites>,
+}
+
+/// Holds `POST /claim-later/{resource}` requests in their handler, after the layer resolved
+/// their auth, until the test lets them go: a slow handler racing other requests, without
+/// depending on how fast the machine is.
+pub struct LateWrites {
+    arrived: tokio::sync::Semaphore,
+    go: tokio::sync::Semaphore,
+}
+
+impl Default for LateWrites {
+    fn default() -> Self {
+        Self {
+            arrived: tokio::sync::Semaphore::new(0),
+            go: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl LateWrites {
+    /// Waits until one held write has resolved its auth and reached its handler.
+    pub async fn arrived(&self) {
+        self.arrived.acquire().await.unwrap().forget();
+    }
+
+    /// Lets one held write go on.
+    pub fn release(&self) {
+        self.go.add_permits(1);
+    }
 }
 
 impl TestApp {
@@ -123,6 +153,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         })
         .build()
         .unwrap();
+    let late_writes = Arc::new(LateWrites::default());
     let app = Router::new()
         .route("/me", get(me))
         .route("/register", post(register))
@@ -130,8 +161,9 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/sign-in-token", post(sign_in_token))
         .route("/sign-out", post(sign_out))
         .route("/claim/{resource}", post(claim))
-        .route("/claim-after/{ms}/{resource}", post(claim_after))
+        .route("/claim-later/{resource}", post(claim_later))
         .route("/resources", get(resources))
+        .layer(axum::Extension(late_writes.clone()))
         .layer(AnonymousAuthLayer::from_arc(store.clone(), config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -145,6 +177,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     });
     TestApp {
         store,
+        late_writes,
         events,
         client: TestClient::new(addr),
     }
@@ -209,13 +242,15 @@ async fn claim(handle: AuthHandle, Path(resource): Path<String>) -> Result<Json<
     Ok(Json(json!({ "owned": outcome.is_owned_by_caller() })))
 }
 
-/// `POST /claim-after/{ms}/{resource}`: a write that starts from the auth the layer resolved,
-/// `ms` milliseconds after it resolved it (a slow handler racing other requests).
-async fn claim_after(
+/// `POST /claim-later/{resource}`: a write that starts from the auth the layer resolved, once
+/// the test releases it ([`LateWrites`]).
+async fn claim_later(
     handle: AuthHandle,
-    Path((ms, resource)): Path<(u64, String)>,
+    axum::Extension(late): axum::Extension<Arc<LateWrites>>,
+    Path(resource): Path<String>,
 ) -> Result<Json<Value>, AuthError> {
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    late.arrived.add_permits(1);
+    late.go.acquire().await.unwrap().forget();
     claim(handle, Path(resource)).await
 }
 

@@ -653,9 +653,10 @@ pub async fn a_late_lazy_write_does_not_undo_a_registration(store: Arc<dyn Store
     let (client, guest_id) = guest(&app).await;
     let stale = client.fork();
     let late_write =
-        tokio::spawn(async move { stale.post("/claim-after/300/cart:late", Value::Null).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::spawn(async move { stale.post("/claim-later/cart:late", Value::Null).await });
+    app.late_writes.arrived().await;
     let response = register(&client, "ann@example.com", PASSWORD).await;
+    app.late_writes.release();
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
     assert_eq!(id(&response.json), guest_id, "upgraded in place");
     let late = late_write.await.unwrap();
@@ -685,9 +686,10 @@ pub async fn a_late_lazy_write_does_not_bring_back_a_linked_guest(store: Arc<dyn
     let stale = client.fork();
     let replay = client.fork();
     let late_write =
-        tokio::spawn(async move { stale.post("/claim-after/300/cart:late", Value::Null).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::spawn(async move { stale.post("/claim-later/cart:late", Value::Null).await });
+    app.late_writes.arrived().await;
     let response = sign_in(&client, "ann@example.com", PASSWORD).await;
+    app.late_writes.release();
     assert_eq!(id(&response.json), account_id);
     let late = late_write.await.unwrap();
     assert_error(&late, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
