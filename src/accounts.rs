@@ -198,7 +198,7 @@ async fn create_user(
         .await
         .map_err(registration_error)?;
     let auth = engine.issue(&user, &session, false)?;
-    engine.set_cookie(cookies, auth.token(), ttl);
+    engine.cookie.set(cookies, auth.token(), ttl);
     tracing::info!(user_id = %user.id, "user registered");
     Ok(auth)
 }

@@ -22,8 +22,8 @@ impl GuestCookie {
     /// The cookie of a guest minted for this request with `token`. Without a valid header
     /// value (not for the layer's tokens and cookie names), the cookie goes to the jar.
     pub(crate) fn new(engine: &Arc<AuthEngine>, jar: &Cookies, token: &str) -> Option<Self> {
-        let Some(value) = engine.guest_cookie(token) else {
-            engine.set_cookie(jar, token, engine.config.anonymous_ttl);
+        let Some(value) = engine.cookie.guest(token) else {
+            engine.cookie.set(jar, token, engine.config.anonymous_ttl);
             return None;
         };
         Some(Self {

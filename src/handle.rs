@@ -164,7 +164,9 @@ impl AuthHandle {
         }
         let engine = self.engine();
         let auth = engine.mint(collection, self.client_ip()).await?;
-        engine.set_cookie(self.cookies(), auth.token(), engine.config.anonymous_ttl);
+        engine
+            .cookie
+            .set(self.cookies(), auth.token(), engine.config.anonymous_ttl);
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -385,7 +387,7 @@ impl AuthHandle {
             }
             tracing::debug!(user_id = %current.user().id, "signed out");
         }
-        self.engine().clear_cookie(self.cookies());
+        self.engine().cookie.clear(self.cookies());
         self.set_current(None);
         Ok(())
     }

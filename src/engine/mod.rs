@@ -1,0 +1,183 @@
+//! The work behind the layer and the handle, one job per file: [`verify`] turns a credential
+//! into a confirmed [`Auth`](crate::auth::Auth), [`mint`] makes guests (and stores lazy ones
+//! at their first write), [`issue`] starts sessions and signs their tokens, and [`cookie`]
+//! writes the auth cookie. [`AuthEngine`] holds the state they share.
+
+mod cookie;
+mod issue;
+mod mint;
+mod verify;
+
+pub(crate) use cookie::AuthCookie;
+
+use crate::config::AnonymousAuthConfig;
+use crate::error::AuthError;
+use crate::ids::millis;
+use crate::session_cache::SessionCache;
+use crate::single_flight::{GuestLock, GuestLocks};
+use crate::store::fast_path::FastPath;
+use crate::store::{Coordinator, Store};
+use crate::token_cache::TokenCache;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Shared state of one layer: the store, the configuration, the session memo, and the
+/// per-guest locks of the link flow.
+pub(crate) struct AuthEngine {
+    pub(crate) store: Arc<dyn Store>,
+    /// Shortcuts for the stores this crate ships (none for others).
+    fast_path: FastPath,
+    /// Rate limits and leases: the store's, or this layer's own.
+    coordination: Coordinator,
+    pub(crate) config: AnonymousAuthConfig,
+    pub(crate) sessions: SessionCache,
+    pub(crate) tokens: TokenCache,
+    /// Serializes registering and linking one guest, in this process and across instances.
+    pub(crate) guest_locks: GuestLocks,
+    /// The auth cookie, and a minted guest's ready-made one.
+    pub(crate) cookie: AuthCookie,
+    /// The mint limit's misconfiguration warnings, logged once each.
+    warned: Warnings,
+}
+
+/// Warnings a layer logs once, not per request.
+#[derive(Default)]
+struct Warnings {
+    no_peer: AtomicBool,
+    shared_bucket: AtomicBool,
+}
+
+impl Warnings {
+    /// `true` the first time only.
+    pub(super) fn first(flag: &AtomicBool) -> bool {
+        !flag.swap(true, Ordering::Relaxed)
+    }
+}
+
+impl AuthEngine {
+    pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
+        let sessions = SessionCache::new(millis(config.session_cache_ttl));
+        let tokens = TokenCache::new(config.token_cache_capacity);
+        let coordination = Coordinator::new(store.clone());
+        let guest_locks = GuestLocks::new(coordination.clone(), config.guest_lock_ttl);
+        let fast_path = FastPath::of(&*store);
+        crate::password::warm_dummy();
+        let cookie = AuthCookie::new(config.cookie.clone(), config.anonymous_ttl);
+        Self {
+            store,
+            fast_path,
+            coordination,
+            config,
+            sessions,
+            tokens,
+            guest_locks,
+            cookie,
+            warned: Warnings::default(),
+        }
+    }
+
+    /// Serializes work on one guest, in this process and across app instances
+    /// ([`GuestLocks::lock`]).
+    pub(crate) async fn lock_guest(&self, guest_id: &str) -> Result<GuestLock<'_>, AuthError> {
+        self.guest_locks.lock(guest_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mint::new_guest_ids;
+    use super::*;
+    use crate::clock::now_millis;
+    use crate::ids::{new_id, new_session_id};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_minted_guests_token_leaves_out_its_name_and_first_session() {
+        use crate::config::AnonymousAuthConfig;
+        use crate::store::{MemoryStore, UserStore};
+        let store = Arc::new(MemoryStore::new());
+        for lazy in [false, true] {
+            let config = AnonymousAuthConfig::builder()
+                .random_key()
+                .lazy_persistence(lazy)
+                .build()
+                .unwrap();
+            let engine = AuthEngine::new(store.clone(), config);
+            let auth = engine.mint(None, None).await.unwrap();
+            let id = auth.user().id.clone();
+            assert_eq!(auth.user().name, crate::names::name_for_id(&id));
+            assert_eq!(auth.session_id(), format!("{id}.0"));
+            let payload = auth.token().split('.').nth(1).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+            for left_out in ["name", "sid", "sr", "email", "anon", "uca", "col"] {
+                assert!(json.get(left_out).is_none(), "{left_out}: {json}");
+            }
+            // Read back, the token names the same user, name and session as the store.
+            let verified = engine.verify(auth.token(), now_millis() / 1000).unwrap();
+            assert_eq!(verified.user(), auth.user());
+            assert_eq!(verified.session_id(), auth.session_id());
+            let stored = store.get_user(&id, now_millis()).await.unwrap();
+            assert_eq!(stored.is_some(), !lazy, "lazy: {lazy}");
+            if let Some(stored) = stored {
+                assert_eq!(stored.user.name, auth.user().name);
+                let session = store.get_session(auth.session_id(), now_millis()).await;
+                assert_eq!(session.unwrap().unwrap().user_id, id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_guests_ready_cookie_is_the_jars_formatting() {
+        use crate::config::{AnonymousAuthConfig, SameSite};
+        use crate::store::MemoryStore;
+        let configs = [
+            AnonymousAuthConfig::builder().random_key(),
+            AnonymousAuthConfig::builder().random_key().secure(false),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .same_site(SameSite::None)
+                .cookie_domain("shop.example")
+                .cookie_path("/app"),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .same_site(SameSite::Strict)
+                .cookie_name("guest")
+                .anonymous_ttl(Duration::from_secs(3600)),
+            AnonymousAuthConfig::builder()
+                .random_key()
+                .host_prefix(true),
+        ];
+        for config in configs {
+            let engine = AuthEngine::new(Arc::new(MemoryStore::new()), config.build().unwrap());
+            let (id, session_id) = new_guest_ids();
+            let (user, session) = engine.new_guest(id, session_id, "a@b.example".into(), None, 0);
+            let token = engine
+                .issue_guest(user, session, false)
+                .unwrap()
+                .token()
+                .to_owned();
+            let expected = engine
+                .cookie
+                .with_ttl(token.clone(), engine.config.anonymous_ttl)
+                .encoded()
+                .to_string();
+            assert_eq!(engine.cookie.guest(&token).unwrap(), expected.as_str());
+        }
+    }
+
+    #[test]
+    fn session_ids_name_their_user() {
+        let user = new_id();
+        let session = new_session_id(&user);
+        let (named, random) = session.split_once('.').unwrap();
+        assert_eq!(named, user);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(random).map(|bytes| bytes.len()),
+            Ok(16)
+        );
+        assert_ne!(new_session_id(&user), session);
+    }
+}

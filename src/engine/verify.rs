@@ -1,0 +1,162 @@
+//! Is this token still good? Its signature (memoized per token), then its session: vouched
+//! for by the session memo, answered at once by the store's fast path, or read from the store;
+//! a token due for a refresh is re-signed with a pushed expiry.
+
+use super::AuthEngine;
+use crate::auth::Auth;
+use crate::clock::now_millis;
+use crate::credential::CredentialSource;
+use crate::ids::millis;
+use crate::store::StoreError;
+use std::time::Duration;
+use tower_cookies::Cookies;
+
+impl AuthEngine {
+    /// Revokes a session: deletes it from the store and from this process's memo.
+    pub(crate) async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.sessions.forget(session_id);
+        self.store.delete_session(session_id).await.map(drop)
+    }
+
+    /// The verified auth of a token: from the memo, or by checking its signature (and then
+    /// memoized). `None` when the token is not valid (forged, expired, malformed...).
+    pub(crate) fn verify(&self, token: &str, now_secs: u64) -> Option<Auth> {
+        if let Some(auth) = self.tokens.get(token, now_secs) {
+            return Some(auth);
+        }
+        match self.config.keys.verify(token) {
+            Ok(claims) => {
+                let auth = Auth::from_claims(claims, token.to_owned(), false);
+                self.tokens.insert(&auth, now_secs);
+                Some(auth)
+            }
+            Err(reason) => {
+                tracing::debug!(%reason, "ignoring invalid auth token");
+                None
+            }
+        }
+    }
+
+    /// Whether `auth`'s token is due for a refresh (sliding expiry) at `now` (ms).
+    pub(super) fn refresh_due(&self, auth: &Auth, now: u64) -> bool {
+        let refresh_after = auth
+            .issued_at()
+            .saturating_add(self.config.refresh_interval.as_secs());
+        now / 1000 >= refresh_after
+    }
+
+    /// The auth of a token this process verified before (no signature check, no I/O).
+    pub(crate) fn memoized(&self, token: &str, now: u64) -> Option<Auth> {
+        self.tokens.get(token, now / 1000)
+    }
+
+    /// [`confirm`](Self::confirm) without waiting, when nothing needs I/O: the token is not
+    /// due for a refresh and its session is vouched for by the session memo or answered by
+    /// the store at once ([`FastPath::check_session_now`]). `Some(Ok(false))`: the session is
+    /// revoked, expired or another user's. `None`: the request must await `confirm`. This is
+    /// the returning visitor's hot path: no boxed future, no span.
+    pub(crate) fn confirm_now(&self, auth: &Auth, now: u64) -> Option<Result<bool, StoreError>> {
+        if self.refresh_due(auth, now) {
+            return None;
+        }
+        if self.sessions.is_fresh(auth.session_id(), now) {
+            return Some(Ok(true));
+        }
+        // A lazy guest's user decides first (see `confirm`): left to the awaited path.
+        if !auth.persisted() {
+            return None;
+        }
+        let live = self
+            .fast_path
+            .check_session_now(auth.session_id(), &auth.user().id, now)?;
+        Some(Ok(self.note_session(auth, live, now)))
+    }
+
+    /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
+    /// memo, a revoked, unknown or other user's one is logged. Returns `live`.
+    pub(super) fn note_session(&self, auth: &Auth, live: bool, now: u64) -> bool {
+        if live {
+            self.sessions.remember(auth.session_id(), now);
+        } else {
+            tracing::debug!(session_id = %auth.session_id(), "auth token names a revoked or unknown session");
+        }
+        live
+    }
+
+    /// Checks the session of a verified `auth` (store or memo), and refreshes it when due.
+    /// `source` says where the token came from: only a cookie is re-issued on refresh.
+    pub(crate) async fn confirm(
+        &self,
+        auth: Auth,
+        source: CredentialSource,
+        cookies: &Cookies,
+    ) -> Result<Option<Auth>, StoreError> {
+        let now = now_millis();
+        if !self.sessions.is_fresh(auth.session_id(), now) {
+            // A lazy guest is valid while nothing of it is stored (one read: its user); once
+            // its user is stored, its session decides, as for any token.
+            let unstored_lazy_guest =
+                !auth.persisted() && self.store.get_user(&auth.user().id, now).await?.is_none();
+            let live = unstored_lazy_guest
+                || self
+                    .store
+                    .get_session(auth.session_id(), now)
+                    .await?
+                    .is_some_and(|session| session.user_id == auth.user().id);
+            if !self.note_session(&auth, live, now) {
+                return Ok(None);
+            }
+        }
+        if !self.refresh_due(&auth, now) {
+            return Ok(Some(auth));
+        }
+        let mut ttl = self.config.ttl_for(auth.is_anonymous());
+        if !auth.is_anonymous() {
+            // A registered session slides, but never past its absolute lifetime.
+            let Some(left) = self.lifetime_left(&auth, now).await? else {
+                return Ok(None);
+            };
+            ttl = ttl.min(left);
+        }
+        let expires_at = now.saturating_add(millis(ttl));
+        if auth.persisted() {
+            self.store.refresh(auth.session_id(), expires_at).await?;
+        }
+        let mut refreshed = auth.claims();
+        refreshed.iat = now / 1000;
+        refreshed.exp = expires_at / 1000;
+        let token = match self.config.keys.sign(&refreshed) {
+            Ok(token) => token,
+            Err(reason) => {
+                tracing::warn!(%reason, "could not re-sign a refreshed token");
+                return Ok(Some(auth));
+            }
+        };
+        tracing::debug!(session_id = %refreshed.sid, "session expiry refreshed");
+        if source == CredentialSource::Cookie {
+            self.cookie.set(cookies, &token, ttl);
+        }
+        Ok(Some(Auth::from_claims(refreshed, token, false)))
+    }
+
+    /// What is left of a registered session's absolute lifetime (`session_max_lifetime` from
+    /// its creation) at `now`; `None`, and the session revoked, once it is over.
+    pub(super) async fn lifetime_left(
+        &self,
+        auth: &Auth,
+        now: u64,
+    ) -> Result<Option<Duration>, StoreError> {
+        let Some(session) = self.store.get_session(auth.session_id(), now).await? else {
+            return Ok(None);
+        };
+        let ends = session
+            .created_at
+            .saturating_add(millis(self.config.session_max_lifetime));
+        if now >= ends {
+            tracing::debug!(session_id = %auth.session_id(), "session reached its absolute lifetime");
+            self.revoke_session(auth.session_id()).await?;
+            return Ok(None);
+        }
+        Ok(Some(Duration::from_millis(ends - now)))
+    }
+}
