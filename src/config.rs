@@ -2,11 +2,11 @@
 
 use crate::error::ConfigError;
 use crate::link_event::{LinkEvent, LinkHook};
-use crate::names;
 use crate::password;
 use crate::rate_limit::RateLimit;
-use crate::skip::{default_skip_mint, MintRequest, SkipPredicate};
+use crate::request::skip::{default_skip_mint, MintRequest, SkipPredicate};
 use crate::token::KeyRing;
+use crate::util::names;
 use futures::FutureExt;
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
@@ -311,7 +311,7 @@ impl AnonymousAuthConfig {
     /// The placeholder email of a new anonymous user.
     pub(crate) fn email_for(&self, id: &str) -> String {
         match &self.generate_email {
-            None => crate::email::placeholder_email(id, &self.email_domain_name),
+            None => crate::util::email::placeholder_email(id, &self.email_domain_name),
             Some(generate) => generate(id),
         }
     }
@@ -388,7 +388,7 @@ impl Default for AnonymousAuthConfigBuilder {
             keys: Vec::new(),
             algorithm: Algorithm::HS256,
             collection: "users".into(),
-            email_domain_name: crate::email::DEFAULT_PLACEHOLDER_DOMAIN.into(),
+            email_domain_name: crate::util::email::DEFAULT_PLACEHOLDER_DOMAIN.into(),
             generate_email: None,
             generate_name: None,
             cookie_name: "auth_token".into(),

@@ -125,63 +125,47 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The modules in layers, each using only those above it (tests/module_graph.rs checks it):
+// util; request, store; error, link_event, rate_limit; token, password; config; engine;
+// accounts; service.
 mod accounts;
-mod auth;
-#[cfg(feature = "axum")]
-mod axum;
-mod cache_control;
-mod client_ip;
-mod clock;
 mod config;
-mod credential;
-mod email;
 mod engine;
 mod error;
-mod expiring_map;
-mod fetch_metadata;
-mod guest_cookie;
-mod handle;
-mod hash_queue;
-mod ids;
-mod keyed_hmac;
-mod layer;
-mod link;
 mod link_event;
-mod names;
 mod password;
 mod rate_limit;
-mod session_cache;
-mod single_flight;
-mod skip;
+mod request;
+mod service;
 pub mod store;
 #[cfg(feature = "test-kit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
 pub mod test_kit;
 mod token;
-mod token_cache;
+mod util;
 
 pub use accounts::Registration;
-pub use auth::Auth;
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use axum::RegisteredUser;
-pub use client_ip::PeerAddr;
 pub use config::{
     AnonymousAuthConfig, AnonymousAuthConfigBuilder, MintPolicy, SameSite, StoreFailureMode,
 };
 pub use error::{AuthError, ConfigError};
-pub use handle::AuthHandle;
-pub use layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use link_event::{LinkEvent, LinkKind};
 pub use rate_limit::RateLimit;
-pub use skip::{default_skip_mint, MintRequest};
+pub use request::client_ip::PeerAddr;
+pub use request::skip::{default_skip_mint, MintRequest};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use service::axum::RegisteredUser;
+pub use service::handle::AuthHandle;
+pub use service::layer::{AnonymousAuth, AnonymousAuthLayer};
 pub use store::{MemoryStore, Store, StoreError, User};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisStore, RedisStoreConfig};
+pub use token::auth::Auth;
 
 /// Future types of the services in this crate.
 pub mod future {
-    pub use crate::cache_control::PrivateResponse;
-    pub use crate::layer::ResponseFuture;
+    pub use crate::request::cache_control::PrivateResponse;
+    pub use crate::service::layer::ResponseFuture;
 }

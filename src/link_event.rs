@@ -1,5 +1,5 @@
 //! What a link is, as the app's `on_link_account` hook sees it: the event, its kind, and the
-//! stored hook's type. Kept apart from the link flow ([`crate::link`]) so that the
+//! stored hook's type. Kept apart from the link flow ([`crate::accounts::link`]) so that the
 //! configuration can name the hook without depending on the flow that runs it.
 
 use crate::store::User;

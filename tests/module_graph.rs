@@ -1,6 +1,9 @@
-//! The modules of `src/` import each other without cycles: each `crate::a::...` path in a
-//! module is an edge from it to `a` (its top-level module), and the graph of those edges must
-//! be acyclic. A cycle makes the layers impossible to read in order; this test names it.
+//! The modules of `src/` import each other without cycles, at two levels: between the
+//! top-level modules (the layers, most of them folders), and between the files themselves.
+//! Each `crate::a::b::...` path in a file is an edge from it to the longest module it names
+//! (`a::b` when that is a file or folder, else `a`); a file's path to its own folder does not
+//! count (a folder's `mod.rs` holds what its files share). A cycle makes the layers impossible
+//! to read in order; this test names it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -33,6 +36,39 @@ fn references(text: &str) -> BTreeSet<String> {
             }
         } else if let Some(name) = leading_ident(rest) {
             found.insert(name);
+        }
+    }
+    found
+}
+
+/// The module paths a source text names through `crate::` paths (`crate::a::b::C` gives
+/// `a::b::C` minus nothing: every leading lowercase segment), grouped imports included.
+fn full_references(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let code: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let mut path = Vec::new();
+        for segment in rest.split("::") {
+            let ident: String = segment
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !ident.starts_with(|c: char| c.is_ascii_lowercase()) {
+                break;
+            }
+            path.push(ident.clone());
+            if ident.len() != segment.len() {
+                break; // the path ends inside this segment (`;`, `,`, `(`, a line break)
+            }
+        }
+        if !path.is_empty() {
+            found.insert(path.join("::"));
         }
     }
     found
@@ -110,6 +146,57 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
+/// The module a file is (`src/store/redis/mod.rs` -> `store::redis`).
+fn file_module_of(relative: &Path) -> String {
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|part| {
+            part.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
+        .collect();
+    if parts.last().is_some_and(|last| last == "mod") {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The import graph between the files of `src/`: module path -> module paths it names.
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let texts: BTreeMap<String, String> = files
+        .iter()
+        .map(|file| {
+            let module = file_module_of(file.strip_prefix(&src).unwrap());
+            (module, std::fs::read_to_string(file).unwrap())
+        })
+        .filter(|(module, _)| module != "lib")
+        .collect();
+    let mut graph = BTreeMap::new();
+    for (module, text) in &texts {
+        let mut edges = BTreeSet::new();
+        for path in full_references(text) {
+            let segments: Vec<&str> = path.split("::").collect();
+            let target = (1..=segments.len())
+                .rev()
+                .map(|len| segments[..len].join("::"))
+                .find(|candidate| texts.contains_key(candidate));
+            if let Some(target) = target {
+                let own_folder = module.starts_with(&format!("{target}::"));
+                if target != *module && !own_folder {
+                    edges.insert(target);
+                }
+            }
+        }
+        graph.insert(module.clone(), edges);
+    }
+    graph
+}
+
 /// One cycle of the graph, if any, as the modules along it.
 fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
@@ -151,6 +238,26 @@ fn the_parser_reads_grouped_and_inline_paths() {
     graph.insert("x".to_owned(), BTreeSet::from(["y".to_owned()]));
     graph.insert("y".to_owned(), BTreeSet::from(["x".to_owned()]));
     assert_eq!(find_cycle(&graph).unwrap(), ["x", "y", "x"]);
+}
+
+#[test]
+fn files_import_each_other_without_cycles() {
+    let graph = file_graph();
+    assert!(graph.contains_key("engine::mint"), "{:?}", graph.keys());
+    assert!(graph["engine::mint"].contains("store"));
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "import cycle between files of src/: {}\nthe graph: {graph:#?}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
+#[test]
+fn the_path_parser_reads_nested_modules() {
+    let text = "use crate::util::ids;\nuse crate::store::fast_path::FastPath;\nf(crate::a::b(x))";
+    let paths: Vec<String> = full_references(text).into_iter().collect();
+    assert_eq!(paths, ["a::b", "store::fast_path", "util::ids"]);
 }
 
 #[test]

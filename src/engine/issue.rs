@@ -1,12 +1,12 @@
 //! Starting a session for a user and signing its token.
 
 use super::AuthEngine;
-use crate::auth::Auth;
-use crate::clock::now_millis;
 use crate::error::AuthError;
-use crate::ids::{millis, new_session_id};
 use crate::store::{SessionRecord, User};
+use crate::token::auth::Auth;
 use crate::token::{Claims, TokenError};
+use crate::util::clock::now_millis;
+use crate::util::ids::{millis, new_session_id};
 use tower_cookies::Cookies;
 
 impl AuthEngine {

@@ -3,12 +3,12 @@
 
 use super::issue::claims_for;
 use super::{AuthEngine, Warnings};
-use crate::auth::Auth;
-use crate::clock::now_millis;
 use crate::error::AuthError;
-use crate::ids::{first_session_id, millis, new_id};
 use crate::rate_limit::{RateDecision, RateLimit};
 use crate::store::{Coordination, SessionRecord, StoreError, User, UserRecord};
+use crate::token::auth::Auth;
+use crate::util::clock::now_millis;
+use crate::util::ids::{first_session_id, millis, new_id};
 use std::net::IpAddr;
 use tower_cookies::Cookies;
 
@@ -105,7 +105,7 @@ impl AuthEngine {
             return Ok(());
         };
         if self.config.trusted_proxies.is_empty()
-            && crate::client_ip::is_shared_address(ip)
+            && crate::request::client_ip::is_shared_address(ip)
             && Warnings::first(&self.warned.shared_bucket)
         {
             tracing::warn!(
@@ -115,7 +115,7 @@ impl AuthEngine {
                  mint limit; set `trusted_proxies` to the proxy's addresses"
             );
         }
-        let key = format!("mint:{}", crate::client_ip::client_key(ip));
+        let key = format!("mint:{}", crate::request::client_ip::client_key(ip));
         self.check_rate(&key, limit, now).await.inspect_err(|_| {
             tracing::info!(%ip, "anonymous mint rate limited");
         })

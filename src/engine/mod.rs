@@ -1,23 +1,26 @@
 //! The work behind the layer and the handle, one job per file: [`verify`] turns a credential
-//! into a confirmed [`Auth`](crate::auth::Auth), [`mint`] makes guests (and stores lazy ones
+//! into a confirmed [`Auth`](crate::token::auth::Auth), [`mint`] makes guests (and stores lazy ones
 //! at their first write), [`issue`] starts sessions and signs their tokens, and [`cookie`]
 //! writes the auth cookie. [`AuthEngine`] holds the state they share.
 
 mod cookie;
+pub(crate) mod guest_cookie;
+pub(crate) mod guest_locks;
 mod issue;
 mod mint;
+pub(crate) mod session_cache;
 mod verify;
 
 pub(crate) use cookie::AuthCookie;
 
 use crate::config::AnonymousAuthConfig;
+use crate::engine::guest_locks::{GuestLock, GuestLocks};
+use crate::engine::session_cache::SessionCache;
 use crate::error::AuthError;
-use crate::ids::millis;
-use crate::session_cache::SessionCache;
-use crate::single_flight::{GuestLock, GuestLocks};
 use crate::store::fast_path::FastPath;
 use crate::store::{Coordinator, Store};
-use crate::token_cache::TokenCache;
+use crate::token::token_cache::TokenCache;
+use crate::util::ids::millis;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -87,8 +90,8 @@ impl AuthEngine {
 mod tests {
     use super::mint::new_guest_ids;
     use super::*;
-    use crate::clock::now_millis;
-    use crate::ids::{new_id, new_session_id};
+    use crate::util::clock::now_millis;
+    use crate::util::ids::{new_id, new_session_id};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use std::time::Duration;
@@ -107,7 +110,7 @@ mod tests {
             let engine = AuthEngine::new(store.clone(), config);
             let auth = engine.mint(None, None).await.unwrap();
             let id = auth.user().id.clone();
-            assert_eq!(auth.user().name, crate::names::name_for_id(&id));
+            assert_eq!(auth.user().name, crate::util::names::name_for_id(&id));
             assert_eq!(auth.session_id(), format!("{id}.0"));
             let payload = auth.token().split('.').nth(1).unwrap();
             let json: serde_json::Value =

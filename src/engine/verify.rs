@@ -3,11 +3,11 @@
 //! a token due for a refresh is re-signed with a pushed expiry.
 
 use super::AuthEngine;
-use crate::auth::Auth;
-use crate::clock::now_millis;
-use crate::credential::CredentialSource;
-use crate::ids::millis;
+use crate::request::credential::CredentialSource;
 use crate::store::StoreError;
+use crate::token::auth::Auth;
+use crate::util::clock::now_millis;
+use crate::util::ids::millis;
 use std::time::Duration;
 use tower_cookies::Cookies;
 

@@ -65,7 +65,7 @@ impl User {
     /// assert_eq!(User::default_name("u1"), name, "the same for good");
     /// ```
     pub fn default_name(id: &str) -> String {
-        crate::names::name_for_id(id)
+        crate::util::names::name_for_id(id)
     }
 
     /// Builds a registered (non-anonymous) user.

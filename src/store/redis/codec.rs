@@ -9,9 +9,9 @@
 //! Embedded session (a `s:SID` field of its user's hash, see [`keys`](super::keys)):
 //! `{expires_at}:{created_at}`; the index field of a session with its own hash: `{expires_at}`.
 
-use crate::email::{compact_email, full_email};
-use crate::names::{is_name_for_id, name_for_id};
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use crate::util::email::{compact_email, full_email};
+use crate::util::names::{is_name_for_id, name_for_id};
 use redis::{RedisWrite, ToRedisArgs, ToSingleRedisArg};
 
 /// The user fields, in the order [`decode_user`] expects them from `HMGET`.

@@ -22,8 +22,8 @@ use super::keys::{is_embedded, named_user, session_field, session_of_field};
 use super::scripts::{EMAIL_EXTEND, REPLACE_FIELDS, SESSION_INDEX, SESSION_REFRESH, USER_REFRESH};
 use super::users::session_field_value;
 use super::RedisStore;
-use crate::email::full_email;
 use crate::store::{SessionRecord, StoreError};
+use crate::util::email::full_email;
 use redis::AsyncCommands;
 
 impl RedisStore {

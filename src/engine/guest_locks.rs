@@ -6,8 +6,8 @@
 //! lapsed and another instance may have taken.
 
 use crate::error::AuthError;
-use crate::ids::{millis, new_id};
 use crate::store::{Coordination, Coordinator};
+use crate::util::ids::{millis, new_id};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ fn renew_lease(
             tokio::time::sleep(ttl / 3).await;
             let started = Instant::now();
             let renewed = store
-                .acquire_lease(&key, &holder, ttl_ms, crate::clock::now_millis())
+                .acquire_lease(&key, &holder, ttl_ms, crate::util::clock::now_millis())
                 .await;
             let mut until = held_until
                 .lock()
@@ -159,7 +159,7 @@ impl GuestLocks {
         let ttl = self.ttl;
         let mut backoff = Duration::from_millis(5);
         let taken_at = loop {
-            let now = crate::clock::now_millis();
+            let now = crate::util::clock::now_millis();
             let started = Instant::now();
             match self
                 .store
@@ -270,14 +270,14 @@ mod tests {
         let lock = locks.lock("g").await.unwrap();
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(75)).await;
-            let now = crate::clock::now_millis();
+            let now = crate::util::clock::now_millis();
             let taken = store.acquire_lease("guest:g", "other", 90, now).await;
             assert!(!taken.unwrap(), "the lease outlives its TTL while held");
             assert!(lock.ensure_held().is_ok());
         }
         drop(lock);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let now = crate::clock::now_millis();
+        let now = crate::util::clock::now_millis();
         assert!(store
             .acquire_lease("guest:g", "other", 90, now)
             .await

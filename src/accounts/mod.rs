@@ -2,16 +2,17 @@
 //! does to the current user (upgrade in place, link, switch). [`AuthHandle`](crate::AuthHandle)
 //! exposes them; every one of them rotates the session (new id and token, old one revoked).
 
-use crate::auth::Auth;
-use crate::clock::now_millis;
-use crate::email::normalize_email;
+pub(crate) mod link;
+
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
-use crate::ids::{millis, new_id, new_session_id};
-use crate::link;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::password;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
+use crate::token::auth::Auth;
+use crate::util::clock::now_millis;
+use crate::util::email::normalize_email;
+use crate::util::ids::{millis, new_id, new_session_id};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -251,7 +252,7 @@ async fn check_password_rate(
     let config = &engine.config;
     let now = now_millis();
     if let (Some(limit), Some(ip)) = (config.sign_in_limit_per_ip, client_ip) {
-        let key = format!("password-ip:{}", crate::client_ip::client_key(ip));
+        let key = format!("password-ip:{}", crate::request::client_ip::client_key(ip));
         engine.check_rate(&key, limit, now).await.inspect_err(|_| {
             tracing::info!(%ip, "password attempt rate limited (client address)");
         })?;

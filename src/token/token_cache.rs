@@ -7,8 +7,8 @@
 //! not forged). Entries are dropped at the token's `exp`. Session revocation is checked
 //! separately, so the memo never keeps a revoked session alive.
 
-use crate::auth::Auth;
-use crate::expiring_map::ExpiringMap;
+use crate::token::auth::Auth;
+use crate::util::expiring_map::ExpiringMap;
 
 #[derive(Debug)]
 pub(crate) struct TokenCache {
@@ -44,7 +44,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::TokenCache;
-    use crate::auth::Auth;
+    use crate::token::auth::Auth;
     use crate::token::Claims;
 
     fn auth(token: &str, exp: u64) -> Auth {

@@ -5,9 +5,11 @@
 //! with the OWASP parameters; verification reads the parameters from the stored string, so
 //! hashes made with other parameters keep verifying.
 
+pub(crate) mod hash_queue;
+
 use crate::error::AuthError;
-use crate::hash_queue::HashQueue;
-use crate::ids::new_id;
+use crate::password::hash_queue::HashQueue;
+use crate::util::ids::new_id;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::net::IpAddr;

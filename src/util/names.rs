@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn random_ids_spread_over_the_names() {
         let names: HashSet<String> = (0..2000)
-            .map(|_| name_for_id(&crate::ids::new_id()))
+            .map(|_| name_for_id(&crate::util::ids::new_id()))
             .collect();
         assert!(names.len() > 300, "{} names of 400", names.len());
         assert!(names.iter().all(|name| name.split(' ').count() == 2));

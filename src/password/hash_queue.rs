@@ -15,8 +15,8 @@
 //! Both waits are tokio semaphores, which serve waiters in order and forget a waiter whose
 //! request went away.
 
-use crate::client_ip::client_key;
 use crate::error::AuthError;
+use crate::request::client_ip::client_key;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

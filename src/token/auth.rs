@@ -1,8 +1,8 @@
 //! [`Auth`]: the resolved auth of a request (who is asking, and how).
 
-use crate::email::full_email;
 use crate::store::User;
 use crate::token::Claims;
+use crate::util::email::full_email;
 use std::sync::Arc;
 
 /// The resolved auth of a request, put in its extensions by the layer: who the visitor is

@@ -1,10 +1,10 @@
 //! axum extractors (feature `axum`): [`Auth`], `Option<Auth>`, [`RegisteredUser`] and
 //! [`AuthHandle`]; and `IntoResponse` for [`AuthError`].
 
-use crate::auth::Auth;
 use crate::config::MintPolicy;
 use crate::error::AuthError;
-use crate::handle::AuthHandle;
+use crate::service::handle::AuthHandle;
+use crate::token::auth::Auth;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};

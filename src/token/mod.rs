@@ -5,11 +5,14 @@
 //! is one without a `kid`, with an unknown `kid`, a bad signature, a wrong issuer, a past
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
-use crate::email::into_compact_email;
+pub(crate) mod auth;
+pub(crate) mod token_cache;
+
 use crate::error::ConfigError;
-use crate::ids::{session_id_of, FIRST_SESSION};
-use crate::keyed_hmac::KeyedHmac;
 use crate::store::User;
+use crate::util::email::into_compact_email;
+use crate::util::ids::{session_id_of, FIRST_SESSION};
+use crate::util::keyed_hmac::KeyedHmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
@@ -77,7 +80,7 @@ pub(crate) struct Claims {
 const DEFAULT_COLLECTION: &str = "users";
 
 /// The compact placeholder email a token leaves out: `@` and the default domain.
-const DEFAULT_COMPACT_EMAIL: &str = crate::email::DEFAULT_COMPACT_PLACEHOLDER;
+const DEFAULT_COMPACT_EMAIL: &str = crate::util::email::DEFAULT_COMPACT_PLACEHOLDER;
 
 /// The creation time a token leaves out: its `iat` in ms (`None` past `u64`).
 fn implied_uca(iat: u64) -> Option<u64> {
@@ -104,7 +107,7 @@ impl Serialize for Claims {
         if self.email != DEFAULT_COMPACT_EMAIL {
             claims.serialize_field("email", &self.email)?;
         }
-        if !crate::names::is_name_for_id(&self.sub, &self.name) {
+        if !crate::util::names::is_name_for_id(&self.sub, &self.name) {
             claims.serialize_field("name", &self.name)?;
         }
         if !self.anon {
@@ -173,7 +176,7 @@ impl TryFrom<WireClaims> for Claims {
         };
         let name = wire
             .name
-            .unwrap_or_else(|| crate::names::name_for_id(&wire.sub));
+            .unwrap_or_else(|| crate::util::names::name_for_id(&wire.sub));
         Ok(Self {
             sub: wire.sub,
             sid,
@@ -446,7 +449,7 @@ mod tests {
     }
 
     fn far_future() -> u64 {
-        crate::clock::now_millis() / 1000 + 3600
+        crate::util::clock::now_millis() / 1000 + 3600
     }
 
     #[test]
@@ -509,9 +512,9 @@ mod tests {
     fn guest_defaults_are_left_out_and_read_back() {
         let mut claims = claims(far_future());
         let iat = 1_796_198_590;
-        claims.sub = crate::ids::new_id();
-        claims.sid = crate::ids::first_session_id(&claims.sub);
-        claims.name = crate::names::name_for_id(&claims.sub);
+        claims.sub = crate::util::ids::new_id();
+        claims.sid = crate::util::ids::first_session_id(&claims.sub);
+        claims.name = crate::util::names::name_for_id(&claims.sub);
         claims.col = DEFAULT_COLLECTION.into();
         claims.iat = iat;
         claims.uca = iat * 1000;
@@ -533,7 +536,7 @@ mod tests {
             (format!("{}.0", claims.sub), format!("{} ", first.name)),
             (
                 format!("{}.0", claims.sub),
-                crate::names::name_for_id("other"),
+                crate::util::names::name_for_id("other"),
             ),
             (format!("{}.0", claims.sub), String::new()),
         ] {
@@ -545,7 +548,7 @@ mod tests {
         claims = first;
         assert_eq!(
             DEFAULT_COMPACT_EMAIL,
-            format!("@{}", crate::email::DEFAULT_PLACEHOLDER_DOMAIN)
+            format!("@{}", crate::util::email::DEFAULT_PLACEHOLDER_DOMAIN)
         );
 
         // Anything else travels as is.

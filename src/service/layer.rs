@@ -1,18 +1,18 @@
 //! [`AnonymousAuthLayer`], the [`AnonymousAuth`] service it makes, and its response future.
 
-use crate::auth::Auth;
-use crate::cache_control::PrivateResponse;
-use crate::client_ip::client_ip;
-use crate::clock::now_millis;
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
-use crate::credential::{self, CredentialSource};
+use crate::engine::guest_cookie::GuestCookie;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
-use crate::fetch_metadata::RequestSite;
-use crate::guest_cookie::GuestCookie;
-use crate::handle::AuthHandle;
-use crate::skip::MintRequest;
+use crate::request::cache_control::PrivateResponse;
+use crate::request::client_ip::client_ip;
+use crate::request::credential::{self, CredentialSource};
+use crate::request::fetch_metadata::RequestSite;
+use crate::request::skip::MintRequest;
+use crate::service::handle::AuthHandle;
 use crate::store::Store;
+use crate::token::auth::Auth;
+use crate::util::clock::now_millis;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};

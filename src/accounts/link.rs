@@ -31,12 +31,12 @@
 //! runs with [`LinkKind::Register`] before the store upgrades the user, so a failing hook
 //! leaves the guest anonymous and unchanged.
 
-use crate::auth::Auth;
-use crate::clock::now_millis;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::store::User;
+use crate::token::auth::Auth;
+use crate::util::clock::now_millis;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use tower_cookies::Cookies;

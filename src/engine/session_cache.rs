@@ -1,7 +1,7 @@
 //! An in-process memo of sessions recently confirmed live in the store, so a returning
 //! visitor's request can skip the store read for a configured time (off by default).
 
-use crate::expiring_map::ExpiringMap;
+use crate::util::expiring_map::ExpiringMap;
 
 /// Past this many entries, stale ones are swept; if all are fresh, the memo starts over.
 const MAX_ENTRIES: usize = 100_000;

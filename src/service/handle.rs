@@ -1,11 +1,11 @@
 //! [`AuthHandle`]: what a handler uses to act on auth (sign in, sign out, claim resources).
 
 use crate::accounts::{self, Registration};
-use crate::auth::Auth;
 use crate::engine::AuthEngine;
 use crate::error::AuthError;
-use crate::fetch_metadata::RequestSite;
+use crate::request::fetch_metadata::RequestSite;
 use crate::store::{ClaimOutcome, Store};
+use crate::token::auth::Auth;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tower_cookies::Cookies;
