@@ -2,56 +2,59 @@
 //! in its token until its first write, when [`AuthEngine::persist`] stores it.
 
 use super::issue::claims_for;
-use super::{AuthEngine, Warnings};
+use super::{AuthEngine, Step, Warnings};
 use crate::error::AuthError;
 use crate::rate_limit::{RateDecision, RateLimit};
 use crate::store::{Coordination, SessionRecord, StoreError, User, UserRecord};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use crate::util::ids::{first_session_id, millis, new_id};
+use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use tower_cookies::Cookies;
 
 impl AuthEngine {
-    /// Mints a new anonymous user with a session; refused with [`AuthError::RateLimited`] when
-    /// the client IP is over the mint rate limit. The caller sets the cookie: the handle in the
-    /// jar ([`AuthEngine::set_cookie`]), the layer as a ready header ([`GuestCookie`]).
-    pub(crate) async fn mint(
-        &self,
+    /// Mints an anonymous user (in `collection`, default the configured one): a lazy guest at
+    /// once (nothing stored, no rate limit: the new visitor's hot path in lazy mode), a stored
+    /// one after the mint rate limit and its write.
+    pub(crate) fn mint(
+        self: &Arc<Self>,
         collection: Option<&str>,
         client_ip: Option<IpAddr>,
-    ) -> Result<Auth, AuthError> {
-        let now = now_millis();
-        let lazy = self.config.lazy_persistence;
-        if !lazy {
-            self.check_mint_rate(client_ip, now).await?;
+    ) -> Step<Result<Auth, AuthError>> {
+        match self.start_mint(collection, client_ip) {
+            Step::Ready(minted) => Step::Ready(minted),
+            Step::Pending(stored) => Step::Pending(Box::pin(stored)),
         }
-        let (id, session_id) = new_guest_ids();
-        let email = self.config.email_for(&id);
-        let (mut user, session) = self.new_guest(id, session_id, email, collection, now);
-        if !lazy {
-            let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
-            // The id was made just now: nobody can hold its placeholder email.
-            self.fast_path
-                .insert_fresh_guest(&*self.store, &record, Some(&session), now)
-                .await?;
-            user = record.user;
-        }
-        self.issue_guest(user, session, lazy)
     }
 
-    /// Mints a lazy guest with nothing to await (no store write, no rate limit): `None` when
-    /// [`AuthEngine::mint`] must run instead (lazy persistence off). The new visitor's hot
-    /// path in lazy mode.
-    pub(crate) fn mint_lazy_now(&self) -> Option<Result<Auth, AuthError>> {
-        if !self.config.lazy_persistence {
-            return None;
-        }
+    /// [`mint`](Self::mint) with its pending future unboxed, for a caller that boxes it
+    /// once with more around it (the layer's span).
+    pub(super) fn start_mint(
+        self: &Arc<Self>,
+        collection: Option<&str>,
+        client_ip: Option<IpAddr>,
+    ) -> Step<Result<Auth, AuthError>, impl Future<Output = Result<Auth, AuthError>> + Send + 'static>
+    {
         let now = now_millis();
         let (id, session_id) = new_guest_ids();
         let email = self.config.email_for(&id);
-        let (user, session) = self.new_guest(id, session_id, email, None, now);
-        Some(self.issue_guest(user, session, true))
+        let (user, session) = self.new_guest(id, session_id, email, collection, now);
+        if self.config.lazy_persistence {
+            return Step::Ready(self.issue_guest(user, session, true));
+        }
+        let engine = self.clone();
+        Step::Pending(async move {
+            engine.check_mint_rate(client_ip, now).await?;
+            let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
+            // The id was made just now: nobody can hold its placeholder email.
+            engine
+                .fast_path
+                .insert_fresh_guest(&*engine.store, &record, Some(&session), now)
+                .await?;
+            engine.issue_guest(record.user, session, false)
+        })
     }
 
     /// A new anonymous user (in `collection`, default the configured one) and its first

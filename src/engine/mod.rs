@@ -8,10 +8,12 @@ pub(crate) mod guest_cookie;
 pub(crate) mod guest_locks;
 mod issue;
 mod mint;
+mod resolve;
 pub(crate) mod session_cache;
 mod verify;
 
 pub(crate) use cookie::AuthCookie;
+pub(crate) use resolve::Outcome;
 
 use crate::config::AnonymousAuthConfig;
 use crate::engine::guest_locks::{GuestLock, GuestLocks};
@@ -21,8 +23,28 @@ use crate::store::fast_path::FastPath;
 use crate::store::{Coordinator, Store};
 use crate::token::token_cache::TokenCache;
 use crate::util::ids::millis;
+use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// A step that is done at once, or that still needs I/O (the store): the layer calls the
+/// inner service right away on the first, and awaits the second in its response future.
+/// `F` is the pending future: boxed where a step crosses to the layer, left unboxed inside
+/// the engine so that each request boxes at most once.
+pub(crate) enum Step<T, F = BoxFuture<'static, T>> {
+    Ready(T),
+    Pending(F),
+}
+
+impl<T, F: std::future::Future<Output = T>> Step<T, F> {
+    /// The step's result, awaiting it when it is pending.
+    pub(crate) async fn finish(self) -> T {
+        match self {
+            Self::Ready(done) => done,
+            Self::Pending(pending) => pending.await,
+        }
+    }
+}
 
 /// Shared state of one layer: the store, the configuration, the session memo, and the
 /// per-guest locks of the link flow.
@@ -107,8 +129,8 @@ mod tests {
                 .lazy_persistence(lazy)
                 .build()
                 .unwrap();
-            let engine = AuthEngine::new(store.clone(), config);
-            let auth = engine.mint(None, None).await.unwrap();
+            let engine = Arc::new(AuthEngine::new(store.clone(), config));
+            let auth = engine.mint(None, None).finish().await.unwrap();
             let id = auth.user().id.clone();
             assert_eq!(auth.user().name, crate::util::names::name_for_id(&id));
             assert_eq!(auth.session_id(), format!("{id}.0"));

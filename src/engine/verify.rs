@@ -2,12 +2,14 @@
 //! for by the session memo, answered at once by the store's fast path, or read from the store;
 //! a token due for a refresh is re-signed with a pushed expiry.
 
-use super::AuthEngine;
+use super::{AuthEngine, Step};
 use crate::request::credential::CredentialSource;
 use crate::store::StoreError;
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use crate::util::ids::millis;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_cookies::Cookies;
 
@@ -45,31 +47,38 @@ impl AuthEngine {
         now / 1000 >= refresh_after
     }
 
-    /// The auth of a token this process verified before (no signature check, no I/O).
-    pub(crate) fn memoized(&self, token: &str, now: u64) -> Option<Auth> {
-        self.tokens.get(token, now / 1000)
-    }
-
-    /// [`confirm`](Self::confirm) without waiting, when nothing needs I/O: the token is not
-    /// due for a refresh and its session is vouched for by the session memo or answered by
-    /// the store at once ([`FastPath::check_session_now`]). `Some(Ok(false))`: the session is
-    /// revoked, expired or another user's. `None`: the request must await `confirm`. This is
-    /// the returning visitor's hot path: no boxed future, no span.
-    pub(crate) fn confirm_now(&self, auth: &Auth, now: u64) -> Option<Result<bool, StoreError>> {
-        if self.refresh_due(auth, now) {
-            return None;
+    /// Checks the session of a verified `auth` and refreshes it when due. Ready at once when
+    /// nothing needs I/O (the returning visitor's hot path: no boxed future): no refresh is
+    /// due and the session memo vouches for the session, or the store answers without waiting
+    /// ([`FastPath::check_session_now`](crate::store::fast_path::FastPath::check_session_now)).
+    /// `Ok(None)`: the session is revoked, expired or another user's. `source` says where the
+    /// token came from: only a cookie is re-issued on refresh.
+    pub(crate) fn confirm(
+        self: &Arc<Self>,
+        auth: Auth,
+        source: CredentialSource,
+        cookies: &Cookies,
+        now: u64,
+    ) -> Step<
+        Result<Option<Auth>, StoreError>,
+        impl Future<Output = Result<Option<Auth>, StoreError>> + Send + 'static,
+    > {
+        if !self.refresh_due(&auth, now) {
+            if self.sessions.is_fresh(auth.session_id(), now) {
+                return Step::Ready(Ok(Some(auth)));
+            }
+            // A lazy guest's user decides first (see `confirm_in_store`): left to the store.
+            let at_once = auth.persisted().then(|| {
+                self.fast_path
+                    .check_session_now(auth.session_id(), &auth.user().id, now)
+            });
+            if let Some(Some(live)) = at_once {
+                let live = self.note_session(&auth, live, now);
+                return Step::Ready(Ok(live.then_some(auth)));
+            }
         }
-        if self.sessions.is_fresh(auth.session_id(), now) {
-            return Some(Ok(true));
-        }
-        // A lazy guest's user decides first (see `confirm`): left to the awaited path.
-        if !auth.persisted() {
-            return None;
-        }
-        let live = self
-            .fast_path
-            .check_session_now(auth.session_id(), &auth.user().id, now)?;
-        Some(Ok(self.note_session(auth, live, now)))
+        let (engine, cookies) = (self.clone(), cookies.clone());
+        Step::Pending(async move { engine.confirm_in_store(auth, source, &cookies).await })
     }
 
     /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
@@ -83,9 +92,8 @@ impl AuthEngine {
         live
     }
 
-    /// Checks the session of a verified `auth` (store or memo), and refreshes it when due.
-    /// `source` says where the token came from: only a cookie is re-issued on refresh.
-    pub(crate) async fn confirm(
+    /// [`confirm`](Self::confirm) when it needs the store.
+    async fn confirm_in_store(
         &self,
         auth: Auth,
         source: CredentialSource,

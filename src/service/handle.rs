@@ -162,8 +162,8 @@ impl AuthHandle {
             // The browser keeps the cookie from this request's response (see `RequestSite`).
             return Err(AuthError::CrossSiteRequest);
         }
-        let engine = self.engine();
-        let auth = engine.mint(collection, self.client_ip()).await?;
+        let engine = &self.inner.engine;
+        let auth = engine.mint(collection, self.client_ip()).finish().await?;
         engine
             .cookie
             .set(self.cookies(), auth.token(), engine.config.anonymous_ttl);

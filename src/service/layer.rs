@@ -2,19 +2,16 @@
 
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
 use crate::engine::guest_cookie::GuestCookie;
-use crate::engine::AuthEngine;
+use crate::engine::{AuthEngine, Outcome, Step};
 use crate::error::AuthError;
 use crate::request::cache_control::PrivateResponse;
 use crate::request::client_ip::client_ip;
-use crate::request::credential::{self, CredentialSource};
 use crate::request::fetch_metadata::RequestSite;
 use crate::request::skip::MintRequest;
 use crate::service::handle::AuthHandle;
 use crate::store::Store;
 use crate::token::auth::Auth;
-use crate::util::clock::now_millis;
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use pin_project::pin_project;
 use std::future::Future;
@@ -25,7 +22,6 @@ use std::task::{ready, Context, Poll};
 use tower_cookies::{CookieManager, Cookies};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::Instrument;
 
 /// Gives every request a resolved [`Auth`] and an [`AuthHandle`], minting an anonymous user for
 /// visitors without a valid credential. Cookie handling (tower-cookies) is inside: add only
@@ -222,71 +218,27 @@ where
             request.headers(),
             &engine.config.trusted_proxies,
         );
-        // A token this process verified before needs no signature check; if its session is
-        // vouched for by the memo or answered by the store at once, and no refresh is due, it
-        // needs no I/O at all, and the inner service is called right away (the returning
-        // visitor's hot path).
-        let now = now_millis();
-        let verified = verified_credential(engine, request.headers(), now);
-        // An API client (a bearer token, valid or not) never gets a cookie, so never a guest;
-        // anyone else with a credential mints only if it turns out invalid.
-        let bearer = credential::has_bearer(request.headers());
+        // A returning visitor whose session needs no I/O, or a lazy new one, is ready at once
+        // and the inner service is called right away; anything else awaits the store.
+        let step = engine.resolve(
+            request.headers(),
+            &cookies,
+            client_ip,
+            || may_mint(engine, &request),
+            || request_span(&request),
+        );
         let pending = Pending {
             request,
             inner,
             engine: engine.clone(),
             cookies,
             client_ip,
-            may_mint_later: !bearer,
         };
-        let Some((auth, source)) = verified else {
-            if bearer {
-                return ResponseFuture::call(pending, None);
-            }
-            return match pending.mint() {
-                Mint::Skipped => ResponseFuture::call(pending, None),
-                Mint::Done(outcome) => ResponseFuture::settle(pending, outcome),
-                Mint::Pending(resolve) => ResponseFuture::resolving(pending, resolve),
-            };
-        };
-        if let Some(checked) = engine.confirm_now(&auth, now) {
-            let outcome = match checked {
-                Ok(true) => Ok(Some(auth)),
-                Ok(false) => Ok(None),
-                Err(error) => Err(error.into()),
-            };
-            return ResponseFuture::checked(pending, outcome);
+        match step {
+            Step::Ready(outcome) => ResponseFuture::settle(pending, outcome),
+            Step::Pending(resolve) => ResponseFuture::resolving(pending, resolve),
         }
-        let (engine, cookies) = (engine.clone(), pending.cookies.clone());
-        let resolve = async move { Ok(engine.confirm(auth, source, &cookies).await?) }
-            .instrument(request_span(&pending.request))
-            .boxed();
-        ResponseFuture::resolving(pending, resolve)
     }
-}
-
-/// The request's credential with a valid signature, as an [`Auth`] whose session is still to
-/// be checked: the bearer token, else the auth cookie (the last of its name). When that one is
-/// not valid, a valid one among the others (the cookie behind an invalid bearer; the good
-/// cookie among duplicates that a sibling subdomain tossed in) is taken instead.
-fn verified_credential(
-    engine: &AuthEngine,
-    headers: &http::HeaderMap,
-    now: u64,
-) -> Option<(Auth, CredentialSource)> {
-    let name = &engine.config.cookie.name;
-    let first = credential::find(headers, name)?;
-    let known = engine.memoized(&first.token, now);
-    if let Some(auth) = known.or_else(|| engine.verify(&first.token, now / 1000)) {
-        return Some((auth, first.source));
-    }
-    let others = credential::cookie_values(headers, name);
-    others
-        .iter()
-        .rev()
-        .filter(|token| **token != first.token)
-        .find_map(|token| engine.verify(token, now / 1000))
-        .map(|auth| (auth, CredentialSource::Cookie))
 }
 
 /// Whether the layer mints for this request when it has no valid credential: the mint
@@ -320,21 +272,8 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     )
 }
 
-/// What resolving a request's auth gives: the auth (none: no valid credential, nothing
-/// minted), or the error the layer may answer with (see [`settled_auth`]).
-type Outcome = Result<Option<Auth>, AuthError>;
-
+/// A resolution that awaits the store (in the span of the request).
 type Resolve = BoxFuture<'static, Outcome>;
-
-/// How a mint starts for a request without a valid credential.
-enum Mint {
-    /// The request does not mint (policy, skip predicate).
-    Skipped,
-    /// Minted with nothing to await (a lazy guest).
-    Done(Outcome),
-    /// The mint awaits the store (or an async email generator).
-    Pending(Resolve),
-}
 
 /// Response future of [`AnonymousAuth`]: resolves auth, then runs the inner service.
 #[pin_project]
@@ -353,44 +292,12 @@ struct Pending<S, ReqBody> {
     engine: Arc<AuthEngine>,
     cookies: Cookies,
     client_ip: Option<IpAddr>,
-    /// The request had a credential: if it proves invalid, a mint may still follow.
-    may_mint_later: bool,
 }
 
 impl<S, ReqBody> Pending<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    /// Starts a mint for this request, which has no valid credential.
-    fn mint(&self) -> Mint {
-        if !may_mint(&self.engine, &self.request) {
-            return Mint::Skipped;
-        }
-        if let Some(outcome) = self.engine.mint_lazy_now() {
-            return Mint::Done(outcome.map(Some));
-        }
-        let engine = self.engine.clone();
-        let client_ip = self.client_ip;
-        Mint::Pending(
-            async move { engine.mint(None, client_ip).await.map(Some) }
-                .instrument(request_span(&self.request))
-                .boxed(),
-        )
-    }
-
-    /// What follows a credential's check: when it proved invalid (`Ok(None)`) and a mint may
-    /// follow, the mint's outcome, or `Err` with the mint to await; else `outcome` as is.
-    fn follow_up(&mut self, outcome: Outcome) -> Result<Outcome, Resolve> {
-        if matches!(outcome, Ok(None)) && std::mem::take(&mut self.may_mint_later) {
-            match self.mint() {
-                Mint::Skipped => {}
-                Mint::Done(minted) => return Ok(minted),
-                Mint::Pending(mint) => return Err(mint),
-            }
-        }
-        Ok(outcome)
-    }
-
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
     /// service; the cookie of a guest minted for this request goes on its response.
     /// `mint_refused` is the Retry-After of a mint the rate limit refused: the request goes on
@@ -457,13 +364,6 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    /// Calls the inner service at once with `auth`.
-    fn call(pending: Pending<S, ReqBody>, auth: Option<Auth>) -> Self {
-        Self {
-            state: pending.call(auth, None),
-        }
-    }
-
     /// Waits for `resolve`, then calls the inner service.
     fn resolving(pending: Pending<S, ReqBody>, resolve: Resolve) -> Self {
         Self {
@@ -474,47 +374,28 @@ where
         }
     }
 
-    /// Goes on from a resolution's `outcome` (a credential's check, or a mint's): a mint may
-    /// follow a credential that proved invalid.
-    fn checked(mut pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
-        match pending.follow_up(outcome) {
-            Ok(outcome) => Self::settle(pending, outcome),
-            Err(mint) => Self::resolving(pending, mint),
-        }
-    }
-
-    /// Calls the inner service with a resolved `outcome`, or answers for the layer. A mint
-    /// over the rate limit goes on without auth: pages still render.
+    /// Calls the inner service with a resolved `outcome`, or answers for the layer: a mint
+    /// over the rate limit goes on without auth (pages still render, what needs an identity
+    /// answers 429); a store failure answers 503 when failing closed, and gives no auth when
+    /// failing open.
     fn settle(pending: Pending<S, ReqBody>, outcome: Outcome) -> Self {
-        match settled_auth(&pending.engine, outcome) {
-            Ok(auth) => Self::call(pending, auth),
-            Err(AuthError::RateLimited { retry_after_secs }) => Self {
-                state: pending.call(None, Some(retry_after_secs)),
-            },
-            Err(error) => Self {
-                state: State::Answered { error: Some(error) },
-            },
-        }
-    }
-}
-
-/// The auth a resolution gives the inner call, or the error the layer goes on from: a
-/// rate-limited mint (the request goes on without auth), a store failure when failing closed
-/// (503); failing open, a store failure gives no auth.
-fn settled_auth(engine: &AuthEngine, outcome: Outcome) -> Outcome {
-    match outcome {
-        Ok(auth) => Ok(auth),
-        Err(error @ AuthError::RateLimited { .. }) => Err(error),
-        Err(error) => match engine.config.store_failure {
-            StoreFailureMode::FailClosed => {
-                tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
-                Err(error)
+        let state = match outcome {
+            Ok(auth) => pending.call(auth, None),
+            Err(AuthError::RateLimited { retry_after_secs }) => {
+                pending.call(None, Some(retry_after_secs))
             }
-            StoreFailureMode::FailOpen => {
-                tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
-                Ok(None)
-            }
-        },
+            Err(error) => match pending.engine.config.store_failure {
+                StoreFailureMode::FailClosed => {
+                    tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
+                    State::Answered { error: Some(error) }
+                }
+                StoreFailureMode::FailOpen => {
+                    tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
+                    pending.call(None, None)
+                }
+            },
+        };
+        Self { state }
     }
 }
 
@@ -534,7 +415,7 @@ where
                     let Some(pending) = pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
-                    this.state.set(Self::checked(pending, outcome).state);
+                    this.state.set(Self::settle(pending, outcome).state);
                 }
                 StateProj::Calling { future, cookie } => {
                     if cookie.is_none() {
