@@ -111,10 +111,8 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         AnonymousAuth {
-            inner: CookieManager::new(ResolveAuth {
-                inner,
-                engine: self.engine.clone(),
-            }),
+            inner,
+            engine: self.engine.clone(),
             cookie_name: self.engine.config.cookie.name.as_str().into(),
         }
     }
@@ -144,11 +142,66 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 /// assert_eq!(response.body(), "true");
 /// # });
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AnonymousAuth<S> {
-    inner: CookieManager<ResolveAuth<S>>,
+    inner: S,
+    engine: Arc<AuthEngine>,
     /// Responses that set this cookie get `Cache-Control: private, no-store`.
     cookie_name: Arc<str>,
+}
+
+impl<S> AnonymousAuth<S> {
+    /// The inner service.
+    ///
+    /// ```
+    /// # use tower::{service_fn, Layer};
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// # let layer = AnonymousAuthLayer::new(MemoryStore::new(), AnonymousAuthConfig::builder().random_key().build().unwrap());
+    /// let service = layer.layer(service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    /// }));
+    /// let inner = service.get_ref();
+    /// # let _ = inner;
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use tower::{service_fn, Layer};
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// # let layer = AnonymousAuthLayer::new(MemoryStore::new(), AnonymousAuthConfig::builder().random_key().build().unwrap());
+    /// let mut service = layer.layer(0_u32);
+    /// *service.get_mut() += 1;
+    /// assert_eq!(*service.get_ref(), 1);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, without the layer.
+    ///
+    /// ```
+    /// # use tower::Layer;
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, AnonymousAuthLayer, MemoryStore};
+    /// # let layer = AnonymousAuthLayer::new(MemoryStore::new(), AnonymousAuthConfig::builder().random_key().build().unwrap());
+    /// let service = layer.layer("inner");
+    /// assert_eq!(service.into_inner(), "inner");
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for AnonymousAuth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnonymousAuth")
+            .field("inner", &self.inner)
+            .field("cookie_name", &self.cookie_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AnonymousAuth<S>
@@ -167,29 +220,30 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The ready service goes into the future; a fresh clone stays for the next call.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        // tower-cookies parses the request's cookies into the jar and writes its changes on
+        // the response; its manager is made per call around the ready service.
+        let resolve = ResolveAuth {
+            inner: Some(inner),
+            engine: &self.engine,
+        };
         PrivateResponse {
-            inner: self.inner.call(request),
+            inner: CookieManager::new(resolve).call(request),
             cookie_name: self.cookie_name.clone(),
         }
     }
 }
 
-/// The inner half of [`AnonymousAuth`], behind tower-cookies' `CookieManager`.
-#[derive(Clone)]
-pub(crate) struct ResolveAuth<S> {
-    inner: S,
-    engine: Arc<AuthEngine>,
+/// The inner half of [`AnonymousAuth`], behind tower-cookies' `CookieManager`: called once,
+/// with the service [`AnonymousAuth`] polled ready.
+struct ResolveAuth<'a, S> {
+    inner: Option<S>,
+    engine: &'a Arc<AuthEngine>,
 }
 
-impl<S: std::fmt::Debug> std::fmt::Debug for ResolveAuth<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResolveAuth")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ResolveAuth<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ResolveAuth<'_, S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     ReqBody: Send + 'static,
@@ -199,15 +253,14 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // `AnonymousAuth::poll_ready` polled the inner service.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // The ready service goes into the future; a fresh clone stays for the next call.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let engine = &self.engine;
+        let inner = self.inner.take().expect("ResolveAuth is made for one call");
+        let engine = self.engine;
         let cookies = request
             .extensions()
             .get::<Cookies>()
