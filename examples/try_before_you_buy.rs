@@ -419,7 +419,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // account's own cart, so the two carts become one.
                 if event.kind != LinkKind::Register {
                     let account_cart = cart_id(&event.account.id);
-                    store.claim(&account_cart, &event.account.id).await?;
+                    // The cart's id is made from the account's: nobody else can own it.
+                    let _own_cart = store.claim(&account_cart, &event.account.id).await?;
                     shop.merge(&cart_id(&event.anonymous.id), &account_cart);
                 }
                 Ok::<(), tower_anonymous_auth::StoreError>(())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::apps::{app, builder, sign_token, GUEST_COOKIE_ATTRIBUTES};
 use support::client::Client;
-use tower_anonymous_auth::store::UserStore;
+use tower_anonymous_auth::store::{OwnershipStore, UserStore};
 use tower_anonymous_auth::store::{SessionRecord, UserRecord};
 use tower_anonymous_auth::{MemoryStore, MintPolicy, User};
 
@@ -357,6 +357,30 @@ async fn claims_belong_to_the_current_user() {
     let response = other.post("/claim/cart:1", "").await.json();
     assert_eq!(response["owned"], false, "another guest cannot take it");
     assert_eq!(response["resources"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn claiming_what_another_user_owns_answers_not_owner() {
+    let (client, store) = start(builder().build().unwrap()).await;
+    let first = client.post("/claim-or-403/cart:42", "").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, "added");
+    assert_eq!(
+        client.post("/claim-or-403/cart:42", "").await.status,
+        200,
+        "its own again"
+    );
+    let owner = store.owner_of("cart:42").await.unwrap();
+    let other = Client::new(client.addr());
+    let refused = other.post("/claim-or-403/cart:42", "").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["code"], "NOT_OWNER");
+    assert!(refused.json()["message"].is_string());
+    assert_eq!(
+        store.owner_of("cart:42").await.unwrap(),
+        owner,
+        "nothing changed"
+    );
 }
 
 #[tokio::test]

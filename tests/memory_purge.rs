@@ -135,7 +135,8 @@ async fn purge_handles_more_than_one_batch() {
     for i in 0..n {
         let id = format!("g{i}");
         store.insert_user(&guest(&id, 10), None, 0).await.unwrap();
-        store.claim(&format!("cart:{i}"), &id).await.unwrap();
+        let claimed = store.claim(&format!("cart:{i}"), &id).await.unwrap();
+        assert!(claimed.is_owned_by_caller());
     }
     let member = UserRecord::new(User::registered("member", "users", "m@x.io", "M", 0));
     store.insert_user(&member, None, 0).await.unwrap();

@@ -163,10 +163,8 @@ async fn claims_during_a_cluster_transfer_are_never_stranded() {
     for round in 0..80 {
         let (guest, account) = (format!("g{round}"), format!("a{round}"));
         for i in 0..20 {
-            store
-                .claim(&format!("r{round}:old{i}"), &guest)
-                .await
-                .unwrap();
+            let claimed = store.claim(&format!("r{round}:old{i}"), &guest).await;
+            assert!(claimed.unwrap().is_owned_by_caller());
         }
         let claims = futures::future::join_all((0..100).map(|i| {
             let (store, guest) = (store.clone(), guest.clone());

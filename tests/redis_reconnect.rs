@@ -92,7 +92,11 @@ async fn a_hung_redis_times_out_fast() {
         .await
         .unwrap()
         .with_prefix("hung:");
-    store.claim("cart:1", "u").await.unwrap();
+    assert!(store
+        .claim("cart:1", "u")
+        .await
+        .unwrap()
+        .is_owned_by_caller());
     server.pause();
     let started = Instant::now();
     let err = store.owner_of("cart:1").await.unwrap_err();

@@ -73,7 +73,11 @@ async fn unreadable_records_are_errors_not_panics() {
 async fn clones_share_data_and_debug_shows_the_setup() {
     let store = shared_store("clone").await;
     let clone = store.clone();
-    clone.claim("cart:1", "u").await.unwrap();
+    assert!(clone
+        .claim("cart:1", "u")
+        .await
+        .unwrap()
+        .is_owned_by_caller());
     assert_eq!(
         store.owner_of("cart:1").await.unwrap().as_deref(),
         Some("u")

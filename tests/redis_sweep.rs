@@ -101,7 +101,8 @@ async fn sweep_releases_what_evicted_guests_owned_and_nothing_else() {
     let idle_set = format!("{}{{o:idle}}", store.prefix());
     let _: usize = conn.sadd(&idle_set, "order:1").await.unwrap();
     // The neighbour (another prefix) has an orphan of its own.
-    neighbour.claim("thing:1", "ghost").await.unwrap();
+    let claimed = neighbour.claim("thing:1", "ghost").await.unwrap();
+    assert!(claimed.is_owned_by_caller());
 
     let report = store.sweep_orphaned_ownership().await.unwrap();
     assert_eq!(report.orphaned_owners, 0, "everyone is alive: {report:?}");
@@ -189,10 +190,10 @@ async fn sweep_scans_every_cluster_primary() {
     // Owners that never existed stand for guests Redis evicted long ago; their set keys hash
     // to slots on every primary.
     for i in 0..DEAD {
-        store
+        let claimed = store
             .claim(&format!("res:{i}"), &format!("ghost-{i}"))
-            .await
-            .unwrap();
+            .await;
+        assert!(claimed.unwrap().is_owned_by_caller());
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     let report = store.sweep_orphaned_ownership().await.unwrap();

@@ -392,16 +392,39 @@ impl AuthHandle {
         Ok(())
     }
 
-    /// Records the current user as the owner of `resource` (e.g. `"cart:42"`). When the user
-    /// later registers or signs in, what it owns moves with it.
+    /// Makes the current user the owner of `resource` (e.g. `"cart:42"`), or confirms it
+    /// already is; fails with [`AuthError::NotOwner`] (403 `NOT_OWNER`) when another user owns
+    /// it, changing nothing. When the user later registers or signs in, what it owns moves
+    /// with it. A visitor without auth gets a guest first (see [`ensure`](Self::ensure)).
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<&'static str, tower_anonymous_auth::AuthError> {
+    /// handle.claim("cart:42").await?; // 403 NOT_OWNER if it is someone else's cart
+    /// Ok("added")
+    /// # }
+    /// ```
+    pub async fn claim(&self, resource: &str) -> Result<(), AuthError> {
+        match self.try_claim(resource).await? {
+            ClaimOutcome::OwnedByOther(_) => Err(AuthError::NotOwner),
+            ClaimOutcome::Claimed | ClaimOutcome::AlreadyOwned => Ok(()),
+        }
+    }
+
+    /// [`claim`](Self::claim) that answers what happened instead of failing when another user
+    /// owns `resource`: [`ClaimOutcome::Claimed`], [`ClaimOutcome::AlreadyOwned`] or
+    /// [`ClaimOutcome::OwnedByOther`].
     ///
     /// ```
     /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
-    /// let outcome = handle.claim("cart:42").await?;
-    /// assert!(outcome.is_owned_by_caller());
+    /// use tower_anonymous_auth::store::ClaimOutcome;
+    /// match handle.try_claim("seat:12").await? {
+    ///     ClaimOutcome::Claimed => println!("yours now"),
+    ///     ClaimOutcome::AlreadyOwned => println!("yours already"),
+    ///     ClaimOutcome::OwnedByOther(_) => println!("taken, pick another seat"),
+    /// }
     /// # Ok(()) }
     /// ```
-    pub async fn claim(&self, resource: &str) -> Result<ClaimOutcome, AuthError> {
+    pub async fn try_claim(&self, resource: &str) -> Result<ClaimOutcome, AuthError> {
         let auth = self.ensure_persisted().await?;
         Ok(self.engine().store.claim(resource, &auth.user().id).await?)
     }

@@ -233,6 +233,7 @@ impl SessionRecord {
 /// assert!(!ClaimOutcome::OwnedByOther("u2".into()).is_owned_by_caller());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a claim can find the resource owned by another user"]
 pub enum ClaimOutcome {
     /// The resource had no owner and now belongs to the caller.
     Claimed,

@@ -47,9 +47,11 @@ pub async fn claim_release_and_lookups(store: Arc<dyn Store>) {
 /// `transfer` moves every resource of one user to another, and a retry moves nothing.
 pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
     for i in 0..50 {
-        store.claim(&format!("item:{i:03}"), "guest").await.unwrap();
+        let claimed = store.claim(&format!("item:{i:03}"), "guest").await.unwrap();
+        assert_eq!(claimed, ClaimOutcome::Claimed);
     }
-    store.claim("item:account-own", "account").await.unwrap();
+    let claimed = store.claim("item:account-own", "account").await.unwrap();
+    assert_eq!(claimed, ClaimOutcome::Claimed);
     let report = store.transfer("guest", "account").await.unwrap();
     assert_eq!(report.moved, 50);
     assert!(store.resources_of("guest").await.unwrap().is_empty());
@@ -72,7 +74,8 @@ pub async fn transfer_moves_everything_once(store: Arc<dyn Store>) {
 pub async fn concurrent_transfers_move_each_resource_once(store: Arc<dyn Store>) {
     let n = 500;
     for i in 0..n {
-        store.claim(&format!("r:{i}"), "guest").await.unwrap();
+        let claimed = store.claim(&format!("r:{i}"), "guest").await.unwrap();
+        assert_eq!(claimed, ClaimOutcome::Claimed);
     }
     let a = tokio::spawn({
         let store = store.clone();

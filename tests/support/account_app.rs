@@ -238,7 +238,7 @@ async fn sign_out(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
 }
 
 async fn claim(handle: AuthHandle, Path(resource): Path<String>) -> Result<Json<Value>, AuthError> {
-    let outcome = handle.claim(&resource).await?;
+    let outcome = handle.try_claim(&resource).await?;
     Ok(Json(json!({ "owned": outcome.is_owned_by_caller() })))
 }
 

@@ -84,10 +84,19 @@ pub fn routes() -> Router {
             }),
         )
         .route(
+            "/claim-or-403/{resource}",
+            post(
+                |handle: AuthHandle, Path(resource): Path<String>| async move {
+                    handle.claim(&resource).await?;
+                    Ok::<_, AuthError>("added")
+                },
+            ),
+        )
+        .route(
             "/claim/{resource}",
             post(
                 |handle: AuthHandle, Path(resource): Path<String>| async move {
-                    let outcome = handle.claim(&resource).await?;
+                    let outcome = handle.try_claim(&resource).await?;
                     Ok::<_, AuthError>(Json(json!({
                         "owned": outcome.is_owned_by_caller(),
                         "resources": handle.resources().await?,
