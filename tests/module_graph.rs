@@ -15,34 +15,17 @@ fn module_of(relative: &Path) -> String {
     name.trim_end_matches(".rs").to_owned()
 }
 
-/// The top-level modules a source text names through `crate::` paths, including those
-/// inside `use crate::{a, b::c}` groups.
+/// The top-level modules a source text names through `crate::` paths.
 fn references(text: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let code: String = text
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut rest = code.as_str();
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = matching_brace(group);
-            for item in split_top_level(&group[..end]) {
-                if let Some(name) = leading_ident(item.trim()) {
-                    found.insert(name);
-                }
-            }
-        } else if let Some(name) = leading_ident(rest) {
-            found.insert(name);
-        }
-    }
-    found
+    full_references(text)
+        .iter()
+        .map(|path| path.split("::").next().unwrap().to_owned())
+        .collect()
 }
 
-/// The module paths a source text names through `crate::` paths (`crate::a::b::C` gives
-/// `a::b::C` minus nothing: every leading lowercase segment), grouped imports included.
+/// The module paths a source text names through `crate::` paths: every leading lowercase
+/// segment (`crate::a::b::C` gives `a::b`), each item of a `use crate::{a::X, b::{c, d}}`
+/// group on its own (`a`, `b::c`, `b::d`).
 fn full_references(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let code: String = text
@@ -53,25 +36,36 @@ fn full_references(text: &str) -> BTreeSet<String> {
     let mut rest = code.as_str();
     while let Some(at) = rest.find("crate::") {
         rest = &rest[at + "crate::".len()..];
-        let mut path = Vec::new();
-        for segment in rest.split("::") {
-            let ident: String = segment
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !ident.starts_with(|c: char| c.is_ascii_lowercase()) {
-                break;
-            }
-            path.push(ident.clone());
-            if ident.len() != segment.len() {
-                break; // the path ends inside this segment (`;`, `,`, `(`, a line break)
-            }
-        }
-        if !path.is_empty() {
-            found.insert(path.join("::"));
-        }
+        paths_in(rest, &[], &mut found);
     }
     found
+}
+
+/// Adds to `found` the module paths of the path that `text` starts with, after `prefix`.
+fn paths_in(mut text: &str, prefix: &[String], found: &mut BTreeSet<String>) {
+    let mut path = prefix.to_vec();
+    loop {
+        if let Some(group) = text.strip_prefix('{') {
+            let end = matching_brace(group);
+            for item in split_top_level(&group[..end]) {
+                paths_in(item.trim(), &path, found);
+            }
+            return;
+        }
+        let Some(ident) = leading_ident(text) else {
+            break;
+        };
+        text = &text[ident.len()..];
+        path.push(ident);
+        match text.strip_prefix("::") {
+            Some(after) => text = after,
+            None => break,
+        }
+    }
+    // A group item that is not a module (`crate::store::{Store, User}`) names its prefix.
+    if !path.is_empty() {
+        found.insert(path.join("::"));
+    }
 }
 
 fn matching_brace(text: &str) -> usize {
@@ -258,6 +252,9 @@ fn the_path_parser_reads_nested_modules() {
     let text = "use crate::util::ids;\nuse crate::store::fast_path::FastPath;\nf(crate::a::b(x))";
     let paths: Vec<String> = full_references(text).into_iter().collect();
     assert_eq!(paths, ["a::b", "store::fast_path", "util::ids"]);
+    let grouped = "use crate::{a::X, b::{c, d::E}, f};\nuse crate::g::{H, I};";
+    let paths: Vec<String> = full_references(grouped).into_iter().collect();
+    assert_eq!(paths, ["a", "b::c", "b::d", "f", "g"]);
 }
 
 #[test]
