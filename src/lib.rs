@@ -166,6 +166,5 @@ pub use token::auth::Auth;
 
 /// Future types of the services in this crate.
 pub mod future {
-    pub use crate::request::cache_control::PrivateResponse;
     pub use crate::service::layer::ResponseFuture;
 }

@@ -32,6 +32,7 @@
 //! leaves the guest anonymous and unchanged.
 
 use crate::engine::AuthEngine;
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::store::User;
@@ -39,7 +40,6 @@ use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
-use tower_cookies::Cookies;
 
 /// Runs the configured hook, if any. A failure or a panic becomes [`AuthError::LinkFailed`].
 pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<(), AuthError> {
@@ -106,14 +106,14 @@ pub(crate) async fn link_guest(
     guest: &Auth,
     account: &User,
     kind: LinkKind,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
     if !guest_is_live(engine, guest, now).await? {
         tracing::info!(guest_id = %guest.user().id, account_id = %account.id,
             "guest session already gone (linked by a concurrent request); signing in without linking");
-        return engine.start_session(account, cookies).await;
+        return engine.start_session(account, set_cookie).await;
     }
     let anonymous = engine
         .store
@@ -133,11 +133,11 @@ pub(crate) async fn link_guest(
     // live (another instance may have linked it once the lease lapsed).
     _flight.ensure_held()?;
     if !guest_is_live(engine, guest, now_millis()).await? {
-        return engine.start_session(account, cookies).await;
+        return engine.start_session(account, set_cookie).await;
     }
     let report = engine.store.transfer(&guest.user().id, &account.id).await?;
     revoke_guest(engine, guest, !engine.config.disable_delete_anonymous_user).await?;
-    let auth = engine.start_session(account, cookies).await?;
+    let auth = engine.start_session(account, set_cookie).await?;
     tracing::info!(
         guest_id = %guest.user().id,
         account_id = %account.id,

@@ -5,6 +5,7 @@
 pub(crate) mod link;
 
 use crate::engine::AuthEngine;
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::password;
@@ -17,7 +18,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use tower_cookies::Cookies;
 
 /// What [`AuthHandle::register_with_password`](crate::AuthHandle::register_with_password)
 /// needs: email, password and an optional display name. Its `Debug` never shows the password.
@@ -86,7 +86,7 @@ pub(crate) async fn register(
     engine: &AuthEngine,
     current: Option<&Auth>,
     registration: Registration,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
     client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
     if current.is_some_and(|auth| !auth.is_anonymous()) {
@@ -113,10 +113,10 @@ pub(crate) async fn register(
     match current {
         Some(guest) => {
             // A lazy guest (only in its token) is stored first, under the same ids.
-            let guest = engine.persist(guest, cookies, client_ip).await?;
-            upgrade_guest(engine, &guest, email, registration.name, hash, cookies).await
+            let guest = engine.persist(guest, set_cookie, client_ip).await?;
+            upgrade_guest(engine, &guest, email, registration.name, hash, set_cookie).await
         }
-        None => create_user(engine, email, registration.name, hash, cookies).await,
+        None => create_user(engine, email, registration.name, hash, set_cookie).await,
     }
 }
 
@@ -126,7 +126,7 @@ async fn upgrade_guest(
     email: String,
     name: Option<String>,
     hash: String,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
@@ -168,7 +168,7 @@ async fn upgrade_guest(
         .await
         .map_err(registration_error)?;
     link::revoke_guest(engine, guest, false).await?;
-    let auth = engine.start_session(&upgraded.user, cookies).await?;
+    let auth = engine.start_session(&upgraded.user, set_cookie).await?;
     tracing::info!(user_id = %upgraded.user.id, "guest registered (upgraded in place)");
     Ok(auth)
 }
@@ -178,7 +178,7 @@ async fn create_user(
     email: String,
     name: Option<String>,
     hash: String,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     let config = &engine.config;
     let now = now_millis();
@@ -199,7 +199,7 @@ async fn create_user(
         .await
         .map_err(registration_error)?;
     let auth = engine.issue(&user, &session, false)?;
-    engine.cookie.set(cookies, auth.token(), ttl);
+    engine.cookie.set(set_cookie, auth.token(), ttl);
     tracing::info!(user_id = %user.id, "user registered");
     Ok(auth)
 }
@@ -277,14 +277,14 @@ pub(crate) async fn sign_in_with_password(
     current: Option<&Auth>,
     email: &str,
     password: &str,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
     client_ip: Option<IpAddr>,
 ) -> Result<Auth, AuthError> {
     let collection = current.map_or(engine.config.collection.as_str(), |auth| {
         &auth.user().collection
     });
     let account = check_credentials(engine, collection, email, password, client_ip).await?;
-    finish_sign_in(engine, current, &account, LinkKind::SignIn, cookies).await
+    finish_sign_in(engine, current, &account, LinkKind::SignIn, set_cookie).await
 }
 
 /// Signs in with a token issued by this layer (signature, expiry and live session checked).
@@ -293,7 +293,7 @@ pub(crate) async fn sign_in_with_token(
     engine: &AuthEngine,
     current: Option<&Auth>,
     token: &str,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     let claims = engine.config.keys.verify(token.trim()).map_err(|reason| {
         tracing::debug!(%reason, "sign-in token rejected");
@@ -313,7 +313,7 @@ pub(crate) async fn sign_in_with_token(
     if !engine.store.delete_session(&claims.sid).await? {
         return Err(AuthError::InvalidToken);
     }
-    finish_sign_in(engine, current, &record.user, LinkKind::Token, cookies).await
+    finish_sign_in(engine, current, &record.user, LinkKind::Token, set_cookie).await
 }
 
 /// Makes `target` the signed-in user. A guest signing in to a registered account is linked to
@@ -324,13 +324,13 @@ async fn finish_sign_in(
     current: Option<&Auth>,
     target: &User,
     kind: LinkKind,
-    cookies: &Cookies,
+    set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     match current {
         Some(guest)
             if guest.is_anonymous() && !target.is_anonymous && guest.user().id != target.id =>
         {
-            link::link_guest(engine, guest, target, kind, cookies).await
+            link::link_guest(engine, guest, target, kind, set_cookie).await
         }
         Some(previous) => {
             if previous.persisted() {
@@ -338,12 +338,12 @@ async fn finish_sign_in(
             } else {
                 engine.revoke_lazy(previous).await?;
             }
-            let auth = engine.start_session(target, cookies).await?;
+            let auth = engine.start_session(target, set_cookie).await?;
             tracing::info!(from = %previous.user().id, to = %target.id, kind = kind.as_str(), "signed in (previous session revoked)");
             Ok(auth)
         }
         None => {
-            let auth = engine.start_session(target, cookies).await?;
+            let auth = engine.start_session(target, set_cookie).await?;
             tracing::info!(user_id = %target.id, kind = kind.as_str(), "signed in");
             Ok(auth)
         }

@@ -1,13 +1,13 @@
 //! Starting a session for a user and signing its token.
 
 use super::AuthEngine;
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::store::{SessionRecord, User};
 use crate::token::auth::Auth;
 use crate::token::{Claims, TokenError};
 use crate::util::clock::now_millis;
 use crate::util::ids::{millis, new_session_id};
-use tower_cookies::Cookies;
 
 impl AuthEngine {
     /// Starts a new session for an existing user, and sets its cookie.
@@ -15,7 +15,7 @@ impl AuthEngine {
     pub(crate) async fn start_session(
         &self,
         user: &User,
-        cookies: &Cookies,
+        set_cookie: &CookieSlot,
     ) -> Result<Auth, AuthError> {
         let now = now_millis();
         let ttl = self.config.ttl_for(user.is_anonymous);
@@ -27,7 +27,7 @@ impl AuthEngine {
         );
         self.store.insert_session(&session).await?;
         let auth = self.issue(user, &session, false)?;
-        self.cookie.set(cookies, auth.token(), ttl);
+        self.cookie.set(set_cookie, auth.token(), ttl);
         Ok(auth)
     }
 

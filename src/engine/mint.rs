@@ -3,6 +3,7 @@
 
 use super::issue::claims_for;
 use super::{AuthEngine, Step, Warnings};
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::rate_limit::{RateDecision, RateLimit};
 use crate::store::{Coordination, SessionRecord, StoreError, User, UserRecord};
@@ -12,7 +13,6 @@ use crate::util::ids::{first_session_id, millis, new_id};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use tower_cookies::Cookies;
 
 impl AuthEngine {
     /// Mints an anonymous user (in `collection`, default the configured one): a lazy guest at
@@ -152,7 +152,7 @@ impl AuthEngine {
     pub(crate) async fn persist(
         &self,
         auth: &Auth,
-        cookies: &Cookies,
+        set_cookie: &CookieSlot,
         client_ip: Option<IpAddr>,
     ) -> Result<Auth, AuthError> {
         if auth.persisted() {
@@ -175,7 +175,7 @@ impl AuthEngine {
             Err(error) => return Err(error.into()),
         };
         let stored = self.sign(claims_for(user, session, false), auth.minted_now())?;
-        self.cookie.set(cookies, stored.token(), ttl);
+        self.cookie.set(set_cookie, stored.token(), ttl);
         Ok(stored)
     }
 

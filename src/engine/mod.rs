@@ -4,7 +4,6 @@
 //! writes the auth cookie. [`AuthEngine`] holds the state they share.
 
 mod cookie;
-pub(crate) mod guest_cookie;
 pub(crate) mod guest_locks;
 mod issue;
 mod mint;
@@ -12,7 +11,7 @@ mod resolve;
 pub(crate) mod session_cache;
 mod verify;
 
-pub(crate) use cookie::AuthCookie;
+pub(crate) use cookie::{AuthCookie, CookieSlot};
 pub(crate) use resolve::Outcome;
 
 use crate::config::AnonymousAuthConfig;
@@ -155,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn a_guests_ready_cookie_is_the_jars_formatting() {
+    fn a_guests_ready_cookie_is_the_cookie_formatted_in_full() {
         use crate::config::{AnonymousAuthConfig, SameSite};
         use crate::store::MemoryStore;
         let configs = [
@@ -184,12 +183,13 @@ mod tests {
                 .unwrap()
                 .token()
                 .to_owned();
-            let expected = engine
+            let slot = CookieSlot::default();
+            engine.cookie.set_guest(&slot, &token);
+            let guest = slot.take().unwrap();
+            engine
                 .cookie
-                .with_ttl(token.clone(), engine.config.anonymous_ttl)
-                .encoded()
-                .to_string();
-            assert_eq!(engine.cookie.guest(&token).unwrap(), expected.as_str());
+                .set(&slot, &token, engine.config.anonymous_ttl);
+            assert_eq!(guest, slot.take().unwrap());
         }
     }
 

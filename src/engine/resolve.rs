@@ -2,6 +2,7 @@
 //! guest minted for it, ready at once when nothing needs I/O.
 
 use super::{AuthEngine, Step};
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::request::credential::{self, CredentialSource};
 use crate::token::auth::Auth;
@@ -9,7 +10,6 @@ use crate::util::clock::now_millis;
 use http::HeaderMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use tower_cookies::Cookies;
 use tracing::{Instrument, Span};
 
 /// What resolving a request's auth gives: the auth (none: no valid credential, nothing
@@ -25,7 +25,7 @@ impl AuthEngine {
     pub(crate) fn resolve(
         self: &Arc<Self>,
         headers: &HeaderMap,
-        cookies: &Cookies,
+        set_cookie: &CookieSlot,
         client_ip: Option<IpAddr>,
         may_mint: impl FnOnce() -> bool,
         span: impl FnOnce() -> Span,
@@ -38,7 +38,7 @@ impl AuthEngine {
                 false => Step::Ready(Ok(None)),
             };
         };
-        match self.confirm(auth, source, cookies, now) {
+        match self.confirm(auth, source, set_cookie, now) {
             Step::Ready(Ok(None)) => match mints(may_mint()) {
                 true => self.mint_for_request(client_ip, span),
                 false => Step::Ready(Ok(None)),

@@ -3,6 +3,7 @@
 //! a token due for a refresh is re-signed with a pushed expiry.
 
 use super::{AuthEngine, Step};
+use crate::engine::CookieSlot;
 use crate::request::credential::CredentialSource;
 use crate::store::StoreError;
 use crate::token::auth::Auth;
@@ -11,7 +12,6 @@ use crate::util::ids::millis;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_cookies::Cookies;
 
 impl AuthEngine {
     /// Revokes a session: deletes it from the store and from this process's memo.
@@ -57,7 +57,7 @@ impl AuthEngine {
         self: &Arc<Self>,
         auth: Auth,
         source: CredentialSource,
-        cookies: &Cookies,
+        set_cookie: &CookieSlot,
         now: u64,
     ) -> Step<
         Result<Option<Auth>, StoreError>,
@@ -77,8 +77,8 @@ impl AuthEngine {
                 return Step::Ready(Ok(live.then_some(auth)));
             }
         }
-        let (engine, cookies) = (self.clone(), cookies.clone());
-        Step::Pending(async move { engine.confirm_in_store(auth, source, &cookies).await })
+        let (engine, set_cookie) = (self.clone(), set_cookie.clone());
+        Step::Pending(async move { engine.confirm_in_store(auth, source, &set_cookie).await })
     }
 
     /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
@@ -97,7 +97,7 @@ impl AuthEngine {
         &self,
         auth: Auth,
         source: CredentialSource,
-        cookies: &Cookies,
+        set_cookie: &CookieSlot,
     ) -> Result<Option<Auth>, StoreError> {
         let now = now_millis();
         if !self.sessions.is_fresh(auth.session_id(), now) {
@@ -142,7 +142,7 @@ impl AuthEngine {
         };
         tracing::debug!(session_id = %refreshed.sid, "session expiry refreshed");
         if source == CredentialSource::Cookie {
-            self.cookie.set(cookies, &token, ttl);
+            self.cookie.set(set_cookie, &token, ttl);
         }
         Ok(Some(Auth::from_claims(refreshed, token, false)))
     }

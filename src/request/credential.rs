@@ -1,15 +1,15 @@
 //! Finding a request's credential: an `Authorization: Bearer` token, else the auth cookie.
 //!
-//! The cookie is read straight from the `Cookie` headers, the way tower-cookies' jar reads them
-//! (percent-decoding with the `cookie` crate's parser when a header has a `%`, the last cookie
-//! of the name winning), so a returning visitor's request never builds the whole jar; a
+//! The cookie is read straight from the `Cookie` headers, the way the `cookie` crate's jar
+//! reads them (percent-decoding with its parser when a header has a `%`, the last cookie of
+//! the name winning), so a returning visitor's request never builds the whole jar; a
 //! header with nothing to decode is split with SIMD searches (`memchr`). A property test
 //! checks both paths against the jar.
 
 use crate::token::MAX_TOKEN_LEN;
+use cookie::Cookie;
 use http::{header, HeaderMap};
 use std::borrow::Cow;
-use tower_cookies::Cookie;
 
 /// Where the request's credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,10 +181,10 @@ mod tests {
             matches!(value, Some(Cow::Borrowed(_))),
             "no copy when nothing is encoded"
         );
-        // The last one wins, across headers too (tower-cookies' jar does the same).
+        // The last one wins, across headers too (the `cookie` crate's jar does the same).
         let headers = cookie_headers(&[b"auth=first", b"x=1;auth=second"]);
         assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("second"));
-        // Percent-decoded, as tower-cookies decodes.
+        // Percent-decoded, as the `cookie` crate decodes.
         let headers = cookie_headers(&[b"auth=a%2Eb"]);
         assert_eq!(cookie_value(&headers, "auth").as_deref(), Some("a.b"));
         // Every duplicate, in order, for the layer to pick a valid one among them.
@@ -217,9 +217,9 @@ mod tests {
         assert!(find(&cookie_headers(&[b"auth="]), "auth").is_none());
     }
 
-    /// What tower-cookies' jar says the cookie is (its parsing, verbatim).
+    /// What the `cookie` crate's jar says the cookie is (its parsing, verbatim).
     fn jar_value(headers: &HeaderMap, name: &str) -> Option<String> {
-        let mut jar = tower_cookies::cookie::CookieJar::new();
+        let mut jar = cookie::CookieJar::new();
         for header in headers.get_all(header::COOKIE) {
             if let Ok(header_str) = std::str::from_utf8(header.as_bytes()) {
                 for cookie_str in header_str.split(';') {

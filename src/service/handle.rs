@@ -2,13 +2,13 @@
 
 use crate::accounts::{self, Registration};
 use crate::engine::AuthEngine;
+use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::request::fetch_metadata::RequestSite;
 use crate::store::{ClaimOutcome, Store};
 use crate::token::auth::Auth;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tower_cookies::Cookies;
 
 /// A per-request handle to act on auth. The layer puts one in every request's extensions
 /// (with the `axum` feature it is also an extractor). Whatever it does shows in the
@@ -30,7 +30,7 @@ pub struct AuthHandle {
 
 struct HandleState {
     engine: Arc<AuthEngine>,
-    cookies: Cookies,
+    set_cookie: CookieSlot,
     current: Mutex<Option<Auth>>,
     client_ip: Option<IpAddr>,
     site: RequestSite,
@@ -49,7 +49,7 @@ impl std::fmt::Debug for AuthHandle {
 impl AuthHandle {
     pub(crate) fn new(
         engine: Arc<AuthEngine>,
-        cookies: Cookies,
+        set_cookie: CookieSlot,
         current: Option<Auth>,
         client_ip: Option<IpAddr>,
         site: RequestSite,
@@ -58,7 +58,7 @@ impl AuthHandle {
         Self {
             inner: Arc::new(HandleState {
                 engine,
-                cookies,
+                set_cookie,
                 current: Mutex::new(current),
                 client_ip,
                 site,
@@ -102,8 +102,8 @@ impl AuthHandle {
         &self.inner.engine
     }
 
-    pub(crate) fn cookies(&self) -> &Cookies {
-        &self.inner.cookies
+    pub(crate) fn set_cookie(&self) -> &CookieSlot {
+        &self.inner.set_cookie
     }
 
     /// The current auth: the request's, or what the last action of this handle made it.
@@ -166,7 +166,7 @@ impl AuthHandle {
         let auth = engine.mint(collection, self.client_ip()).finish().await?;
         engine
             .cookie
-            .set(self.cookies(), auth.token(), engine.config.anonymous_ttl);
+            .set(self.set_cookie(), auth.token(), engine.config.anonymous_ttl);
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }
@@ -187,7 +187,7 @@ impl AuthHandle {
         }
         let stored = self
             .engine()
-            .persist(&auth, self.cookies(), self.client_ip())
+            .persist(&auth, self.set_cookie(), self.client_ip())
             .await?;
         self.set_current(Some(stored.clone()));
         Ok(stored)
@@ -282,7 +282,7 @@ impl AuthHandle {
             self.engine(),
             current.as_ref(),
             registration,
-            self.cookies(),
+            self.set_cookie(),
             self.client_ip(),
         )
         .await?;
@@ -332,7 +332,7 @@ impl AuthHandle {
             current.as_ref(),
             email,
             password,
-            self.cookies(),
+            self.set_cookie(),
             self.client_ip(),
         )
         .await?;
@@ -363,7 +363,7 @@ impl AuthHandle {
         self.same_origin_only()?;
         let current = self.auth();
         let auth =
-            accounts::sign_in_with_token(self.engine(), current.as_ref(), token, self.cookies())
+            accounts::sign_in_with_token(self.engine(), current.as_ref(), token, self.set_cookie())
                 .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
@@ -387,7 +387,7 @@ impl AuthHandle {
             }
             tracing::debug!(user_id = %current.user().id, "signed out");
         }
-        self.engine().cookie.clear(self.cookies());
+        self.engine().cookie.clear(self.set_cookie());
         self.set_current(None);
         Ok(())
     }

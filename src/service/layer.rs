@@ -1,10 +1,9 @@
 //! [`AnonymousAuthLayer`], the [`AnonymousAuth`] service it makes, and its response future.
 
 use crate::config::{AnonymousAuthConfig, MintPolicy, StoreFailureMode};
-use crate::engine::guest_cookie::GuestCookie;
-use crate::engine::{AuthEngine, Outcome, Step};
+use crate::engine::{AuthEngine, CookieSlot, Outcome, Step};
 use crate::error::AuthError;
-use crate::request::cache_control::PrivateResponse;
+use crate::request::cache_control::set_private_cookie;
 use crate::request::client_ip::client_ip;
 use crate::request::fetch_metadata::RequestSite;
 use crate::request::skip::MintRequest;
@@ -19,13 +18,12 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use tower_cookies::{CookieManager, Cookies};
 use tower_layer::Layer;
 use tower_service::Service;
 
 /// Gives every request a resolved [`Auth`] and an [`AuthHandle`], minting an anonymous user for
-/// visitors without a valid credential. Cookie handling (tower-cookies) is inside: add only
-/// this one layer.
+/// visitors without a valid credential. It reads and writes its cookie itself: add only this
+/// one layer.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -113,13 +111,12 @@ impl<S> Layer<S> for AnonymousAuthLayer {
         AnonymousAuth {
             inner,
             engine: self.engine.clone(),
-            cookie_name: self.engine.config.cookie.name.as_str().into(),
         }
     }
 }
 
-/// The service made by [`AnonymousAuthLayer`]: cookie handling around auth resolution around
-/// the inner service.
+/// The service made by [`AnonymousAuthLayer`]: resolves auth, calls the inner service, and
+/// sets the auth cookie on its response.
 ///
 /// ```
 /// use tower::{service_fn, Layer, ServiceExt};
@@ -146,8 +143,6 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 pub struct AnonymousAuth<S> {
     inner: S,
     engine: Arc<AuthEngine>,
-    /// Responses that set this cookie get `Cache-Control: private, no-store`.
-    cookie_name: Arc<str>,
 }
 
 impl<S> AnonymousAuth<S> {
@@ -199,7 +194,6 @@ impl<S: std::fmt::Debug> std::fmt::Debug for AnonymousAuth<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnonymousAuth")
             .field("inner", &self.inner)
-            .field("cookie_name", &self.cookie_name)
             .finish_non_exhaustive()
     }
 }
@@ -212,8 +206,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future =
-        PrivateResponse<tower_cookies::service::future::ResponseFuture<ResponseFuture<S, ReqBody>>>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -223,49 +216,8 @@ where
         // The ready service goes into the future; a fresh clone stays for the next call.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        // tower-cookies parses the request's cookies into the jar and writes its changes on
-        // the response; its manager is made per call around the ready service.
-        let resolve = ResolveAuth {
-            inner: Some(inner),
-            engine: &self.engine,
-        };
-        PrivateResponse {
-            inner: CookieManager::new(resolve).call(request),
-            cookie_name: self.cookie_name.clone(),
-        }
-    }
-}
-
-/// The inner half of [`AnonymousAuth`], behind tower-cookies' `CookieManager`: called once,
-/// with the service [`AnonymousAuth`] polled ready.
-struct ResolveAuth<'a, S> {
-    inner: Option<S>,
-    engine: &'a Arc<AuthEngine>,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ResolveAuth<'_, S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    ReqBody: Send + 'static,
-    ResBody: Default,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // `AnonymousAuth::poll_ready` polled the inner service.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let inner = self.inner.take().expect("ResolveAuth is made for one call");
-        let engine = self.engine;
-        let cookies = request
-            .extensions()
-            .get::<Cookies>()
-            .cloned()
-            .unwrap_or_default();
+        let engine = &self.engine;
+        let set_cookie = CookieSlot::default();
         let client_ip = client_ip(
             request.extensions(),
             request.headers(),
@@ -275,7 +227,7 @@ where
         // and the inner service is called right away; anything else awaits the store.
         let step = engine.resolve(
             request.headers(),
-            &cookies,
+            &set_cookie,
             client_ip,
             || may_mint(engine, &request),
             || request_span(&request),
@@ -284,7 +236,7 @@ where
             request,
             inner,
             engine: engine.clone(),
-            cookies,
+            set_cookie,
             client_ip,
         };
         match step {
@@ -343,7 +295,7 @@ struct Pending<S, ReqBody> {
     request: Request<ReqBody>,
     inner: S,
     engine: Arc<AuthEngine>,
-    cookies: Cookies,
+    set_cookie: CookieSlot,
     client_ip: Option<IpAddr>,
 }
 
@@ -352,7 +304,8 @@ where
     S: Service<Request<ReqBody>>,
 {
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
-    /// service; the cookie of a guest minted for this request goes on its response.
+    /// service; a guest minted for this request gets its cookie (unless the handler writes
+    /// the auth cookie itself: signs in, stores a lazy guest, signs out).
     /// `mint_refused` is the Retry-After of a mint the rate limit refused: the request goes on
     /// without auth, and what needs an identity answers `RATE_LIMITED`.
     fn call(self, auth: Option<Auth>, mint_refused: Option<u64>) -> State<S, ReqBody> {
@@ -360,16 +313,21 @@ where
             mut request,
             mut inner,
             engine,
-            cookies,
+            set_cookie,
             client_ip,
-            ..
         } = self;
-        let cookie = auth
-            .as_ref()
-            .filter(|auth| auth.minted_now())
-            .and_then(|auth| GuestCookie::new(&engine, &cookies, auth.token()));
+        if let Some(minted) = auth.as_ref().filter(|auth| auth.minted_now()) {
+            engine.cookie.set_guest(&set_cookie, minted.token());
+        }
         let site = request_site(&engine, &request);
-        let handle = AuthHandle::new(engine, cookies, auth.clone(), client_ip, site, mint_refused);
+        let handle = AuthHandle::new(
+            engine,
+            set_cookie.clone(),
+            auth.clone(),
+            client_ip,
+            site,
+            mint_refused,
+        );
         let extensions = request.extensions_mut();
         if let Some(auth) = auth {
             extensions.insert(auth);
@@ -377,13 +335,16 @@ where
         extensions.insert(handle);
         State::Calling {
             future: inner.call(request),
-            cookie,
+            set_cookie,
         }
     }
 }
 
 /// Where a response future is. What the inner call needs waits inside `Resolving` (not beside
 /// the inner service's future: the response future stays small, and futures are moved).
+/// Clippy sees `Resolving` as the largest variant because it cannot size `S::Future`; boxing
+/// it would cost every request that awaits the store an allocation.
+#[allow(clippy::large_enum_variant)]
 #[pin_project(project = StateProj)]
 enum State<S, ReqBody>
 where
@@ -396,8 +357,8 @@ where
     Calling {
         #[pin]
         future: S::Future,
-        /// The `Set-Cookie` of a guest minted for this request.
-        cookie: Option<GuestCookie>,
+        /// The auth cookie's `Set-Cookie`, if the layer or a handler wrote one.
+        set_cookie: CookieSlot,
     },
     /// The layer answers itself (503 fail closed, 429 rate limited): see [`error_response`].
     Answered { error: Option<AuthError> },
@@ -470,13 +431,10 @@ where
                     };
                     this.state.set(Self::settle(pending, outcome).state);
                 }
-                StateProj::Calling { future, cookie } => {
-                    if cookie.is_none() {
-                        return future.poll(cx);
-                    }
+                StateProj::Calling { future, set_cookie } => {
                     let mut response = ready!(future.poll(cx))?;
-                    if let Some(cookie) = cookie.take() {
-                        cookie.set_on(response.headers_mut());
+                    if let Some(value) = set_cookie.take() {
+                        set_private_cookie(response.headers_mut(), value);
                     }
                     return Poll::Ready(Ok(response));
                 }
