@@ -1,6 +1,7 @@
 //! [`AnonymousAuthConfig`] and its builder: keys, cookie, lifetimes, generators, policies.
 
-use crate::error::ConfigError;
+use crate::error::{AuthError, ConfigError};
+use crate::error_page::ErrorPages;
 use crate::link_event::{LinkEvent, LinkHook};
 use crate::password;
 use crate::rate_limit::RateLimit;
@@ -116,6 +117,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) token_cache_capacity: usize,
     pub(crate) lazy_persistence: bool,
     pub(crate) store_failure: StoreFailureMode,
+    pub(crate) error_pages: ErrorPages,
     pub(crate) mint_policy: MintPolicy,
     pub(crate) skip_mint: Option<SkipPredicate>,
     pub(crate) mint_rate_limit: Option<RateLimit>,
@@ -146,6 +148,7 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("token_cache_capacity", &self.token_cache_capacity)
             .field("lazy_persistence", &self.lazy_persistence)
             .field("store_failure", &self.store_failure)
+            .field("error_pages", &self.error_pages)
             .field("mint_policy", &self.mint_policy)
             .field("skip_mint", &self.skip_mint.is_some())
             .field("mint_rate_limit", &self.mint_rate_limit)
@@ -355,6 +358,7 @@ pub struct AnonymousAuthConfigBuilder {
     token_cache_capacity: usize,
     lazy_persistence: bool,
     store_failure: StoreFailureMode,
+    error_pages: ErrorPages,
     mint_policy: MintPolicy,
     skip_mint: Option<SkipPredicate>,
     mint_rate_limit: Option<RateLimit>,
@@ -362,6 +366,8 @@ pub struct AnonymousAuthConfigBuilder {
     sign_in_limit_per_email: Option<RateLimit>,
     trusted_proxies: Vec<IpNet>,
     invalid_proxy: Option<String>,
+    /// An environment variable `key_from_env` found unset or empty.
+    missing_key_variable: Option<String>,
     disable_delete_anonymous_user: bool,
     mint_on_same_site: bool,
     csrf_guard: bool,
@@ -405,6 +411,7 @@ impl Default for AnonymousAuthConfigBuilder {
             token_cache_capacity: 10_000,
             lazy_persistence: false,
             store_failure: StoreFailureMode::FailClosed,
+            error_pages: ErrorPages::default(),
             mint_policy: MintPolicy::Always,
             skip_mint: Some(Arc::new(default_skip_mint)),
             mint_rate_limit: Some(RateLimit::default()),
@@ -412,6 +419,7 @@ impl Default for AnonymousAuthConfigBuilder {
             sign_in_limit_per_email: Some(RateLimit::new(10, 5)),
             trusted_proxies: Vec::new(),
             invalid_proxy: None,
+            missing_key_variable: None,
             disable_delete_anonymous_user: false,
             mint_on_same_site: false,
             csrf_guard: true,
@@ -436,6 +444,29 @@ impl AnonymousAuthConfigBuilder {
     pub fn key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
         self.keys.push((kid.into(), secret.as_ref().to_vec()));
         self
+    }
+
+    /// Adds the signing key held by the environment variable `variable`, with id `kid`. When
+    /// the variable is unset or empty, [`build`](Self::build) fails with
+    /// [`ConfigError::MissingKeyVariable`], whose message names the variable and says how to
+    /// make a key.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, ConfigError};
+    /// let unset = AnonymousAuthConfig::builder()
+    ///     .key_from_env("2026-11", "A_VARIABLE_NOBODY_SETS")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(unset, ConfigError::MissingKeyVariable("A_VARIABLE_NOBODY_SETS".into()));
+    /// ```
+    pub fn key_from_env(mut self, kid: impl Into<String>, variable: &str) -> Self {
+        match std::env::var(variable) {
+            Ok(secret) if !secret.is_empty() => self.key(kid, secret),
+            _ => {
+                self.missing_key_variable = Some(variable.to_owned());
+                self
+            }
+        }
     }
 
     /// Adds a random 64-byte key (long enough for every algorithm) with id `"random"`: tokens will not survive a restart nor work
@@ -734,6 +765,38 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Makes the layer's own answers (429 over a rate limit, 503 when the store fails closed)
+    /// with `respond(error, request_headers)` instead of the built-in ones (the JSON
+    /// `{"code", "message"}`, or a short HTML page when the request accepts `text/html`). The
+    /// responder gives the body and its headers; the layer then sets the status,
+    /// `Retry-After` and `Cache-Control: no-store` (unless the responder set them), the
+    /// error's code in `x-auth-error`, and the [`AuthError`](crate::AuthError) in the
+    /// response's extensions.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AnonymousAuthConfig, AuthError};
+    ///
+    /// let config = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .error_response(|error: &AuthError, _request: &http::HeaderMap| {
+    ///         http::Response::builder()
+    ///             .header("content-type", "text/html; charset=utf-8")
+    ///             .body(format!("<h1>Please try again</h1><p>{}</p>", error.public_message()))
+    ///             .unwrap()
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn error_response<F, B>(mut self, respond: F) -> Self
+    where
+        F: Fn(&AuthError, &http::HeaderMap) -> http::Response<B> + Send + Sync + 'static,
+        B: Into<bytes::Bytes>,
+    {
+        self.error_pages = ErrorPages::custom(respond);
+        self
+    }
+
     /// When anonymous users are minted; default [`MintPolicy::Always`].
     ///
     /// ```
@@ -969,6 +1032,9 @@ impl AnonymousAuthConfigBuilder {
     /// assert_eq!(AnonymousAuthConfig::builder().build().unwrap_err(), ConfigError::NoSigningKey);
     /// ```
     pub fn build(self) -> Result<AnonymousAuthConfig, ConfigError> {
+        if let Some(variable) = self.missing_key_variable {
+            return Err(ConfigError::MissingKeyVariable(variable));
+        }
         if let Some(proxy) = self.invalid_proxy {
             return Err(ConfigError::InvalidProxy(proxy));
         }
@@ -1032,6 +1098,7 @@ impl AnonymousAuthConfigBuilder {
             token_cache_capacity: self.token_cache_capacity,
             lazy_persistence: self.lazy_persistence,
             store_failure: self.store_failure,
+            error_pages: self.error_pages,
             mint_policy: self.mint_policy,
             skip_mint: self.skip_mint,
             mint_rate_limit: self.mint_rate_limit,

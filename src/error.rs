@@ -61,7 +61,10 @@ pub enum AuthError {
     #[error("this request came from another site; sign in from this site's own pages")]
     CrossSiteRequest,
     /// The request did not pass the layer (no `AuthHandle` in extensions): the layer is missing.
-    #[error("AnonymousAuthLayer is not installed on this route")]
+    #[error(
+        "no AnonymousAuthLayer ran for this request: axum's `.layer(...)` wraps only the routes \
+         added before it, so add this route before the layer (or layer the whole Router)"
+    )]
     LayerMissing,
     /// An `on_link_account` hook failed; the guest's data is intact and a retry completes the link.
     #[error("linking the guest to the account failed: {0}")]
@@ -187,7 +190,28 @@ impl AuthError {
         }
     }
 
-    /// The JSON body the error answers with: `{"code": ..., "message": ...}`.
+    /// What the error tells the person or program that made the request: its `Display` text,
+    /// except for failures inside the server (the store, hashing, signing), whose details
+    /// (addresses, backend messages) belong in the logs, not in a response.
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AuthError, StoreError};
+    /// let down = AuthError::Store(StoreError::Unavailable("10.0.0.3:6379 refused".into()));
+    /// assert_eq!(down.public_message(), "the service is unavailable right now; retry in a moment");
+    /// assert_eq!(AuthError::EmailTaken.public_message(), "email already taken");
+    /// ```
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Store(StoreError::Unavailable(_)) => {
+                "the service is unavailable right now; retry in a moment".to_owned()
+            }
+            Self::Store(_) | Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON body the error answers with: `{"code": ..., "message": ...}`, the message
+    /// being [`public_message`](Self::public_message).
     ///
     /// ```
     /// use tower_anonymous_auth::AuthError;
@@ -196,7 +220,7 @@ impl AuthError {
     /// assert_eq!(body["message"], "email already taken");
     /// ```
     pub fn to_json(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let mut body = serde_json::json!({ "code": self.code(), "message": self.public_message() });
         if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             body["retry_after"] = (*retry_after_secs).into();
         }
@@ -212,7 +236,7 @@ impl AuthError {
 /// let err = AnonymousAuthConfig::builder().key("k1", b"short").build().unwrap_err();
 /// assert_eq!(err, ConfigError::KeyTooShort { kid: "k1".into(), len: 5, min: 32 });
 /// ```
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A signing key is shorter than its algorithm's hash (32 bytes for HS256, 48 for HS384,
@@ -226,6 +250,10 @@ pub enum ConfigError {
         /// The shortest key the algorithm accepts, in bytes.
         min: usize,
     },
+    /// [`key_from_env`](crate::AnonymousAuthConfigBuilder::key_from_env) found its
+    /// environment variable unset or empty.
+    #[error("the environment variable {0} is not set: set it to a random secret of at least 32 bytes, for example `export {0}=$(openssl rand -base64 48)`")]
+    MissingKeyVariable(String),
     /// No signing key was configured.
     #[error("no signing key configured: call `.key(kid, secret)` (or `.random_key()` for local development)")]
     NoSigningKey,
@@ -247,4 +275,18 @@ pub enum ConfigError {
     /// A duration option is zero or out of range.
     #[error("option {0} is out of range")]
     OutOfRange(&'static str),
+}
+
+/// The message, so that a `main` returning `Result` (which prints the error's `Debug`) says
+/// what to fix instead of a variant name.
+///
+/// ```
+/// use tower_anonymous_auth::ConfigError;
+/// let error = ConfigError::KeyTooShort { kid: "2026-11".into(), len: 10, min: 32 };
+/// assert!(format!("{error:?}").starts_with("signing key \"2026-11\" is 10 bytes long"));
+/// ```
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }

@@ -12,40 +12,12 @@
 //!
 //! ## Quick start (axum)
 //!
-//! ```
-//! use axum::{routing::{get, post}, Router};
-//! use tower_anonymous_auth::{
-//!     AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, MemoryStore,
-//!     RegisteredUser,
-//! };
+//! Public pages take `Option<Auth>`: crawlers, link previews, `HEAD` requests and clients
+//! without a user agent are never given a guest (see [`default_skip_mint`]), and an [`Auth`]
+//! extractor would answer them 401.
 //!
-//! async fn home(auth: Auth) -> String {
-//!     if auth.is_anonymous() {
-//!         format!("browsing as guest {}", auth.user().name)
-//!     } else {
-//!         format!("signed in as {}", auth.user().email)
-//!     }
-//! }
-//!
-//! async fn add_to_cart(handle: AuthHandle) -> Result<&'static str, AuthError> {
-//!     handle.claim("cart:42").await?;
-//!     Ok("added")
-//! }
-//!
-//! async fn orders(RegisteredUser(auth): RegisteredUser) -> String {
-//!     format!("orders of {}", auth.user().email)
-//! }
-//!
-//! let config = AnonymousAuthConfig::builder()
-//!     .key("2026-11", b"a secret of at least thirty-two bytes!!")
-//!     .build()
-//!     .expect("valid config");
-//! let app: Router = Router::new()
-//!     .route("/", get(home))
-//!     .route("/cart", post(add_to_cart))
-//!     .route("/orders", get(orders))
-//!     .layer(AnonymousAuthLayer::new(MemoryStore::new(), config));
-//! # let _ = app;
+//! ```no_run
+#![doc = include_str!("../examples/quick_start.rs")]
 //! ```
 //!
 //! ## Accounts: register, sign in, link the guest
@@ -132,6 +104,7 @@ mod accounts;
 mod config;
 mod engine;
 mod error;
+mod error_page;
 mod link_event;
 mod password;
 mod rate_limit;
@@ -163,6 +136,11 @@ pub use store::{MemoryStore, Store, StoreError, User};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisStore, RedisStoreConfig};
 pub use token::auth::Auth;
+
+/// The response body of [`AnonymousAuth`].
+pub mod body {
+    pub use crate::service::body::AuthBody;
+}
 
 /// Future types of the services in this crate.
 pub mod future {

@@ -95,6 +95,17 @@ async fn over_the_mint_limit_pages_render_and_identity_answers_429() {
     assert_eq!(identity.json()["code"], "RATE_LIMITED");
     assert!(identity.json()["message"].is_string());
     assert!(identity.set_cookies().is_empty());
+    // A shopper's browser gets a page that says to wait, not an empty error.
+    let accept = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let page = client.get_with("/me", headers(&accept)).await;
+    assert_eq!(page.status, 429);
+    assert_eq!(page.headers[header::RETRY_AFTER], "60");
+    assert!(
+        page.body.contains("<h1>Too many requests</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Please wait 60 s"), "{}", page.body);
     // A write through the handle needs an identity too.
     let claim = client.post("/claim/cart:1", "").await;
     assert_eq!(claim.status, 429);

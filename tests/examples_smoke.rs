@@ -1,6 +1,6 @@
 //! The examples, run as the binaries `cargo run --example ...` starts (cargo builds them for
 //! `cargo test`), on a free loopback port, driven over HTTP: guest checkout end to end, and
-//! the bare hyper service's JSON.
+//! the bare hyper service's JSON, the README's quick start.
 
 mod support;
 
@@ -34,12 +34,18 @@ fn example_binary(name: &str) -> PathBuf {
 /// prints (`... on http://127.0.0.1:PORT`). Letting the example bind port 0 leaves no window
 /// in which another test could take the port between picking and binding it.
 async fn start(name: &str) -> (Example, Client) {
+    start_with(name, ("AUTH_DEV_MODE", "1")).await
+}
+
+/// [`start`] with the signing secret given by `secret` (`AUTH_SECRET` or `AUTH_DEV_MODE`).
+async fn start_with(name: &str, secret: (&str, &str)) -> (Example, Client) {
     let binary = example_binary(name);
     assert!(binary.exists(), "{} not built", binary.display());
     let mut child = Command::new(binary)
         .env("ADDR", "127.0.0.1:0")
-        .env("AUTH_DEV_MODE", "1")
         .env_remove("AUTH_SECRET")
+        .env_remove("AUTH_DEV_MODE")
+        .env(secret.0, secret.1)
         .env_remove("REDIS_URL")
         .stdout(Stdio::piped())
         .spawn()
@@ -141,7 +147,12 @@ async fn hyper_service_prints_the_resolved_auth_as_json() {
 /// start (a public secret would let anyone forge its tokens), and says what to set.
 #[test]
 fn examples_refuse_to_start_without_a_secret() {
-    for name in ["try_before_you_buy", "guest_checkout", "hyper_service"] {
+    for name in [
+        "try_before_you_buy",
+        "guest_checkout",
+        "hyper_service",
+        "quick_start",
+    ] {
         let output = Command::new(example_binary(name))
             .env("ADDR", "127.0.0.1:0")
             .env_remove("AUTH_SECRET")
@@ -156,4 +167,71 @@ fn examples_refuse_to_start_without_a_secret() {
             "{name}: {stderr}"
         );
     }
+}
+
+/// The README's quick start as a program: public pages answer everyone (crawlers, link
+/// previews, HEAD and clients without a user agent get no guest, and no 401), a browser gets
+/// a guest, a second visitor cannot claim the first one's cart, guests see no orders.
+#[tokio::test]
+async fn the_quick_start_serves_everyone_and_guards_what_is_owned() {
+    let secret = (
+        "AUTH_SECRET",
+        "a secret of at least thirty-two bytes, for the test",
+    );
+    let (_example, client) = start_with("quick_start", secret).await;
+    let agent = |value: &'static str| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("user-agent", http::HeaderValue::from_static(value));
+        headers
+    };
+    // A crawler, a link preview, a client without a user agent (an empty one counts as none).
+    for value in ["Googlebot/2.1", "Slackbot-LinkExpanding 1.0", ""] {
+        let page = client.fresh().get_with("/", agent(value)).await;
+        assert_eq!(
+            (page.status.as_u16(), page.body.as_str()),
+            (200, "welcome"),
+            "{value}"
+        );
+        assert!(page.set_cookies().is_empty(), "{value}");
+    }
+    let head = client
+        .fresh()
+        .send(
+            http::Method::HEAD,
+            "/",
+            http::HeaderMap::new(),
+            Default::default(),
+        )
+        .await;
+    assert_eq!(head.status, 200);
+    assert!(head.set_cookies().is_empty());
+
+    let guest = client.get("/").await;
+    assert!(
+        guest.body.starts_with("browsing as guest "),
+        "{}",
+        guest.body
+    );
+    assert_eq!(client.post("/cart", "").await.body, "added");
+    let other = client.fresh().post("/cart", "").await;
+    assert_eq!(other.status, 403);
+    assert_eq!(other.json()["code"], "NOT_OWNER");
+    assert_eq!(client.get("/orders").await.status, 403);
+}
+
+/// A misconfigured quick start says what to fix: a short key names its length and the length
+/// needed (a missing one is in `examples_refuse_to_start_without_a_secret`).
+#[test]
+fn the_quick_start_explains_a_short_key() {
+    let output = Command::new(example_binary("quick_start"))
+        .env("ADDR", "127.0.0.1:0")
+        .env("AUTH_SECRET", "too short")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is 9 bytes long") && stderr.contains("at least 32 bytes"),
+        "{stderr}"
+    );
 }

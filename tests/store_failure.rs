@@ -1,5 +1,6 @@
-//! A store that fails: fail-closed answers 503 without calling the app, fail-open calls the
-//! app without auth; both recover when the store does. Nothing panics, nothing 500s.
+//! A store that fails: fail-closed answers 503 (JSON, a page for browsers, or the app's own)
+//! without calling the app, fail-open calls the app without auth; both recover when the store
+//! does. Nothing panics, nothing 500s.
 
 mod support;
 
@@ -7,7 +8,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use support::client::Client;
 use support::flaky_store::FlakyStore;
-use tower_anonymous_auth::StoreFailureMode;
+use tower_anonymous_auth::{AuthError, StoreFailureMode};
+
+fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            )
+        })
+        .collect()
+}
 
 async fn start(mode: StoreFailureMode) -> (Client, Arc<FlakyStore>) {
     let store = Arc::new(FlakyStore::default());
@@ -31,7 +44,20 @@ async fn fail_closed_answers_503_and_recovers() {
         assert_eq!(response.headers["retry-after"], "1");
         assert_eq!(response.headers["x-auth-error"], "STORE_UNAVAILABLE");
         assert!(response.set_cookies().is_empty());
+        // The documented body, saying what to do and nothing about the backend.
+        assert_eq!(response.json()["code"], "STORE_UNAVAILABLE", "{path}");
+        let message = response.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("retry"), "{message}");
     }
+    // A browser gets a page a person can read.
+    let accept = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let page = client.get_with("/optional", headers(&accept)).await;
+    assert_eq!(page.status, 503);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.body.contains("reload this page"), "{}", page.body);
     // A new visitor cannot be minted either.
     let newcomer = Client::new(client.addr());
     assert_eq!(newcomer.get("/me").await.status, 503);
@@ -43,6 +69,29 @@ async fn fail_closed_answers_503_and_recovers() {
         "nothing lost"
     );
     assert_eq!(newcomer.get("/me").await.status, 200);
+}
+
+/// An app's own responder makes the body of the layer's 503; the layer keeps its status and
+/// headers.
+#[tokio::test]
+async fn an_apps_error_responder_answers_for_the_layer() {
+    let store = Arc::new(FlakyStore::default());
+    let config = support::apps::builder()
+        .error_response(|error: &AuthError, _: &http::HeaderMap| {
+            http::Response::builder()
+                .header("content-type", "text/plain")
+                .body(format!("our shop is resting ({})", error.code()))
+                .unwrap()
+        })
+        .build()
+        .unwrap();
+    let addr = support::client::serve_axum(support::apps::app(store.clone(), config)).await;
+    store.down.store(true, Ordering::SeqCst);
+    let response = Client::new(addr).get("/me").await;
+    assert_eq!(response.status, 503);
+    assert_eq!(response.body, "our shop is resting (STORE_UNAVAILABLE)");
+    assert_eq!(response.headers["retry-after"], "1");
+    assert_eq!(response.headers["x-auth-error"], "STORE_UNAVAILABLE");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{header, HeaderValue};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 impl IntoResponse for AuthError {
     /// `{"code": "...", "message": "..."}` with the error's status; `Retry-After` for
@@ -26,16 +27,39 @@ impl IntoResponse for AuthError {
         if let Some(seconds) = self.retry_after_secs() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(self);
         response
     }
 }
 
-fn layer_installed(parts: &Parts) -> Result<(), AuthError> {
-    if parts.extensions.get::<AuthHandle>().is_some() {
-        Ok(())
-    } else {
-        Err(AuthError::LayerMissing)
+/// The rejection of an extractor that needs an identity. Over the mint rate limit the layer
+/// gave the request none: that is the layer's own 429, answered as the layer answers (a page
+/// for a browser, JSON for a program, or the app's responder); any other error answers its
+/// JSON.
+fn reject(handle: &AuthHandle, error: AuthError, request: &http::HeaderMap) -> Response {
+    match error {
+        AuthError::RateLimited { .. } => handle
+            .engine()
+            .config
+            .error_pages
+            .respond(error, request)
+            .map(Body::from),
+        other => other.into_response(),
     }
+}
+
+/// The request's handle, or [`AuthError::LayerMissing`], logged once per process: the
+/// mistake is in how the app is put together (a route added after `.layer(...)` is not
+/// wrapped by it), so it fails every such request the same way.
+fn handle_of(parts: &Parts) -> Result<AuthHandle, AuthError> {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if let Some(handle) = parts.extensions.get::<AuthHandle>() {
+        return Ok(handle.clone());
+    }
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::error!(path = parts.uri.path(), "{}", AuthError::LayerMissing);
+    }
+    Err(AuthError::LayerMissing)
 }
 
 /// Any signed-in user, anonymous or registered. With [`MintPolicy::OnDemand`](crate::MintPolicy)
@@ -50,21 +74,18 @@ fn layer_installed(parts: &Parts) -> Result<(), AuthError> {
 /// # let _ = me;
 /// ```
 impl<S: Send + Sync> FromRequestParts<S> for Auth {
-    type Rejection = AuthError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let handle = parts
-            .extensions
-            .get::<AuthHandle>()
-            .cloned()
-            .ok_or(AuthError::LayerMissing)?;
+        let handle = handle_of(parts).map_err(IntoResponse::into_response)?;
         if let Some(auth) = handle.auth() {
             return Ok(auth);
         }
-        match handle.engine().config.mint_policy {
+        let minted = match handle.engine().config.mint_policy {
             MintPolicy::OnDemand => handle.ensure().await,
             MintPolicy::Always => Err(handle.missing_auth()),
-        }
+        };
+        minted.map_err(|error| reject(&handle, error, &parts.headers))
     }
 }
 
@@ -90,7 +111,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        layer_installed(parts)?;
+        handle_of(parts)?;
         Ok(parts.extensions.get::<Auth>().cloned())
     }
 }
@@ -109,12 +130,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
 pub struct RegisteredUser(pub Auth);
 
 impl<S: Send + Sync> FromRequestParts<S> for RegisteredUser {
-    type Rejection = AuthError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = <Auth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if auth.is_anonymous() {
-            return Err(AuthError::RegisteredUserRequired);
+            return Err(AuthError::RegisteredUserRequired.into_response());
         }
         Ok(Self(auth))
     }
@@ -134,10 +155,6 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthHandle {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<AuthHandle>()
-            .cloned()
-            .ok_or(AuthError::LayerMissing)
+        handle_of(parts)
     }
 }

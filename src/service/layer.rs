@@ -7,11 +7,13 @@ use crate::request::cache_control::set_private_cookie;
 use crate::request::client_ip::client_ip;
 use crate::request::fetch_metadata::RequestSite;
 use crate::request::skip::MintRequest;
+use crate::service::body::AuthBody;
 use crate::service::handle::AuthHandle;
 use crate::store::Store;
 use crate::token::auth::Auth;
+use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
 use pin_project::pin_project;
 use std::future::Future;
 use std::net::IpAddr;
@@ -136,7 +138,8 @@ impl<S> Layer<S> for AnonymousAuthLayer {
 ///     .unwrap();
 /// let response = service.oneshot(request).await.unwrap();
 /// assert!(response.headers().contains_key("set-cookie"));
-/// assert_eq!(response.body(), "true");
+/// let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap();
+/// assert_eq!(body.to_bytes(), "true");
 /// # });
 /// ```
 #[derive(Clone)]
@@ -202,9 +205,8 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AnonymousAuth<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     ReqBody: Send + 'static,
-    ResBody: Default,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
@@ -360,8 +362,8 @@ where
         /// The auth cookie's `Set-Cookie`, if the layer or a handler wrote one.
         set_cookie: CookieSlot,
     },
-    /// The layer answers itself (503 fail closed, 429 rate limited): see [`error_response`].
-    Answered { error: Option<AuthError> },
+    /// The layer answers itself (503 fail closed, 429 rate limited): see `ErrorPages`.
+    Answered { response: Option<Response<Bytes>> },
 }
 
 impl<S, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody>
@@ -376,7 +378,6 @@ where
 impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
 {
     /// Waits for `resolve`, then calls the inner service.
     fn resolving(pending: Pending<S, ReqBody>, resolve: Resolve) -> Self {
@@ -401,7 +402,14 @@ where
             Err(error) => match pending.engine.config.store_failure {
                 StoreFailureMode::FailClosed => {
                     tracing::warn!(%error, "auth store failed; answering 503 (fail closed)");
-                    State::Answered { error: Some(error) }
+                    let engine = &pending.engine;
+                    let response = engine
+                        .config
+                        .error_pages
+                        .respond(error, pending.request.headers());
+                    State::Answered {
+                        response: Some(response),
+                    }
                 }
                 StoreFailureMode::FailOpen => {
                     tracing::warn!(%error, "auth store failed; continuing without auth (fail open)");
@@ -416,9 +424,8 @@ where
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -432,38 +439,19 @@ where
                     this.state.set(Self::settle(pending, outcome).state);
                 }
                 StateProj::Calling { future, set_cookie } => {
-                    let mut response = ready!(future.poll(cx))?;
+                    let mut response = ready!(future.poll(cx))?.map(AuthBody::from_inner);
                     if let Some(value) = set_cookie.take() {
                         set_private_cookie(response.headers_mut(), value);
                     }
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Answered { error } => {
-                    let error = error
+                StateProj::Answered { response } => {
+                    let response = response
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(error_response(error)));
+                    return Poll::Ready(Ok(response.map(AuthBody::answer)));
                 }
             }
         }
     }
-}
-
-/// The layer's own answers (fail closed: 503; rate limited: 429): the error's status, a
-/// `Retry-After`, the error's code in `x-auth-error`, and the typed [`AuthError`] in the
-/// response extensions. The body is empty (the body type is the inner service's).
-fn error_response<ResBody: Default>(error: AuthError) -> Response<ResBody> {
-    let mut response = Response::new(ResBody::default());
-    // Whatever failed in the store while resolving, the layer's own answer is "try again".
-    *response.status_mut() = match error.status() {
-        status if status.is_server_error() => StatusCode::SERVICE_UNAVAILABLE,
-        status => status,
-    };
-    let retry_after = error.retry_after_secs().unwrap_or(1);
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-auth-error", HeaderValue::from_static(error.code()));
-    response.extensions_mut().insert(error);
-    response
 }

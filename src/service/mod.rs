@@ -3,5 +3,6 @@
 
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
+pub(crate) mod body;
 pub(crate) mod handle;
 pub(crate) mod layer;

@@ -8,7 +8,7 @@
 /// assert!(err.is_unavailable());
 /// assert_eq!(err.to_string(), "store unavailable: connection refused");
 /// ```
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The backend cannot be reached or timed out; the operation may be retried.
@@ -33,6 +33,20 @@ pub enum StoreError {
     /// Any other backend failure.
     #[error("store error: {0}")]
     Backend(String),
+}
+
+/// The message, so that a `main` returning `Result` (which prints the error's `Debug`) says
+/// what went wrong instead of a variant name.
+///
+/// ```
+/// use tower_anonymous_auth::StoreError;
+/// let error = StoreError::Unavailable("connection refused".into());
+/// assert_eq!(format!("{error:?}"), "store unavailable: connection refused");
+/// ```
+impl std::fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl StoreError {

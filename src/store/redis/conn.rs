@@ -73,7 +73,7 @@ pub(crate) enum Conn {
 
 impl Conn {
     pub(crate) async fn single(url: &str, config: &RedisStoreConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(map_err)?;
+        let client = redis::Client::open(url).map_err(|err| not_reachable(&[url], err))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connection_timeout))
             .set_response_timeout(Some(config.response_timeout))
@@ -81,7 +81,7 @@ impl Conn {
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
-            .map_err(map_err)?;
+            .map_err(|err| not_reachable(&[url], err))?;
         Ok(Self::Single(manager))
     }
 
@@ -95,8 +95,11 @@ impl Conn {
             .retries(3)
             .max_retry_wait(200)
             .build()
-            .map_err(map_err)?;
-        let connection = client.get_async_connection().await.map_err(map_err)?;
+            .map_err(|err| not_reachable(urls, err))?;
+        let connection = client
+            .get_async_connection()
+            .await
+            .map_err(|err| not_reachable(urls, err))?;
         Ok(Self::Cluster(connection))
     }
 
@@ -133,6 +136,43 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// A failure to connect, saying where (passwords hidden) and what to check. Errors that are
+/// not about reaching the server (a malformed URL, a refused password) keep their kind.
+fn not_reachable(urls: &[&str], err: RedisError) -> StoreError {
+    let at = urls
+        .iter()
+        .map(|url| redacted(url))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match map_err(err) {
+        StoreError::Unavailable(reason) => StoreError::Unavailable(format!(
+            "Redis at {at} is not reachable ({reason}); check that it runs there and that the \
+             URL is right"
+        )),
+        StoreError::Backend(reason) => StoreError::Backend(format!("Redis at {at}: {reason}")),
+        other => other,
+    }
+}
+
+/// `url` with the password of its user info replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user = rest[..at].split(':').next().unwrap_or_default();
+    let password_given = rest[..at].contains(':');
+    let user_info = if password_given {
+        format!("{user}:***")
+    } else {
+        user.to_owned()
+    };
+    format!("{scheme}://{user_info}{}", &rest[at..])
+}
+
 /// Maps a redis error: unreachable, timed out, restarting or cluster-down servers are
 /// [`StoreError::Unavailable`] (retryable); replies we cannot read are
 /// [`StoreError::Corrupt`]; anything else is [`StoreError::Backend`].
@@ -159,5 +199,28 @@ pub(crate) fn map_err(err: RedisError) -> StoreError {
         StoreError::Corrupt(err.to_string())
     } else {
         StoreError::Backend(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn urls_lose_their_passwords_and_keep_the_rest() {
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+        assert_eq!(
+            redacted("redis://:s3cret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(
+            redacted("rediss://app:p@ss@cache.example:6380"),
+            "rediss://app:***@cache.example:6380"
+        );
+        assert_eq!(redacted("redis://app@cache/"), "redis://app@cache/");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 }
