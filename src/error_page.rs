@@ -86,7 +86,9 @@ fn wants_html(request: &HeaderMap) -> bool {
     })
 }
 
-fn json(error: &AuthError) -> Response<Bytes> {
+/// The documented JSON body `{"code", "message"}` of `error`, with its content type; the
+/// status is the caller's.
+pub(crate) fn json(error: &AuthError) -> Response<Bytes> {
     let body = serde_json::to_vec(&error.to_json()).unwrap_or_default();
     let mut response = Response::new(Bytes::from(body));
     response

@@ -3,6 +3,7 @@
 
 use crate::config::MintPolicy;
 use crate::error::AuthError;
+use crate::error_page;
 use crate::service::handle::AuthHandle;
 use crate::token::auth::Auth;
 use axum::body::Body;
@@ -16,14 +17,9 @@ impl IntoResponse for AuthError {
     /// `{"code": "...", "message": "..."}` with the error's status; `Retry-After` for
     /// rate limits and an unavailable store.
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.to_json()).unwrap_or_default();
-        let mut response = Response::new(Body::from(body));
+        let mut response = error_page::json(&self).map(Body::from);
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
         if let Some(seconds) = self.retry_after_secs() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
