@@ -575,6 +575,11 @@ impl AnonymousAuthConfigBuilder {
 
     /// Whether the cookie is `Secure` (default `true`). Turn off only for plain-http local
     /// development: browsers drop Secure cookies on `http://` origins other than localhost.
+    /// The layer logs one warning when it sets a Secure cookie on a request that shows it came
+    /// over plain http to another host (its `Origin`, `Referer` or `X-Forwarded-Proto`), and one
+    /// when a client (address and user agent) is minted five guests within a minute: it is not
+    /// sending the cookie back. Many users behind one NAT with the same browser can cause the
+    /// second warning too.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;

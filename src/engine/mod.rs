@@ -6,6 +6,7 @@
 mod cookie;
 pub(crate) mod guest_locks;
 mod issue;
+mod lost_cookie;
 mod mint;
 mod resolve;
 pub(crate) mod session_cache;
@@ -24,7 +25,7 @@ use crate::token::token_cache::TokenCache;
 use crate::util::ids::millis;
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A step that is done at once, or that still needs I/O (the store): the layer calls the
 /// inner service right away on the first, and awaits the second in its response future.
@@ -60,7 +61,7 @@ pub(crate) struct AuthEngine {
     pub(crate) guest_locks: GuestLocks,
     /// The auth cookie, and a minted guest's ready-made one.
     pub(crate) cookie: AuthCookie,
-    /// The mint limit's misconfiguration warnings, logged once each.
+    /// Misconfiguration warnings (the mint limit's, a cookie browsers drop), logged once each.
     warned: Warnings,
 }
 
@@ -69,6 +70,10 @@ pub(crate) struct AuthEngine {
 struct Warnings {
     no_peer: AtomicBool,
     shared_bucket: AtomicBool,
+    plain_http: AtomicBool,
+    lost_cookie: AtomicBool,
+    /// Who was minted for lately, until `lost_cookie` has been logged.
+    recent_mints: Mutex<lost_cookie::RecentMints>,
 }
 
 impl Warnings {

@@ -9,6 +9,7 @@
 //! refused unless the request comes from this origin, which stops login CSRF, including
 //! from a sibling subdomain that is same-site.
 
+use crate::request::{header_str, request_host};
 use http::{header, HeaderMap, Method, Uri};
 
 /// What the layer and the handle need to know about a request's origin.
@@ -59,10 +60,6 @@ impl RequestSite {
     }
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
-}
-
 /// Whether `Origin` (`scheme://host[:port]`) names the host the request was sent to (`Host`,
 /// or the URI's authority in HTTP/2). `null` (a sandboxed or privacy-sensitive context) never
 /// does. The scheme is not compared: behind a TLS-terminating proxy the app sees plain http.
@@ -70,9 +67,7 @@ fn origin_is_host(origin: &str, uri: &Uri, headers: &HeaderMap) -> bool {
     let Some((_scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    let host = header_str(headers, header::HOST.as_str())
-        .or_else(|| uri.authority().map(|authority| authority.as_str()));
-    host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    request_host(uri, headers).is_some_and(|host| host.eq_ignore_ascii_case(authority))
 }
 
 #[cfg(test)]

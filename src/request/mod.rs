@@ -1,9 +1,24 @@
 //! Reading a request and marking a response: the client address, where the request came
-//! from (Fetch Metadata), whether it may mint a guest, the credential it carries, and the
-//! `Cache-Control` of responses that set the cookie.
+//! from (Fetch Metadata), whether it came over plain http, whether it may mint a guest, the
+//! credential it carries, and the `Cache-Control` of responses that set the cookie.
 
 pub(crate) mod cache_control;
 pub(crate) mod client_ip;
 pub(crate) mod credential;
 pub(crate) mod fetch_metadata;
+pub(crate) mod plain_http;
 pub(crate) mod skip;
+
+use http::{header, HeaderMap, Uri};
+
+/// A header's value, when it is visible ASCII.
+pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The host (with its port, if any) the request was sent to: `Host`, or the URI's authority
+/// in HTTP/2.
+pub(crate) fn request_host<'r>(uri: &'r Uri, headers: &'r HeaderMap) -> Option<&'r str> {
+    header_str(headers, header::HOST.as_str())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()))
+}

@@ -307,7 +307,8 @@ where
 {
     /// Puts `auth` and an [`AuthHandle`] in the request's extensions and calls the inner
     /// service; a guest minted for this request gets its cookie (unless the handler writes
-    /// the auth cookie itself: signs in, stores a lazy guest, signs out).
+    /// the auth cookie itself: signs in, stores a lazy guest, signs out), and the layer warns
+    /// once if browsers will probably not keep it.
     /// `mint_refused` is the Retry-After of a mint the rate limit refused: the request goes on
     /// without auth, and what needs an identity answers `RATE_LIMITED`.
     fn call(self, auth: Option<Auth>, mint_refused: Option<u64>) -> State<S, ReqBody> {
@@ -320,6 +321,12 @@ where
         } = self;
         if let Some(minted) = auth.as_ref().filter(|auth| auth.minted_now()) {
             engine.cookie.set_guest(&set_cookie, minted.token());
+            engine.watch_minted_cookie(
+                request.uri(),
+                request.headers(),
+                client_ip,
+                crate::util::clock::now_millis(),
+            );
         }
         let site = request_site(&engine, &request);
         let handle = AuthHandle::new(
