@@ -232,8 +232,48 @@ pub fn cluster_urls() -> Vec<String> {
         .collect()
 }
 
+/// Names the test process whose watchdogs run the cluster nodes.
+fn cluster_owner_file() -> std::path::PathBuf {
+    std::env::temp_dir().join("taa-redis-cluster.owner")
+}
+
+/// Whether the cluster on [`CLUSTER_PORTS`] is up and stays up: started by a test process
+/// that is still running, or by something other than these tests (no owner file). Nodes of a
+/// test process that has exited are about to be killed by their watchdogs (within half a
+/// second): the next test binary, started right after, must not reuse them.
+fn cluster_usable() -> bool {
+    if !CLUSTER_PORTS.iter().all(|&port| cluster_ok(port)) {
+        return false;
+    }
+    let Ok(owner) = std::fs::read_to_string(cluster_owner_file()) else {
+        return true;
+    };
+    let owner = owner.trim();
+    if owner == std::process::id().to_string() || std::path::Path::new("/proc").join(owner).exists()
+    {
+        return true;
+    }
+    // Wait for the dead owner's watchdogs to stop its nodes.
+    let gone = || {
+        CLUSTER_PORTS
+            .iter()
+            .all(|&port| cli(port, &["ping"]).trim() != "PONG")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !gone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if gone() {
+        false
+    } else {
+        // Something else keeps them running: they are not ours to wait for.
+        let _ = std::fs::remove_file(cluster_owner_file());
+        true
+    }
+}
+
 fn start_cluster() {
-    if CLUSTER_PORTS.iter().all(|&port| cluster_ok(port)) {
+    if cluster_usable() {
         return;
     }
     let lock = std::env::temp_dir().join("taa-redis-cluster.lock");
@@ -245,12 +285,13 @@ fn start_cluster() {
             .is_ok()
             || lock_is_stale(&lock)
     });
-    if !CLUSTER_PORTS.iter().all(|&port| cluster_ok(port)) {
+    if !cluster_usable() {
         for &port in &CLUSTER_PORTS {
             if cli(port, &["ping"]).trim() != "PONG" {
                 spawn_cluster_node(port);
             }
         }
+        let _ = std::fs::write(cluster_owner_file(), std::process::id().to_string());
         for &port in &CLUSTER_PORTS {
             wait_until("a cluster node", Duration::from_secs(10), || {
                 cli(port, &["ping"]).trim() == "PONG"
