@@ -125,6 +125,7 @@ pub struct AnonymousAuthConfig {
     pub(crate) sign_in_limit_per_email: Option<RateLimit>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) disable_delete_anonymous_user: bool,
+    pub(crate) link_identities_by_verified_email: bool,
     pub(crate) mint_on_same_site: bool,
     pub(crate) csrf_guard: bool,
     pub(crate) on_link_account: Option<LinkHook>,
@@ -158,6 +159,10 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field(
                 "disable_delete_anonymous_user",
                 &self.disable_delete_anonymous_user,
+            )
+            .field(
+                "link_identities_by_verified_email",
+                &self.link_identities_by_verified_email,
             )
             .field("mint_on_same_site", &self.mint_on_same_site)
             .field("csrf_guard", &self.csrf_guard)
@@ -369,6 +374,7 @@ pub struct AnonymousAuthConfigBuilder {
     /// An environment variable `key_from_env` found unset or empty.
     missing_key_variable: Option<String>,
     disable_delete_anonymous_user: bool,
+    link_identities_by_verified_email: bool,
     mint_on_same_site: bool,
     csrf_guard: bool,
     on_link_account: Option<LinkHook>,
@@ -421,6 +427,7 @@ impl Default for AnonymousAuthConfigBuilder {
             invalid_proxy: None,
             missing_key_variable: None,
             disable_delete_anonymous_user: false,
+            link_identities_by_verified_email: false,
             mint_on_same_site: false,
             csrf_guard: true,
             on_link_account: None,
@@ -963,6 +970,22 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Whether a new identity whose provider verified its email signs in to the account that
+    /// has that email, and is attached to it (default `false`). Off, such a sign-in fails
+    /// with [`AuthError::IdentityEmailInUse`](crate::AuthError::IdentityEmailInUse) and the
+    /// user links the identity from the account. Turn it on only for providers whose
+    /// `email_verified` you trust: whoever controls the identity then controls the account.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// let c = AnonymousAuthConfig::builder().random_key().link_identities_by_verified_email(true).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn link_identities_by_verified_email(mut self, enabled: bool) -> Self {
+        self.link_identities_by_verified_email = enabled;
+        self
+    }
+
     /// Runs when a guest is linked to an account: when it signs in to an existing account
     /// (password or token) and when it registers. Use it to merge what the two users had
     /// (two carts). It runs before anything changes: an error (any `Display` type, e.g. a boxed
@@ -1111,6 +1134,7 @@ impl AnonymousAuthConfigBuilder {
             sign_in_limit_per_email: self.sign_in_limit_per_email,
             trusted_proxies: self.trusted_proxies,
             disable_delete_anonymous_user: self.disable_delete_anonymous_user,
+            link_identities_by_verified_email: self.link_identities_by_verified_email,
             mint_on_same_site: self.mint_on_same_site,
             csrf_guard: self.csrf_guard,
             on_link_account: self.on_link_account,

@@ -55,6 +55,24 @@ pub enum AuthError {
     /// The resource is owned by another user.
     #[error("resource is owned by another user")]
     NotOwner,
+    /// The identity (provider and subject) is linked to another account.
+    #[error(
+        "this sign-in is linked to another account: sign in to that account, or unlink it there"
+    )]
+    IdentityTaken,
+    /// An identity signed in with an email that an account of this site has, and it was not
+    /// linked to that account: matching emails alone never join accounts.
+    #[error(
+        "an account with this email exists already: sign in to it another way, then link this          sign-in from that account"
+    )]
+    IdentityEmailInUse,
+    /// The identity has an empty or oversized provider or subject.
+    #[error("invalid identity: provider and subject must be 1 to 255 bytes")]
+    InvalidIdentity,
+    /// Unlinking would leave the account without a way to sign in (no password, no other
+    /// identity).
+    #[error("this is the account's last way to sign in: add another before removing it")]
+    LastSignInMethod,
     /// A sign-in, registration or guest mint was asked for by a page of another site (or of a
     /// sibling subdomain): refused, so that no other site can sign a visitor in to an account
     /// of its choosing (login CSRF) or replace the visitor's cookie.
@@ -83,8 +101,9 @@ pub enum AuthError {
         /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
-    /// The store failed. A store's [`StoreError::EmailTaken`] converts to
-    /// [`AuthError::EmailTaken`] instead.
+    /// The store failed. A store's [`StoreError::EmailTaken`] and
+    /// [`StoreError::IdentityTaken`] convert to [`AuthError::EmailTaken`] and
+    /// [`AuthError::IdentityTaken`] instead.
     #[error(transparent)]
     Store(StoreError),
     /// Hashing or token signing failed unexpectedly.
@@ -104,6 +123,7 @@ impl From<StoreError> for AuthError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::IdentityTaken => Self::IdentityTaken,
             other => Self::Store(other),
         }
     }
@@ -129,6 +149,10 @@ impl AuthError {
             Self::WeakPassword { .. } => "WEAK_PASSWORD",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::NotOwner => "NOT_OWNER",
+            Self::IdentityTaken => "IDENTITY_TAKEN",
+            Self::IdentityEmailInUse => "IDENTITY_EMAIL_IN_USE",
+            Self::InvalidIdentity => "INVALID_IDENTITY",
+            Self::LastSignInMethod => "LAST_SIGN_IN_METHOD",
             Self::CrossSiteRequest => "CROSS_SITE_REQUEST",
             Self::LayerMissing => "LAYER_MISSING",
             Self::LinkFailed(_) => "LINK_FAILED",
@@ -151,16 +175,21 @@ impl AuthError {
     /// ```
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::AnonymousCannotSignInAgain | Self::InvalidEmail | Self::WeakPassword { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::AnonymousCannotSignInAgain
+            | Self::InvalidEmail
+            | Self::WeakPassword { .. }
+            | Self::InvalidIdentity => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
             Self::RegisteredUserRequired | Self::NotOwner | Self::CrossSiteRequest => {
                 StatusCode::FORBIDDEN
             }
-            Self::EmailTaken | Self::AlreadyRegistered => StatusCode::CONFLICT,
+            Self::EmailTaken
+            | Self::AlreadyRegistered
+            | Self::IdentityTaken
+            | Self::IdentityEmailInUse
+            | Self::LastSignInMethod => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } | Self::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -117,6 +117,7 @@ pub mod test_kit;
 mod token;
 mod util;
 
+pub use accounts::identity::Identity;
 pub use accounts::Registration;
 pub use config::{
     AnonymousAuthConfig, AnonymousAuthConfigBuilder, MintPolicy, SameSite, StoreFailureMode,

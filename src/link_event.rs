@@ -23,10 +23,14 @@ pub enum LinkKind {
     SignIn,
     /// The guest signed in to an existing account with a token obtained elsewhere.
     Token,
+    /// The guest signed in with an identity verified elsewhere (OpenID Connect, OAuth, a
+    /// passkey): to the account holding it, or, for an identity nobody has, upgraded in place
+    /// like [`Register`](Self::Register) (`anonymous.id == account.id`).
+    Identity,
 }
 
 impl LinkKind {
-    /// A short lowercase name: `"register"`, `"sign_in"` or `"token"`.
+    /// A short lowercase name: `"register"`, `"sign_in"`, `"token"` or `"identity"`.
     ///
     /// ```
     /// assert_eq!(tower_anonymous_auth::LinkKind::SignIn.as_str(), "sign_in");
@@ -36,6 +40,7 @@ impl LinkKind {
             Self::Register => "register",
             Self::SignIn => "sign_in",
             Self::Token => "token",
+            Self::Identity => "identity",
         }
     }
 }

@@ -6,3 +6,6 @@
 mod support;
 
 account_suite!(support::redis_server::cluster_dyn_store("accounts-cluster"));
+identity_suite!(support::redis_server::cluster_dyn_store(
+    "identities-cluster"
+));

@@ -6,3 +6,4 @@
 mod support;
 
 account_suite!(support::redis_server::shared_dyn_store("accounts"));
+identity_suite!(support::redis_server::shared_dyn_store("identities"));

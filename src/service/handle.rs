@@ -94,7 +94,7 @@ impl AuthHandle {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn set_current(&self, auth: Option<Auth>) {
+    pub(super) fn set_current(&self, auth: Option<Auth>) {
         *self.current() = auth;
     }
 

@@ -1,8 +1,10 @@
 //! What an application touches: the [`AnonymousAuthLayer`](layer::AnonymousAuthLayer) and its
-//! service, the per-request [`AuthHandle`](handle::AuthHandle), and the axum extractors.
+//! service, the per-request [`AuthHandle`](handle::AuthHandle) (its identity methods in
+//! [`identities`]), and the axum extractors.
 
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
 pub(crate) mod body;
 pub(crate) mod handle;
+mod identities;
 pub(crate) mod layer;

@@ -176,7 +176,7 @@ impl Coordination for Coordinator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{OwnershipStore, UserStore};
+    use crate::store::{IdentityRecord, IdentityStore, OwnershipStore, UserStore};
 
     /// A store that one process uses and that coordinates nothing itself.
     struct Plain(crate::MemoryStore);
@@ -267,6 +267,47 @@ mod tests {
             self.0.transfer(from, to).await
         }
     }
+    #[async_trait]
+    impl IdentityStore for Plain {
+        async fn attach_identity(
+            &self,
+            collection: &str,
+            identity: &IdentityRecord,
+            now: u64,
+        ) -> Result<(), StoreError> {
+            self.0.attach_identity(collection, identity, now).await
+        }
+        async fn find_identity(
+            &self,
+            collection: &str,
+            provider: &str,
+            subject: &str,
+            now: u64,
+        ) -> Result<Option<IdentityRecord>, StoreError> {
+            self.0
+                .find_identity(collection, provider, subject, now)
+                .await
+        }
+        async fn detach_identity(
+            &self,
+            collection: &str,
+            provider: &str,
+            subject: &str,
+            user_id: &str,
+        ) -> Result<bool, StoreError> {
+            self.0
+                .detach_identity(collection, provider, subject, user_id)
+                .await
+        }
+        async fn identities_of(
+            &self,
+            user_id: &str,
+            now: u64,
+        ) -> Result<Vec<IdentityRecord>, StoreError> {
+            self.0.identities_of(user_id, now).await
+        }
+    }
+
     impl Store for Plain {}
 
     #[tokio::test]

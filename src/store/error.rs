@@ -27,6 +27,10 @@ pub enum StoreError {
     /// won).
     #[error("user {0} is registered already")]
     AlreadyRegistered(String),
+    /// [`IdentityStore::attach_identity`](super::IdentityStore::attach_identity) found the
+    /// identity held by another live user.
+    #[error("the identity belongs to another user")]
+    IdentityTaken,
     /// The backend holds data this crate cannot read.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),

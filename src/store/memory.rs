@@ -1,8 +1,8 @@
 //! [`MemoryStore`]: the embedded default store.
 
 use super::{
-    ClaimOutcome, Coordination, LocalCoordination, OwnershipStore, SessionRecord, Store,
-    StoreError, TransferReport, UserRecord, UserStore,
+    ClaimOutcome, Coordination, IdentityRecord, IdentityStore, LocalCoordination, OwnershipStore,
+    SessionRecord, Store, StoreError, TransferReport, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -38,6 +38,21 @@ struct Inner {
     user_sessions: HashMap<String, HashSet<String>>,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
+    /// By (collection, provider, subject).
+    identities: HashMap<IdentityKey, IdentityRecord>,
+    /// The keys of each user's identities.
+    user_identities: HashMap<String, HashSet<IdentityKey>>,
+}
+
+/// (collection, provider, subject)
+type IdentityKey = (String, String, String);
+
+fn identity_key(collection: &str, provider: &str, subject: &str) -> IdentityKey {
+    (
+        collection.to_owned(),
+        provider.to_owned(),
+        subject.to_owned(),
+    )
 }
 
 impl MemoryStore {
@@ -203,6 +218,16 @@ impl Inner {
                 self.sessions.remove(&session);
             }
         }
+        for key in self.user_identities.remove(id).unwrap_or_default() {
+            self.identities.remove(&key);
+        }
+    }
+
+    /// The identity at `key`, when a live user holds it.
+    fn live_identity(&self, key: &IdentityKey, now: u64) -> Option<&IdentityRecord> {
+        self.identities
+            .get(key)
+            .filter(|identity| self.live_user(&identity.user_id, now).is_some())
     }
 
     /// Drops every ownership entry of `owner`.
@@ -453,6 +478,98 @@ impl OwnershipStore for MemoryStore {
             .or_default()
             .extend(resources);
         Ok(TransferReport { moved })
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryStore {
+    async fn attach_identity(
+        &self,
+        collection: &str,
+        identity: &IdentityRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let user = &identity.user_id;
+        if inner
+            .live_user(user, now)
+            .is_none_or(|record| record.user.collection != collection)
+        {
+            return Err(StoreError::UserNotFound(user.clone()));
+        }
+        let key = identity_key(collection, &identity.provider, &identity.subject);
+        match inner.identities.get(&key) {
+            Some(held) if held.user_id != *user && inner.live_identity(&key, now).is_some() => {
+                return Err(StoreError::IdentityTaken);
+            }
+            Some(stale) if stale.user_id != *user => {
+                let stale = stale.user_id.clone();
+                if let Some(keys) = inner.user_identities.get_mut(&stale) {
+                    keys.remove(&key);
+                }
+            }
+            _ => {}
+        }
+        inner.identities.insert(key.clone(), identity.clone());
+        inner
+            .user_identities
+            .entry(user.clone())
+            .or_default()
+            .insert(key);
+        Ok(())
+    }
+
+    async fn find_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        let key = identity_key(collection, provider, subject);
+        Ok(self.read().live_identity(&key, now).cloned())
+    }
+
+    async fn detach_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        let key = identity_key(collection, provider, subject);
+        if inner
+            .identities
+            .get(&key)
+            .is_none_or(|held| held.user_id != user_id)
+        {
+            return Ok(false);
+        }
+        inner.identities.remove(&key);
+        if let Some(keys) = inner.user_identities.get_mut(user_id) {
+            keys.remove(&key);
+        }
+        Ok(true)
+    }
+
+    async fn identities_of(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<IdentityRecord>, StoreError> {
+        let inner = self.read();
+        if inner.live_user(user_id, now).is_none() {
+            return Ok(Vec::new());
+        }
+        let keys = inner.user_identities.get(user_id);
+        Ok(keys
+            .into_iter()
+            .flatten()
+            .filter_map(|key| inner.identities.get(key))
+            .filter(|identity| identity.user_id == user_id)
+            .cloned()
+            .collect())
     }
 }
 

@@ -1,22 +1,25 @@
 //! Stores: where users, sessions and ownership live, and how to write your own.
 //!
-//! The layer keeps three things in a store: users (anonymous and registered) with their
-//! sessions, an ownership registry that maps application resources such as `"cart:42"` to the
+//! The layer keeps four things in a store: users (anonymous and registered) with their
+//! sessions, the sign-in identities (OpenID Connect, OAuth, passkeys) each user holds, an
+//! ownership registry that maps application resources such as `"cart:42"` to the
 //! user that owns them, and, when several app instances share the store, the rate-limit
 //! buckets and leases they agree on. [`MemoryStore`] is the embedded default; with the `redis`
 //! feature, [`RedisStore`] keeps the same data in Redis or Redis Cluster.
 //!
 //! # Implementing a store
 //!
-//! A store is a type that implements three traits, each about one concern:
+//! A store is a type that implements four traits, each about one concern:
 //!
 //! - [`UserStore`]: users and sessions. `insert_user` and `upgrade_user` are conditional
 //!   (insert only if absent, upgrade only if still anonymous) and must be atomic, since two
 //!   requests of one visitor race; `delete_session` says whether *this* call removed the
 //!   session, which is what makes a single-use token single use.
+//! - [`IdentityStore`]: which user holds each `(collection, provider, subject)`; attaching is
+//!   conditional (one holder per identity) and must be atomic.
 //! - [`OwnershipStore`]: claims, lookups and `transfer`, which moves everything a guest owns
 //!   to an account atomically and idempotently.
-//! - [`Store`]: ties the two together and says whether the store coordinates app instances.
+//! - [`Store`]: ties them together and says whether the store coordinates app instances.
 //!   Its one method has a default: a store that one process uses can leave it out, and the
 //!   layer counts rate limits and holds leases in memory. A store shared by several processes
 //!   returns a [`Coordination`] so that their limits and leases are shared too.
@@ -31,8 +34,8 @@
 //! ```
 //! use async_trait::async_trait;
 //! use tower_anonymous_auth::store::{
-//!     ClaimOutcome, OwnershipStore, SessionRecord, Store, StoreError, TransferReport,
-//!     UserRecord, UserStore,
+//!     ClaimOutcome, IdentityRecord, IdentityStore, OwnershipStore, SessionRecord, Store,
+//!     StoreError, TransferReport, UserRecord, UserStore,
 //! };
 //! use tower_anonymous_auth::MemoryStore;
 //!
@@ -94,6 +97,22 @@
 //!     }
 //! }
 //!
+//! #[async_trait]
+//! impl IdentityStore for LoggedStore {
+//!     async fn attach_identity(&self, collection: &str, identity: &IdentityRecord, now: u64)
+//!         -> Result<(), StoreError> { self.0.attach_identity(collection, identity, now).await }
+//!     async fn find_identity(&self, collection: &str, provider: &str, subject: &str, now: u64)
+//!         -> Result<Option<IdentityRecord>, StoreError> {
+//!         self.0.find_identity(collection, provider, subject, now).await
+//!     }
+//!     async fn detach_identity(&self, collection: &str, provider: &str, subject: &str,
+//!         user_id: &str) -> Result<bool, StoreError> {
+//!         self.0.detach_identity(collection, provider, subject, user_id).await
+//!     }
+//!     async fn identities_of(&self, user_id: &str, now: u64)
+//!         -> Result<Vec<IdentityRecord>, StoreError> { self.0.identities_of(user_id, now).await }
+//! }
+//!
 //! // One process uses this store: rate limits and leases stay in the layer's memory.
 //! impl Store for LoggedStore {}
 //!
@@ -119,6 +138,7 @@
 mod coordination;
 mod error;
 pub(crate) mod fast_path;
+mod identity_store;
 mod memory;
 mod ownership_store;
 mod rate_buckets;
@@ -131,9 +151,10 @@ pub use crate::rate_limit::RateDecision;
 pub use coordination::Coordination;
 pub(crate) use coordination::{Coordinator, LocalCoordination};
 pub use error::StoreError;
+pub use identity_store::IdentityStore;
 pub use memory::MemoryStore;
 pub use ownership_store::OwnershipStore;
-pub use records::{ClaimOutcome, SessionRecord, TransferReport, User, UserRecord};
+pub use records::{ClaimOutcome, IdentityRecord, SessionRecord, TransferReport, User, UserRecord};
 pub use user_store::UserStore;
 
 #[cfg(feature = "redis")]
@@ -142,7 +163,8 @@ pub use self::redis::{RedisStore, RedisStoreConfig, SweepReport};
 
 use std::any::Any;
 
-/// A complete store: users and sessions ([`UserStore`]), ownership ([`OwnershipStore`]), and
+/// A complete store: users and sessions ([`UserStore`]), ownership ([`OwnershipStore`]),
+/// sign-in identities ([`IdentityStore`]), and
 /// whether app instances coordinate through it. See the [module docs](self) for how to write
 /// one.
 ///
@@ -156,7 +178,7 @@ use std::any::Any;
 /// }
 /// let _ = layer_for(MemoryStore::new());
 /// ```
-pub trait Store: UserStore + OwnershipStore + Any {
+pub trait Store: UserStore + OwnershipStore + IdentityStore + Any {
     /// Where rate limits and leases are kept when several app instances share this store, so
     /// that a client's limits count across all of them and two instances never link one guest
     /// at once. `None` (the default): the layer keeps them in its own memory, which is right

@@ -267,3 +267,62 @@ pub struct TransferReport {
     /// Resources whose owner this call changed. A retry of a finished transfer reports 0.
     pub moved: usize,
 }
+
+/// A sign-in identity held by a user: see [`IdentityStore`](super::IdentityStore).
+///
+/// ```
+/// use tower_anonymous_auth::store::IdentityRecord;
+/// let github = IdentityRecord::new("github", "583231", "ann", 0).with_email(Some("ann@example.com".into()));
+/// assert_eq!(github.email.as_deref(), Some("ann@example.com"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IdentityRecord {
+    /// Who verified the identity: `"github"`, `"google"`, an issuer URL; chosen by the app.
+    pub provider: String,
+    /// The provider's stable id for the person (`sub` in OpenID Connect).
+    pub subject: String,
+    /// The user holding it.
+    pub user_id: String,
+    /// The email the provider gave when it was attached, verified or not (shown to the user,
+    /// never used to find an account).
+    pub email: Option<String>,
+    /// When it was attached (ms since the epoch).
+    pub linked_at: u64,
+}
+
+impl IdentityRecord {
+    /// An identity without an email.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::store::IdentityRecord;
+    /// let passkey = IdentityRecord::new("passkey", "credential-id", "ann", 5);
+    /// assert_eq!(passkey.linked_at, 5);
+    /// ```
+    pub fn new(
+        provider: impl Into<String>,
+        subject: impl Into<String>,
+        user_id: impl Into<String>,
+        linked_at: u64,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            subject: subject.into(),
+            user_id: user_id.into(),
+            email: None,
+            linked_at,
+        }
+    }
+
+    /// The same identity with `email`.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::store::IdentityRecord;
+    /// let record = IdentityRecord::new("google", "1", "ann", 0).with_email(None);
+    /// assert!(record.email.is_none());
+    /// ```
+    pub fn with_email(mut self, email: Option<String>) -> Self {
+        self.email = email;
+        self
+    }
+}

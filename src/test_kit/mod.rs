@@ -26,9 +26,10 @@
 //! ```
 //!
 //! The cases are also plain functions, grouped by trait, for a store that wants to run only
-//! some of them: [`users`], [`ownership`] and [`coordination`].
+//! some of them: [`users`], [`identities`], [`ownership`] and [`coordination`].
 
 pub mod coordination;
+pub mod identities;
 pub mod ownership;
 pub mod users;
 
@@ -110,6 +111,10 @@ macro_rules! store_suite {
             users::insert_refuses_an_id_in_use,
             users::upgrade_is_refused_for_a_registered_user,
             users::delete_session_reports_whether_it_removed_one,
+            identities::identities_attach_find_and_detach,
+            identities::identities_are_per_collection,
+            identities::identities_of_gone_users_are_free,
+            identities::concurrent_attaches_give_one_holder,
             ownership::claim_release_and_lookups,
             ownership::transfer_moves_everything_once,
             ownership::concurrent_transfers_move_each_resource_once,

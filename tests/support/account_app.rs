@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, AuthError, AuthHandle, LinkEvent, LinkKind,
+    AnonymousAuthConfig, AnonymousAuthLayer, AuthError, AuthHandle, Identity, LinkEvent, LinkKind,
     MintPolicy, Registration, Store,
 };
 
@@ -37,6 +37,8 @@ pub struct AppOptions {
     /// Serve with the peer address and trust `X-Forwarded-For` from loopback, so a test
     /// chooses each request's client IP with that header.
     pub client_addresses: bool,
+    /// Turn on `link_identities_by_verified_email`.
+    pub link_by_verified_email: bool,
     /// Keep the default password-attempt limits (otherwise off: the timing test alone signs
     /// in to one email more often than a person would).
     pub password_limits: bool,
@@ -135,6 +137,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
             MintPolicy::Always
         })
         .disable_delete_anonymous_user(options.disable_delete_anonymous_user)
+        .link_identities_by_verified_email(options.link_by_verified_email)
         .on_link_account(move |event: LinkEvent| {
             let events = hook_events.clone();
             let failures_left = failures_left.clone();
@@ -160,6 +163,10 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/sign-in", post(sign_in))
         .route("/sign-in-token", post(sign_in_token))
         .route("/sign-out", post(sign_out))
+        .route("/sign-in-identity", post(sign_in_identity))
+        .route("/link-identity", post(link_identity))
+        .route("/unlink-identity", post(unlink_identity))
+        .route("/identities", get(identities))
         .route("/claim/{resource}", post(claim))
         .route("/claim-later/{resource}", post(claim_later))
         .route("/resources", get(resources))
@@ -256,4 +263,72 @@ async fn claim_later(
 
 async fn resources(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
     Ok(Json(json!(handle.resources().await?)))
+}
+
+/// The JSON body of the identity routes: what a provider callback would have verified.
+#[derive(Deserialize)]
+pub struct IdentityBody {
+    provider: String,
+    subject: String,
+    email: Option<String>,
+    #[serde(default)]
+    verified: bool,
+    name: Option<String>,
+}
+
+impl IdentityBody {
+    fn identity(self) -> Identity {
+        let mut identity = Identity::new(self.provider, self.subject);
+        if let Some(email) = self.email {
+            identity = identity.email(email, self.verified);
+        }
+        if let Some(name) = self.name {
+            identity = identity.name(name);
+        }
+        identity
+    }
+}
+
+/// `POST /sign-in-identity`: as an OpenID Connect callback would, once it checked the token.
+async fn sign_in_identity(
+    handle: AuthHandle,
+    Json(body): Json<IdentityBody>,
+) -> Result<Json<Value>, AuthError> {
+    let auth = handle.sign_in_with_identity(body.identity()).await?;
+    Ok(Json(auth_json(&auth)))
+}
+
+async fn link_identity(
+    handle: AuthHandle,
+    Json(body): Json<IdentityBody>,
+) -> Result<Json<Value>, AuthError> {
+    let record = handle.link_identity(body.identity()).await?;
+    Ok(Json(
+        json!({ "provider": record.provider, "user_id": record.user_id }),
+    ))
+}
+
+async fn unlink_identity(
+    handle: AuthHandle,
+    Json(body): Json<IdentityBody>,
+) -> Result<Json<Value>, AuthError> {
+    let removed = handle
+        .unlink_identity(&body.provider, &body.subject)
+        .await?;
+    Ok(Json(json!({ "removed": removed })))
+}
+
+async fn identities(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
+    let held = handle.identities().await?;
+    let held: Vec<Value> = held
+        .iter()
+        .map(|identity| {
+            json!({
+                "provider": identity.provider,
+                "subject": identity.subject,
+                "email": identity.email,
+            })
+        })
+        .collect();
+    Ok(Json(json!(held)))
 }

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use tower_anonymous_auth::store::{
-    ClaimOutcome, Coordination, OwnershipStore, RedisStore, SessionRecord, Store, TransferReport,
-    UserRecord, UserStore,
+    ClaimOutcome, Coordination, IdentityRecord, IdentityStore, OwnershipStore, RedisStore,
+    SessionRecord, Store, TransferReport, UserRecord, UserStore,
 };
 use tower_anonymous_auth::StoreError;
 
@@ -101,6 +101,47 @@ impl OwnershipStore for CleanedUp {
     }
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.0.transfer(from, to).await
+    }
+}
+
+#[async_trait]
+impl IdentityStore for CleanedUp {
+    async fn attach_identity(
+        &self,
+        collection: &str,
+        identity: &IdentityRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.0.attach_identity(collection, identity, now).await
+    }
+    async fn find_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        self.0
+            .find_identity(collection, provider, subject, now)
+            .await
+    }
+    async fn detach_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .detach_identity(collection, provider, subject, user_id)
+            .await
+    }
+    async fn identities_of(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<IdentityRecord>, StoreError> {
+        self.0.identities_of(user_id, now).await
     }
 }
 

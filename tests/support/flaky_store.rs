@@ -1,10 +1,11 @@
-//! A test store: MemoryStore behind counters of reads and writes and an outage switch.
+//! A test store: MemoryStore behind counters of reads and writes, an outage switch, and a
+//! delay on upgrades.
 
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tower_anonymous_auth::store::{
-    ClaimOutcome, Coordination, OwnershipStore, RateDecision, SessionRecord, Store, TransferReport,
-    UserRecord, UserStore,
+    ClaimOutcome, Coordination, IdentityRecord, IdentityStore, OwnershipStore, RateDecision,
+    SessionRecord, Store, TransferReport, UserRecord, UserStore,
 };
 use tower_anonymous_auth::{MemoryStore, RateLimit, StoreError};
 
@@ -16,6 +17,9 @@ pub struct FlakyStore {
     pub down: AtomicBool,
     pub reads: AtomicUsize,
     pub writes: AtomicUsize,
+    /// Each `upgrade_user` waits this many ms first (to widen the window between a sign-in's
+    /// steps).
+    pub upgrade_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl FlakyStore {
@@ -70,6 +74,8 @@ impl UserStore for FlakyStore {
         now: u64,
     ) -> Result<UserRecord, StoreError> {
         self.write()?;
+        let delay = self.upgrade_delay_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         self.inner
             .upgrade_user(id, email, name, password_hash, now)
             .await
@@ -160,6 +166,51 @@ impl Coordination for FlakyStore {
             .unwrap()
             .release_lease(key, holder)
             .await
+    }
+}
+
+#[async_trait]
+impl IdentityStore for FlakyStore {
+    async fn attach_identity(
+        &self,
+        collection: &str,
+        identity: &IdentityRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.attach_identity(collection, identity, now).await
+    }
+    async fn find_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        self.read()?;
+        self.inner
+            .find_identity(collection, provider, subject, now)
+            .await
+    }
+    async fn detach_identity(
+        &self,
+        collection: &str,
+        provider: &str,
+        subject: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner
+            .detach_identity(collection, provider, subject, user_id)
+            .await
+    }
+    async fn identities_of(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<IdentityRecord>, StoreError> {
+        self.read()?;
+        self.inner.identities_of(user_id, now).await
     }
 }
 

@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod client;
 pub mod flaky_store;
 pub mod http_client;
+pub mod identity_cases;
 pub mod logs;
 pub mod ownership;
 #[cfg(feature = "redis")]

@@ -4,9 +4,10 @@
 //!
 //! | key                     | type   | holds                                              |
 //! |-------------------------|--------|----------------------------------------------------|
-//! | `P{u:ID}`               | hash   | user fields `c e n a t x p` (`n`, `p` left out at their defaults) + one `s:SID` per session |
+//! | `P{u:ID}`               | hash   | user fields `c e n a t x p` (`n`, `p` left out at their defaults) + one `s:SID` per session + one `i:LEN:PROVIDER:SUBJECT` per identity |
 //! | `P{s:SID}`              | hash   | session fields `u t x` (only sessions not embedded) |
 //! | `P{e:LEN:COLL:EMAIL}`   | string | id of the user holding that email in that collection |
+//! | `P{i:LEN:COLL:LEN:PROVIDER:SUBJECT}` | string | id of the user holding that identity (the hint; the user's `i:` field is the truth) |
 //! | `P{r:RESOURCE}`         | string | owner of the resource (the single source of truth) |
 //! | `P{o:OWNER}`            | set    | resources listed under the owner                   |
 //! | `P{l:BUCKET}`           | string | GCRA arrival time of a mint rate-limit bucket      |
@@ -88,6 +89,15 @@ impl Keys {
             "{}{{e:{}:{collection}:{email}}}",
             self.prefix,
             collection.len()
+        )
+    }
+
+    pub(crate) fn identity(&self, collection: &str, provider: &str, subject: &str) -> String {
+        format!(
+            "{}{{i:{}:{collection}:{}:{provider}:{subject}}}",
+            self.prefix,
+            collection.len(),
+            provider.len()
         )
     }
 

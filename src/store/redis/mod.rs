@@ -25,6 +25,7 @@
 mod codec;
 mod conn;
 mod emails;
+mod identities;
 mod keys;
 mod lease;
 mod ownership;

@@ -72,7 +72,7 @@ return 1
     )
 });
 
-/// `KEYS[1]` email key. Points it at user `ARGV[1]` when it is free, already ours, or held by
+/// `KEYS[1]` email or identity index key. Points it at user `ARGV[1]` when it is free, already ours, or held by
 /// `ARGV[2]` (a holder the caller found dead). TTL `ARGV[3]` ms, `0` for none.
 /// Returns nil on success, the current holder otherwise.
 pub(crate) static EMAIL_CLAIM: LazyLock<Script> = LazyLock::new(|| {
@@ -86,6 +86,17 @@ else
   redis.call('SET', KEYS[1], ARGV[1])
 end
 return false
+",
+    )
+});
+
+/// `KEYS[1]` hash: sets field `ARGV[1]` to `ARGV[2]` when the hash exists. Returns 1 when set.
+pub(crate) static HASH_SET_IF_EXISTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
 ",
     )
 });

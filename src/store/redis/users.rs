@@ -305,6 +305,7 @@ impl RedisStore {
         if let (Some(collection), Some(email)) = (all.get("c"), all.get("e")) {
             self.release_email(collection, &full_email(id, email.clone()), id)
                 .await?;
+            self.release_identities(collection, id, all.keys()).await?;
         }
         self.delete_keys(vec![key]).await?;
         Ok(())

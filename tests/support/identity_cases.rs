@@ -1,0 +1,398 @@
+//! Signing in with identities verified elsewhere (OpenID Connect, OAuth, passkeys), over real
+//! HTTP, for any `Store`. `identity_suite!` turns each case into a `#[tokio::test]` for a
+//! store factory, as `account_suite!` does.
+
+use super::account_app::{now_ms, spawn_app, AppOptions, TestApp};
+use super::http_client::{TestClient, TestResponse};
+use hyper::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_anonymous_auth::store::IdentityRecord;
+use tower_anonymous_auth::{LinkKind, Store};
+
+const ISSUER: &str = "https://id.example.com";
+
+async fn sign_in_with(
+    client: &TestClient,
+    subject: &str,
+    email: Option<(&str, bool)>,
+) -> TestResponse {
+    let mut body = json!({ "provider": ISSUER, "subject": subject });
+    if let Some((email, verified)) = email {
+        body["email"] = email.into();
+        body["verified"] = verified.into();
+    }
+    client.post("/sign-in-identity", body).await
+}
+
+fn ok(response: &TestResponse) -> &Value {
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
+    &response.json
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+fn assert_error(response: &TestResponse, status: StatusCode, code: &str) {
+    assert_eq!(response.status, status, "{:?}", response.json);
+    assert_eq!(response.json["code"], code, "{:?}", response.json);
+}
+
+/// A fresh browser as a guest that owns `resource`; returns it and the guest's id.
+async fn guest_with(app: &TestApp, resource: &str) -> (TestClient, String) {
+    let client = app.client.fresh();
+    let claimed = client
+        .post(&format!("/claim/{resource}"), Value::Null)
+        .await;
+    assert_eq!(ok(&claimed)["owned"], true);
+    let me = client.get("/me").await.json;
+    assert_eq!(me["is_anonymous"], true);
+    (client, id(&me))
+}
+
+async fn resources(client: &TestClient) -> Value {
+    let mut owned = client.get("/resources").await.json;
+    if let Some(list) = owned.as_array_mut() {
+        list.sort_by_key(|value| value.as_str().unwrap_or_default().to_owned());
+    }
+    owned
+}
+
+/// A guest signing in with an identity nobody has is upgraded in place: same id, now
+/// registered, its verified email the account's, its cart kept, its old cookie dead, the hook
+/// told (`LinkKind::Identity`, one user). An unverified email does not become the account's.
+pub async fn a_first_identity_sign_in_upgrades_the_guest(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (client, guest_id) = guest_with(&app, "cart:1").await;
+    let old = client.fork();
+    let response = sign_in_with(&client, "ann", Some(("Ann@Example.com", true))).await;
+    let body = ok(&response);
+    assert_eq!(id(body), guest_id, "upgraded in place");
+    assert_eq!(body["is_anonymous"], false);
+    assert_eq!(body["email"], "ann@example.com");
+    assert_eq!(resources(&client).await, json!(["cart:1"]));
+    assert_ne!(
+        id(&old.get("/me").await.json),
+        guest_id,
+        "the guest's cookie is dead"
+    );
+    let events = app.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, LinkKind::Identity);
+    assert_eq!(events[0].anonymous.id, guest_id);
+    assert_eq!(events[0].account.id, guest_id);
+    let held = app
+        .store
+        .find_identity("users", ISSUER, "ann", now_ms())
+        .await;
+    assert_eq!(held.unwrap().map(|held| held.user_id), Some(guest_id));
+
+    let (unverified, bob_id) = guest_with(&app, "cart:2").await;
+    let response = sign_in_with(&unverified, "bob", Some(("bob@example.com", false))).await;
+    let body = ok(&response);
+    assert_eq!(id(body), bob_id);
+    assert_eq!(body["is_anonymous"], false);
+    assert_ne!(
+        body["email"], "bob@example.com",
+        "an unverified email is not the account's"
+    );
+    let listed = unverified.get("/identities").await.json;
+    assert_eq!(
+        listed[0]["email"], "bob@example.com",
+        "it is kept with the identity"
+    );
+}
+
+/// Signing in again with an identity, as another guest, links that guest into the account
+/// exactly as a password sign-in does: both carts end up the account's, the guest is gone.
+pub async fn an_identity_sign_in_links_a_guest_into_its_account(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let (first, account_id) = guest_with(&app, "cart:1").await;
+    ok(&sign_in_with(&first, "ann", Some(("ann@example.com", true))).await);
+    ok(&first.post("/sign-out", Value::Null).await);
+    let (second, guest_id) = guest_with(&app, "cart:2").await;
+    let response = sign_in_with(&second, "ann", Some(("ann@example.com", true))).await;
+    assert_eq!(id(ok(&response)), account_id);
+    assert_eq!(resources(&second).await, json!(["cart:1", "cart:2"]));
+    assert_eq!(app.store.get_user(&guest_id, now_ms()).await.unwrap(), None);
+    let links = app.links();
+    assert_eq!(links.len(), 2, "the upgrade and the link");
+    assert_eq!(links[1].kind, LinkKind::Identity);
+    assert_eq!(links[1].anonymous.id, guest_id);
+    assert_eq!(links[1].account.id, account_id);
+}
+
+/// Without a guest (on-demand minting), an identity nobody has makes a new account, and the
+/// same identity signs in to it again from another browser.
+pub async fn an_identity_sign_in_without_a_guest_makes_an_account(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        on_demand: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let first = app.client.fresh();
+    assert_eq!(first.get("/me").await.json, Value::Null, "no guest");
+    let created = sign_in_with(&first, "ann", Some(("ann@example.com", true))).await;
+    let account_id = id(ok(&created));
+    assert_eq!(created.json["is_anonymous"], false);
+    let record = app
+        .store
+        .get_user(&account_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.expires_at, None, "an account never expires");
+    let again = sign_in_with(&app.client.fresh(), "ann", None).await;
+    assert_eq!(id(ok(&again)), account_id);
+    assert!(app.events().is_empty(), "no guest, nothing to link");
+}
+
+/// Many browsers signing in at once with the same new identity, each as its own guest, make
+/// one account: every one of them ends up signed in to it, with every cart.
+pub async fn concurrent_first_sign_ins_make_one_account(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        hook_delay: Duration::from_millis(30),
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let mut guests = Vec::new();
+    for i in 0..6 {
+        guests.push(guest_with(&app, &format!("cart:{i}")).await.0);
+    }
+    let sign_ins = guests
+        .iter()
+        .map(|client| sign_in_with(client, "ann", Some(("ann@example.com", true))));
+    let responses = futures::future::join_all(sign_ins).await;
+    let ids: std::collections::BTreeSet<String> =
+        responses.iter().map(|response| id(ok(response))).collect();
+    assert_eq!(ids.len(), 1, "one account: {ids:?}");
+    let account_id = ids.into_iter().next().unwrap();
+    let held = app
+        .store
+        .find_identity("users", ISSUER, "ann", now_ms())
+        .await;
+    assert_eq!(
+        held.unwrap().map(|held| held.user_id),
+        Some(account_id.clone())
+    );
+    let expected: Vec<String> = (0..6).map(|i| format!("cart:{i}")).collect();
+    assert_eq!(resources(&guests[0]).await, json!(expected));
+}
+
+/// An identity is never joined to an account because their emails match: whether the email
+/// is verified or not, the sign-in is refused with `IDENTITY_EMAIL_IN_USE` and the guest is
+/// left as it was. With `link_identities_by_verified_email`, a verified email signs in to
+/// the account (which then holds the identity); an unverified one is still refused.
+pub async fn matching_emails_never_join_accounts_unless_verified_and_opted_in(
+    store: Arc<dyn Store>,
+) {
+    for opted_in in [false, true] {
+        let options = AppOptions {
+            link_by_verified_email: opted_in,
+            ..AppOptions::default()
+        };
+        let app = spawn_app(store.clone(), options).await;
+        let email = format!("ann-{opted_in}@example.com");
+        let owner = app.client.fresh();
+        let registered = owner
+            .post(
+                "/register",
+                json!({ "email": email, "password": "correct horse" }),
+            )
+            .await;
+        let account_id = id(ok(&registered));
+        let (client, guest_id) = guest_with(&app, &format!("cart:{opted_in}")).await;
+        let subject = format!("attacker-{opted_in}");
+        let unverified = sign_in_with(&client, &subject, Some((&email, false))).await;
+        assert_error(&unverified, StatusCode::CONFLICT, "IDENTITY_EMAIL_IN_USE");
+        let message = unverified.json["message"].as_str().unwrap();
+        assert!(message.contains("sign in to it another way"), "{message}");
+        let verified = sign_in_with(&client, &subject, Some((&email, true))).await;
+        let me = client.get("/me").await.json;
+        if opted_in {
+            assert_eq!(id(ok(&verified)), account_id);
+            let held = app
+                .store
+                .find_identity("users", ISSUER, &subject, now_ms())
+                .await;
+            assert_eq!(held.unwrap().map(|held| held.user_id), Some(account_id));
+        } else {
+            assert_error(&verified, StatusCode::CONFLICT, "IDENTITY_EMAIL_IN_USE");
+            assert_eq!(id(&me), guest_id, "the guest is left as it was");
+            assert_eq!(me["is_anonymous"], true);
+            assert_eq!(
+                resources(&client).await,
+                json!([format!("cart:{opted_in}")])
+            );
+            let held = app
+                .store
+                .find_identity("users", ISSUER, &subject, now_ms())
+                .await;
+            assert_eq!(held.unwrap(), None);
+        }
+    }
+}
+
+/// A registered user links identities, lists them and unlinks them; another account's
+/// identity is refused (`IDENTITY_TAKEN`), and so is unlinking the last way to sign in
+/// (`LAST_SIGN_IN_METHOD`). Guests cannot link; bad identities are refused.
+pub async fn identities_are_linked_listed_and_unlinked(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let ann = app.client.fresh();
+    let registered = ann
+        .post(
+            "/register",
+            json!({ "email": "ann@example.com", "password": "correct horse" }),
+        )
+        .await;
+    let ann_id = id(ok(&registered));
+    let github =
+        json!({ "provider": "github", "subject": "583231", "email": "ann@github.example" });
+    assert_eq!(
+        ok(&ann.post("/link-identity", github.clone()).await)["user_id"],
+        ann_id
+    );
+    let listed = ann.get("/identities").await.json;
+    assert_eq!(
+        listed,
+        json!([{ "provider": "github", "subject": "583231", "email": "ann@github.example" }])
+    );
+    let via_github = app
+        .client
+        .fresh()
+        .post("/sign-in-identity", github.clone())
+        .await;
+    assert_eq!(
+        id(ok(&via_github)),
+        ann_id,
+        "the linked identity signs in to the account"
+    );
+
+    let (bob, _) = guest_with(&app, "cart:bob").await;
+    assert_error(
+        &bob.post("/link-identity", github.clone()).await,
+        StatusCode::FORBIDDEN,
+        "REGISTERED_USER_REQUIRED",
+    );
+    let bob_id = id(ok(&sign_in_with(&bob, "bob", None).await));
+    assert_error(
+        &bob.post("/link-identity", github.clone()).await,
+        StatusCode::CONFLICT,
+        "IDENTITY_TAKEN",
+    );
+    assert_error(
+        &bob.post(
+            "/unlink-identity",
+            json!({ "provider": ISSUER, "subject": "bob" }),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "LAST_SIGN_IN_METHOD",
+    );
+    let passkey = json!({ "provider": "passkey", "subject": "credential-1" });
+    ok(&bob.post("/link-identity", passkey.clone()).await);
+    let removed = bob
+        .post(
+            "/unlink-identity",
+            json!({ "provider": ISSUER, "subject": "bob" }),
+        )
+        .await;
+    assert_eq!(ok(&removed)["removed"], true);
+    let left = app.store.identities_of(&bob_id, now_ms()).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].provider, "passkey");
+
+    // Ann has a password: her only identity can go.
+    let removed = ann.post("/unlink-identity", github.clone()).await;
+    assert_eq!(ok(&removed)["removed"], true);
+    let again = ann.post("/unlink-identity", github).await;
+    assert_eq!(ok(&again)["removed"], false);
+    for bad in [
+        json!({ "provider": "", "subject": "1" }),
+        json!({ "provider": "github", "subject": "" }),
+        json!({ "provider": "github", "subject": "x".repeat(256) }),
+        json!({ "provider": "git\u{0}hub", "subject": "1" }),
+    ] {
+        assert_error(
+            &app.client.fresh().post("/sign-in-identity", bad).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_IDENTITY",
+        );
+    }
+}
+
+/// A first sign-in that died between attaching the identity and upgrading its guest leaves
+/// the identity on an anonymous user. That guest signing in again finishes its upgrade;
+/// another browser signing in takes the identity over, and the stranded guest stays a guest.
+pub async fn an_interrupted_first_sign_in_is_finished_or_undone(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    for (subject, finished_by_itself) in [("ann", true), ("bob", false)] {
+        let (stranded, stranded_id) = guest_with(&app, &format!("cart:{subject}-1")).await;
+        let interrupted = IdentityRecord::new(ISSUER, subject, stranded_id.clone(), now_ms());
+        app.store
+            .attach_identity("users", &interrupted, now_ms())
+            .await
+            .unwrap();
+        let (client, expected) = if finished_by_itself {
+            (stranded.clone(), stranded_id.clone())
+        } else {
+            guest_with(&app, &format!("cart:{subject}-2")).await
+        };
+        let response = sign_in_with(&client, subject, None).await;
+        assert_eq!(id(ok(&response)), expected, "{subject}");
+        assert_eq!(response.json["is_anonymous"], false);
+        let held = app
+            .store
+            .find_identity("users", ISSUER, subject, now_ms())
+            .await;
+        assert_eq!(held.unwrap().map(|held| held.user_id), Some(expected));
+        if !finished_by_itself {
+            let me = stranded.get("/me").await.json;
+            assert_eq!(id(&me), stranded_id);
+            assert_eq!(
+                me["is_anonymous"], true,
+                "the stranded guest is still a guest"
+            );
+        }
+    }
+}
+
+/// [`concurrent_first_sign_ins_make_one_account`] with the window between attaching the
+/// identity and upgrading the guest held open for 200 ms: the sign-ins that lose the race
+/// wait for the winner's guest lock instead of taking the identity from it.
+pub async fn concurrent_first_sign_ins_wait_for_a_slow_upgrade() {
+    let store = Arc::new(super::flaky_store::FlakyStore::default());
+    store
+        .upgrade_delay_ms
+        .store(200, std::sync::atomic::Ordering::SeqCst);
+    concurrent_first_sign_ins_make_one_account(store).await;
+}
+
+#[macro_export]
+macro_rules! identity_suite {
+    ($make:expr) => {
+        $crate::identity_suite!(@cases $make;
+            a_first_identity_sign_in_upgrades_the_guest,
+            an_identity_sign_in_links_a_guest_into_its_account,
+            an_identity_sign_in_without_a_guest_makes_an_account,
+            concurrent_first_sign_ins_make_one_account,
+            matching_emails_never_join_accounts_unless_verified_and_opted_in,
+            identities_are_linked_listed_and_unlinked,
+            an_interrupted_first_sign_in_is_finished_or_undone,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        mod identities {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let store: std::sync::Arc<dyn tower_anonymous_auth::Store> = $make.await;
+                    $crate::support::identity_cases::$case(store).await;
+                }
+            )*
+        }
+    };
+}
