@@ -66,8 +66,9 @@ pub enum AuthError {
         "an account with this email exists already: sign in to it another way, then link this          sign-in from that account"
     )]
     IdentityEmailInUse,
-    /// The identity has an empty or oversized provider or subject.
-    #[error("invalid identity: provider and subject must be 1 to 255 bytes")]
+    /// An identity's provider or subject, or an app account's id, is empty, longer than 255
+    /// bytes or has control characters.
+    #[error("invalid identity: a provider, subject or account id must be 1 to 255 bytes, without control characters")]
     InvalidIdentity,
     /// Unlinking would leave the account without a way to sign in (no password, no other
     /// identity).

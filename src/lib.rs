@@ -117,6 +117,7 @@ pub mod test_kit;
 mod token;
 mod util;
 
+pub use accounts::app_account::AppAccount;
 pub use accounts::identity::Identity;
 pub use accounts::Registration;
 pub use config::{

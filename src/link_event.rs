@@ -27,10 +27,13 @@ pub enum LinkKind {
     /// passkey): to the account holding it, or, for an identity nobody has, upgraded in place
     /// like [`Register`](Self::Register) (`anonymous.id == account.id`).
     Identity,
+    /// The guest signed in as a user of the app's own login
+    /// ([`AuthHandle::sign_in_as`](crate::AuthHandle::sign_in_as)).
+    AppAccount,
 }
 
 impl LinkKind {
-    /// A short lowercase name: `"register"`, `"sign_in"`, `"token"` or `"identity"`.
+    /// A short lowercase name: `"register"`, `"sign_in"`, `"token"`, `"identity"` or `"app_account"`.
     ///
     /// ```
     /// assert_eq!(tower_anonymous_auth::LinkKind::SignIn.as_str(), "sign_in");
@@ -41,6 +44,7 @@ impl LinkKind {
             Self::SignIn => "sign_in",
             Self::Token => "token",
             Self::Identity => "identity",
+            Self::AppAccount => "app_account",
         }
     }
 }

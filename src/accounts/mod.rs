@@ -2,6 +2,7 @@
 //! does to the current user (upgrade in place, link, switch). [`AuthHandle`](crate::AuthHandle)
 //! exposes them; every one of them rotates the session (new id and token, old one revoked).
 
+pub(crate) mod app_account;
 pub(crate) mod identity;
 pub(crate) mod link;
 

@@ -68,7 +68,7 @@ impl AuthHandle {
     }
 
     /// Refuses a privilege change asked for by another site (see `csrf_guard`).
-    fn same_origin_only(&self) -> Result<(), AuthError> {
+    pub(super) fn same_origin_only(&self) -> Result<(), AuthError> {
         if self.inner.site.foreign && self.engine().config.csrf_guard {
             tracing::info!("privilege change refused: the request came from another site");
             return Err(AuthError::CrossSiteRequest);

@@ -1,6 +1,8 @@
-//! [`AuthHandle`]'s identity methods: signing in with an identity verified elsewhere, and
-//! managing the identities of an account (see [`crate::accounts::identity`]).
+//! [`AuthHandle`]'s methods for users verified elsewhere: signing in with an identity (see
+//! [`crate::accounts::identity`]) or as a user of the app's own login, and managing the
+//! identities of an account.
 
+use crate::accounts::app_account::{self, AppAccount};
 use crate::accounts::identity::{self, Identity};
 use crate::error::AuthError;
 use crate::service::handle::AuthHandle;
@@ -95,5 +97,34 @@ impl AuthHandle {
     /// ```
     pub async fn identities(&self) -> Result<Vec<IdentityRecord>, AuthError> {
         identity::identities(self.engine(), self.auth().as_ref()).await
+    }
+
+    /// Signs in as a user the app's own login verified (axum-login's `login`, the app's users
+    /// table): this crate's record of the user takes the app's id (made on first use,
+    /// registered, without a password), and the caller signs in to it as by
+    /// [`sign_in_with_password`](Self::sign_in_with_password): a guest is linked into it
+    /// (`on_link_account` with [`LinkKind::AppAccount`](crate::LinkKind::AppAccount), its
+    /// resources move, it is deleted). A new session and cookie are issued. Like the password
+    /// methods it refuses requests from other sites (`CROSS_SITE_REQUEST`).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::{AppAccount, AuthError, AuthHandle};
+    ///
+    /// // After the app's own password check passed for its user 42.
+    /// async fn logged_in(handle: AuthHandle) -> Result<(), AuthError> {
+    ///     let auth = handle.sign_in_as(AppAccount::new("42", "ann@example.com")).await?;
+    ///     assert_eq!(auth.user().id, "42");
+    ///     Ok(())
+    /// }
+    /// # let _ = logged_in;
+    /// ```
+    pub async fn sign_in_as(&self, account: AppAccount) -> Result<Auth, AuthError> {
+        self.same_origin_only()?;
+        let current = self.auth();
+        let auth =
+            app_account::sign_in_as(self.engine(), current.as_ref(), &account, self.set_cookie())
+                .await?;
+        self.set_current(Some(auth.clone()));
+        Ok(auth)
     }
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, AuthError, AuthHandle, Identity, LinkEvent, LinkKind,
-    MintPolicy, Registration, Store,
+    AnonymousAuthConfig, AnonymousAuthLayer, AppAccount, AuthError, AuthHandle, Identity,
+    LinkEvent, LinkKind, MintPolicy, Registration, Store,
 };
 
 /// How to configure the app under test.
@@ -167,6 +167,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/link-identity", post(link_identity))
         .route("/unlink-identity", post(unlink_identity))
         .route("/identities", get(identities))
+        .route("/sign-in-as", post(sign_in_as))
         .route("/claim/{resource}", post(claim))
         .route("/claim-later/{resource}", post(claim_later))
         .route("/resources", get(resources))
@@ -331,4 +332,21 @@ async fn identities(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
         })
         .collect();
     Ok(Json(json!(held)))
+}
+
+#[derive(Deserialize)]
+struct AppAccountBody {
+    id: String,
+    email: String,
+}
+
+/// `POST /sign-in-as`: as an app's own login would, once its password check passed.
+async fn sign_in_as(
+    handle: AuthHandle,
+    Json(body): Json<AppAccountBody>,
+) -> Result<Json<Value>, AuthError> {
+    let auth = handle
+        .sign_in_as(AppAccount::new(body.id, body.email))
+        .await?;
+    Ok(Json(auth_json(&auth)))
 }

@@ -359,6 +359,82 @@ pub async fn an_interrupted_first_sign_in_is_finished_or_undone(store: Arc<dyn S
     }
 }
 
+/// A guest signing in as a user of the app's own login is linked into this crate's record of
+/// that user, which has the app's id; a second guest joins the same account, carts merged;
+/// concurrent first sign-ins make one record; a guest's id is never taken over.
+pub async fn app_accounts_take_the_apps_id_and_link_guests(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let app_id = format!("app-{}", now_ms());
+    let body = json!({ "id": app_id, "email": "Ann@Example.com" });
+    let (first, first_guest) = guest_with(&app, "cart:1").await;
+    let response = first.post("/sign-in-as", body.clone()).await;
+    let signed_in = ok(&response);
+    assert_eq!(id(signed_in), app_id);
+    assert_eq!(signed_in["is_anonymous"], false);
+    assert_eq!(signed_in["email"], "ann@example.com");
+    assert_eq!(resources(&first).await, json!(["cart:1"]));
+    assert_eq!(
+        app.store.get_user(&first_guest, now_ms()).await.unwrap(),
+        None
+    );
+    let (second, _) = guest_with(&app, "cart:2").await;
+    assert_eq!(
+        id(ok(&second.post("/sign-in-as", body.clone()).await)),
+        app_id
+    );
+    assert_eq!(resources(&second).await, json!(["cart:1", "cart:2"]));
+    let links = app.links();
+    assert_eq!(links.len(), 2);
+    assert!(links.iter().all(|link| link.kind == LinkKind::AppAccount));
+
+    let racers_id = format!("app-racers-{}", now_ms());
+    let racers: Vec<TestClient> = (0..4).map(|_| app.client.fresh()).collect();
+    let sign_ins = racers.iter().map(|client| {
+        client.post(
+            "/sign-in-as",
+            json!({ "id": racers_id, "email": "racer@example.com" }),
+        )
+    });
+    for response in futures::future::join_all(sign_ins).await {
+        assert_eq!(id(ok(&response)), racers_id);
+    }
+
+    let (_, guest_id) = guest_with(&app, "cart:3").await;
+    let taken = app
+        .client
+        .fresh()
+        .post(
+            "/sign-in-as",
+            json!({ "id": guest_id, "email": "mallory@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        taken.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{:?}",
+        taken.json
+    );
+    let guest = app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(guest.user.is_anonymous, "a guest's id is not taken over");
+    for bad in [
+        json!({ "id": "", "email": "a@b.io" }),
+        json!({ "id": "x", "email": "nope" }),
+    ] {
+        let refused = app.client.fresh().post("/sign-in-as", bad).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{:?}",
+            refused.json
+        );
+    }
+}
+
 /// [`concurrent_first_sign_ins_make_one_account`] with the window between attaching the
 /// identity and upgrading the guest held open for 200 ms: the sign-ins that lose the race
 /// wait for the winner's guest lock instead of taking the identity from it.
@@ -381,6 +457,7 @@ macro_rules! identity_suite {
             matching_emails_never_join_accounts_unless_verified_and_opted_in,
             identities_are_linked_listed_and_unlinked,
             an_interrupted_first_sign_in_is_finished_or_undone,
+            app_accounts_take_the_apps_id_and_link_guests,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
