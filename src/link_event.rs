@@ -4,6 +4,7 @@
 
 use crate::store::User;
 use futures::future::BoxFuture;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// How a guest came to be linked to an account.
@@ -84,6 +85,12 @@ pub struct LinkEvent {
     pub account: User,
     /// How the link came about.
     pub kind: LinkKind,
+    /// For [`LinkKind::Identity`], the identity's provider.
+    pub provider: Option<String>,
+    /// The address of the client that asked, if known.
+    pub client_ip: Option<IpAddr>,
+    /// The `User-Agent` of the request that asked, if any (lossily decoded).
+    pub user_agent: Option<String>,
 }
 
 /// The stored `on_link_account` hook; errors are kept as their display text.

@@ -2,9 +2,11 @@
 //! verified the user, and this crate's record of them takes the app's id.
 
 use super::finish_sign_in;
+use super::link::Cause;
 use crate::engine::{AuthEngine, CookieSlot};
 use crate::error::AuthError;
 use crate::link_event::LinkKind;
+use crate::request::Caller;
 use crate::store::{StoreError, User, UserRecord};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
@@ -69,6 +71,7 @@ pub(crate) async fn sign_in_as(
     current: Option<&Auth>,
     account: &AppAccount,
     set_cookie: &CookieSlot,
+    caller: &Caller,
 ) -> Result<Auth, AuthError> {
     let id = account.id.as_str();
     if id.is_empty() || id.len() > MAX_ID_LEN || id.chars().any(|c| c.is_control()) {
@@ -104,7 +107,8 @@ pub(crate) async fn sign_in_as(
             }
         }
     };
-    finish_sign_in(engine, current, &user, LinkKind::AppAccount, set_cookie).await
+    let cause = Cause::new(LinkKind::AppAccount, caller);
+    finish_sign_in(engine, current, &user, cause, set_cookie).await
 }
 
 /// This crate's record of the app's user `id`, if it has one. A guest with that id, or a

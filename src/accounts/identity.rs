@@ -22,16 +22,17 @@
 //! this one links into it) or is still anonymous (that sign-in died midway, and the identity
 //! is detached from it). So two first sign-ins with one new identity make one account.
 
-use super::{finish_sign_in, link};
+use super::finish_sign_in;
+use super::link::{self, Cause};
 use crate::engine::{AuthEngine, CookieSlot};
 use crate::error::AuthError;
-use crate::link_event::{LinkEvent, LinkKind};
+use crate::link_event::LinkKind;
+use crate::request::Caller;
 use crate::store::{IdentityRecord, StoreError, User, UserRecord};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use crate::util::email::normalize_email;
 use crate::util::ids::{millis, new_id};
-use std::net::IpAddr;
 
 /// The longest provider or subject accepted, in bytes.
 const MAX_PART_LEN: usize = 255;
@@ -149,9 +150,14 @@ pub(crate) async fn sign_in_with_identity(
     current: Option<&Auth>,
     identity: &Identity,
     set_cookie: &CookieSlot,
-    client_ip: Option<IpAddr>,
+    caller: &Caller,
 ) -> Result<Auth, AuthError> {
     identity.check()?;
+    let cause = Cause {
+        kind: LinkKind::Identity,
+        provider: Some(&identity.provider),
+        caller,
+    };
     let store = &engine.store;
     let collection = current.map_or(engine.config.collection.as_str(), |auth| {
         &auth.user().collection
@@ -168,14 +174,7 @@ pub(crate) async fn sign_in_with_identity(
                     continue;
                 };
                 if !holder.user.is_anonymous {
-                    return finish_sign_in(
-                        engine,
-                        current,
-                        &holder.user,
-                        LinkKind::Identity,
-                        set_cookie,
-                    )
-                    .await;
+                    return finish_sign_in(engine, current, &holder.user, cause, set_cookie).await;
                 }
                 if current.is_none_or(|auth| auth.user().id != holder.user.id) {
                     settle_unfinished(engine, collection, identity, &holder.user.id).await?;
@@ -187,16 +186,18 @@ pub(crate) async fn sign_in_with_identity(
             None => false,
         };
         if !current_holds {
-            if let Some(linked) =
-                sign_in_by_email(engine, current, collection, identity, set_cookie, now).await?
+            if let Some(linked) = sign_in_by_email(
+                engine, current, collection, identity, cause, set_cookie, now,
+            )
+            .await?
             {
                 return Ok(linked);
             }
         }
         let adopted = match current.filter(|auth| auth.is_anonymous()) {
             Some(guest) => {
-                let guest = engine.persist(guest, set_cookie, client_ip).await?;
-                let adopted = adopt(engine, &guest, identity).await?;
+                let guest = engine.persist(guest, set_cookie, caller.client_ip).await?;
+                let adopted = adopt(engine, &guest, identity, cause).await?;
                 if let Adopted::Upgraded(account) = &adopted {
                     link::revoke_guest(engine, &guest, false).await?;
                     let auth = engine.start_session(&account.user, set_cookie).await?;
@@ -210,14 +211,7 @@ pub(crate) async fn sign_in_with_identity(
         match adopted {
             Adopted::Upgraded(account) => {
                 tracing::info!(user_id = %account.user.id, provider, "account created for a new identity");
-                return finish_sign_in(
-                    engine,
-                    current,
-                    &account.user,
-                    LinkKind::Identity,
-                    set_cookie,
-                )
-                .await;
+                return finish_sign_in(engine, current, &account.user, cause, set_cookie).await;
             }
             Adopted::AlreadyDone(account) => {
                 return engine.start_session(&account, set_cookie).await;
@@ -239,6 +233,7 @@ async fn sign_in_by_email(
     current: Option<&Auth>,
     collection: &str,
     identity: &Identity,
+    cause: Cause<'_>,
     set_cookie: &CookieSlot,
     now: u64,
 ) -> Result<Option<Auth>, AuthError> {
@@ -264,7 +259,7 @@ async fn sign_in_by_email(
         .await?;
     tracing::info!(account_id = %owner.user.id, provider = %identity.provider,
         "identity attached to the account with its verified email");
-    let auth = finish_sign_in(engine, current, &owner.user, LinkKind::Identity, set_cookie).await?;
+    let auth = finish_sign_in(engine, current, &owner.user, cause, set_cookie).await?;
     Ok(Some(auth))
 }
 
@@ -289,7 +284,7 @@ async fn new_account(
     let expires_at = now.saturating_add(millis(config.anonymous_ttl));
     let record = UserRecord::new(user).with_expires_at(Some(expires_at));
     engine.store.insert_user(&record, None, now).await?;
-    let adopted = upgrade(engine, &id, None, identity, false).await;
+    let adopted = upgrade(engine, &id, None, identity, None).await;
     if !matches!(adopted, Ok(Adopted::Upgraded(_))) {
         engine.store.delete_user(&id).await?;
     }
@@ -301,26 +296,21 @@ async fn adopt(
     engine: &AuthEngine,
     guest: &Auth,
     identity: &Identity,
+    cause: Cause<'_>,
 ) -> Result<Adopted, AuthError> {
-    upgrade(
-        engine,
-        &guest.user().id,
-        Some(guest.session_id()),
-        identity,
-        true,
-    )
-    .await
+    let session = Some(guest.session_id());
+    upgrade(engine, &guest.user().id, session, identity, Some(cause)).await
 }
 
 /// Under the user's guest lock: checks it is still anonymous (and its session still live,
-/// when given), runs the hook when `hook`, attaches the identity and upgrades the user in
+/// when given), runs the hook for a `cause`, attaches the identity and upgrades the user in
 /// place. A failed upgrade detaches the identity again.
 async fn upgrade(
     engine: &AuthEngine,
     user_id: &str,
     session_id: Option<&str>,
     identity: &Identity,
-    hook: bool,
+    cause: Option<Cause<'_>>,
 ) -> Result<Adopted, AuthError> {
     let store = &engine.store;
     let flight = engine.lock_guest(user_id).await?;
@@ -361,13 +351,8 @@ async fn upgrade(
         is_anonymous: false,
         ..record.user.clone()
     };
-    if hook {
-        let event = LinkEvent {
-            anonymous: record.user,
-            account,
-            kind: LinkKind::Identity,
-        };
-        link::run_hook(engine, event).await?;
+    if let Some(cause) = cause {
+        link::run_hook(engine, cause.event(record.user, account)).await?;
         flight.ensure_held()?;
     }
     match store

@@ -35,11 +35,48 @@ use crate::engine::AuthEngine;
 use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::link_event::{LinkEvent, LinkKind};
+use crate::request::Caller;
 use crate::store::User;
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
+
+/// Why a link happens and who asked for it: what `on_link_account` is told beside the two
+/// users.
+#[derive(Clone, Copy)]
+pub(crate) struct Cause<'a> {
+    pub(crate) kind: LinkKind,
+    /// The identity's provider, for [`LinkKind::Identity`].
+    pub(crate) provider: Option<&'a str>,
+    pub(crate) caller: &'a Caller,
+}
+
+impl<'a> Cause<'a> {
+    pub(crate) fn new(kind: LinkKind, caller: &'a Caller) -> Self {
+        Self {
+            kind,
+            provider: None,
+            caller,
+        }
+    }
+
+    /// The event for the hook: `anonymous` becomes part of `account`.
+    pub(crate) fn event(&self, anonymous: User, account: User) -> LinkEvent {
+        LinkEvent {
+            anonymous,
+            account,
+            kind: self.kind,
+            provider: self.provider.map(str::to_owned),
+            client_ip: self.caller.client_ip,
+            user_agent: self
+                .caller
+                .user_agent
+                .as_ref()
+                .map(|agent| String::from_utf8_lossy(agent.as_bytes()).into_owned()),
+        }
+    }
+}
 
 /// Runs the configured hook, if any. A failure or a panic becomes [`AuthError::LinkFailed`].
 pub(crate) async fn run_hook(engine: &AuthEngine, event: LinkEvent) -> Result<(), AuthError> {
@@ -105,7 +142,7 @@ pub(crate) async fn link_guest(
     engine: &AuthEngine,
     guest: &Auth,
     account: &User,
-    kind: LinkKind,
+    cause: Cause<'_>,
     set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
     let _flight = engine.lock_guest(&guest.user().id).await?;
@@ -120,15 +157,7 @@ pub(crate) async fn link_guest(
         .get_user(&guest.user().id, now)
         .await?
         .map_or_else(|| guest.user().clone(), |record| record.user);
-    run_hook(
-        engine,
-        LinkEvent {
-            anonymous,
-            account: account.clone(),
-            kind,
-        },
-    )
-    .await?;
+    run_hook(engine, cause.event(anonymous, account.clone())).await?;
     // The hook may have run long: go on only while the lease is ours and the guest is still
     // live (another instance may have linked it once the lease lapsed).
     _flight.ensure_held()?;
@@ -141,7 +170,7 @@ pub(crate) async fn link_guest(
     tracing::info!(
         guest_id = %guest.user().id,
         account_id = %account.id,
-        kind = kind.as_str(),
+        kind = cause.kind.as_str(),
         moved = report.moved,
         guest_deleted = !engine.config.disable_delete_anonymous_user,
         "guest linked to account"
@@ -157,11 +186,10 @@ mod tests {
     use std::sync::Arc;
 
     fn event() -> LinkEvent {
-        LinkEvent {
-            anonymous: User::anonymous("g", "users", "t@x.io", "G", 0),
-            account: User::registered("a", "users", "a@x.io", "A", 0),
-            kind: LinkKind::SignIn,
-        }
+        Cause::new(LinkKind::SignIn, &Caller::default()).event(
+            User::anonymous("g", "users", "t@x.io", "G", 0),
+            User::registered("a", "users", "a@x.io", "A", 0),
+        )
     }
 
     fn engine(config: AnonymousAuthConfig) -> AuthEngine {

@@ -9,8 +9,9 @@ pub(crate) mod link;
 use crate::engine::AuthEngine;
 use crate::engine::CookieSlot;
 use crate::error::AuthError;
-use crate::link_event::{LinkEvent, LinkKind};
+use crate::link_event::LinkKind;
 use crate::password;
+use crate::request::Caller;
 use crate::store::{SessionRecord, StoreError, User, UserRecord};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
@@ -18,6 +19,7 @@ use crate::util::email::normalize_email;
 use crate::util::ids::{millis, new_id, new_session_id};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use link::Cause;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
@@ -89,8 +91,9 @@ pub(crate) async fn register(
     current: Option<&Auth>,
     registration: Registration,
     set_cookie: &CookieSlot,
-    client_ip: Option<IpAddr>,
+    caller: &Caller,
 ) -> Result<Auth, AuthError> {
+    let client_ip = caller.client_ip;
     if current.is_some_and(|auth| !auth.is_anonymous()) {
         return Err(AuthError::AlreadyRegistered);
     }
@@ -116,20 +119,33 @@ pub(crate) async fn register(
         Some(guest) => {
             // A lazy guest (only in its token) is stored first, under the same ids.
             let guest = engine.persist(guest, set_cookie, client_ip).await?;
-            upgrade_guest(engine, &guest, email, registration.name, hash, set_cookie).await
+            let cause = Cause::new(LinkKind::Register, caller);
+            let upgrade = Upgrade {
+                email,
+                name: registration.name,
+                hash,
+            };
+            upgrade_guest(engine, &guest, upgrade, cause, set_cookie).await
         }
         None => create_user(engine, email, registration.name, hash, set_cookie).await,
     }
 }
 
-async fn upgrade_guest(
-    engine: &AuthEngine,
-    guest: &Auth,
+/// What a guest registers with.
+struct Upgrade {
     email: String,
     name: Option<String>,
     hash: String,
+}
+
+async fn upgrade_guest(
+    engine: &AuthEngine,
+    guest: &Auth,
+    upgrade: Upgrade,
+    cause: Cause<'_>,
     set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
+    let Upgrade { email, name, hash } = upgrade;
     let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
     let session_live = engine
@@ -152,15 +168,7 @@ async fn upgrade_guest(
         is_anonymous: false,
         ..record.user.clone()
     };
-    link::run_hook(
-        engine,
-        LinkEvent {
-            anonymous: record.user,
-            account,
-            kind: LinkKind::Register,
-        },
-    )
-    .await?;
+    link::run_hook(engine, cause.event(record.user, account)).await?;
     // The hook may have outlasted the lease; the upgrade is conditional in the store anyway
     // (a concurrent registration that won makes it ALREADY_REGISTERED).
     _flight.ensure_held()?;
@@ -280,13 +288,15 @@ pub(crate) async fn sign_in_with_password(
     email: &str,
     password: &str,
     set_cookie: &CookieSlot,
-    client_ip: Option<IpAddr>,
+    caller: &Caller,
 ) -> Result<Auth, AuthError> {
+    let client_ip = caller.client_ip;
     let collection = current.map_or(engine.config.collection.as_str(), |auth| {
         &auth.user().collection
     });
     let account = check_credentials(engine, collection, email, password, client_ip).await?;
-    finish_sign_in(engine, current, &account, LinkKind::SignIn, set_cookie).await
+    let cause = Cause::new(LinkKind::SignIn, caller);
+    finish_sign_in(engine, current, &account, cause, set_cookie).await
 }
 
 /// Signs in with a token issued by this layer (signature, expiry and live session checked).
@@ -296,6 +306,7 @@ pub(crate) async fn sign_in_with_token(
     current: Option<&Auth>,
     token: &str,
     set_cookie: &CookieSlot,
+    caller: &Caller,
 ) -> Result<Auth, AuthError> {
     let claims = engine.config.keys.verify(token.trim()).map_err(|reason| {
         tracing::debug!(%reason, "sign-in token rejected");
@@ -315,7 +326,8 @@ pub(crate) async fn sign_in_with_token(
     if !engine.store.delete_session(&claims.sid).await? {
         return Err(AuthError::InvalidToken);
     }
-    finish_sign_in(engine, current, &record.user, LinkKind::Token, set_cookie).await
+    let cause = Cause::new(LinkKind::Token, caller);
+    finish_sign_in(engine, current, &record.user, cause, set_cookie).await
 }
 
 /// Makes `target` the signed-in user. A guest signing in to a registered account is linked to
@@ -325,14 +337,15 @@ async fn finish_sign_in(
     engine: &AuthEngine,
     current: Option<&Auth>,
     target: &User,
-    kind: LinkKind,
+    cause: Cause<'_>,
     set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
+    let kind = cause.kind;
     match current {
         Some(guest)
             if guest.is_anonymous() && !target.is_anonymous && guest.user().id != target.id =>
         {
-            link::link_guest(engine, guest, target, kind, set_cookie).await
+            link::link_guest(engine, guest, target, cause, set_cookie).await
         }
         Some(previous) => {
             if previous.persisted() {

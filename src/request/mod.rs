@@ -9,7 +9,27 @@ pub(crate) mod fetch_metadata;
 pub(crate) mod plain_http;
 pub(crate) mod skip;
 
-use http::{header, HeaderMap, Uri};
+use http::{header, HeaderMap, HeaderValue, Uri};
+use std::net::IpAddr;
+
+/// Who made a request: what the handle's actions rate-limit by and tell `on_link_account`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Caller {
+    /// The client address the layer resolved (peer, or forwarded by a trusted proxy).
+    pub(crate) client_ip: Option<IpAddr>,
+    /// The request's `User-Agent` (a shared copy of the header, no allocation).
+    pub(crate) user_agent: Option<HeaderValue>,
+}
+
+impl Caller {
+    /// The caller of a request with `headers` from `client_ip`.
+    pub(crate) fn of(headers: &HeaderMap, client_ip: Option<IpAddr>) -> Self {
+        Self {
+            client_ip,
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+        }
+    }
+}
 
 /// A header's value, when it is visible ASCII.
 pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -5,6 +5,7 @@ use crate::engine::AuthEngine;
 use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::request::fetch_metadata::RequestSite;
+use crate::request::Caller;
 use crate::store::{ClaimOutcome, Store};
 use crate::token::auth::Auth;
 use std::net::IpAddr;
@@ -32,7 +33,7 @@ struct HandleState {
     engine: Arc<AuthEngine>,
     set_cookie: CookieSlot,
     current: Mutex<Option<Auth>>,
-    client_ip: Option<IpAddr>,
+    caller: Caller,
     site: RequestSite,
     /// The layer's mint was over the rate limit (retry after this many seconds).
     mint_refused: Option<u64>,
@@ -51,7 +52,7 @@ impl AuthHandle {
         engine: Arc<AuthEngine>,
         set_cookie: CookieSlot,
         current: Option<Auth>,
-        client_ip: Option<IpAddr>,
+        caller: Caller,
         site: RequestSite,
         mint_refused: Option<u64>,
     ) -> Self {
@@ -60,7 +61,7 @@ impl AuthHandle {
                 engine,
                 set_cookie,
                 current: Mutex::new(current),
-                client_ip,
+                caller,
                 site,
                 mint_refused,
             }),
@@ -84,7 +85,12 @@ impl AuthHandle {
     /// # }
     /// ```
     pub fn client_ip(&self) -> Option<IpAddr> {
-        self.inner.client_ip
+        self.inner.caller.client_ip
+    }
+
+    /// Who made the request (address and user agent).
+    pub(super) fn caller(&self) -> &Caller {
+        &self.inner.caller
     }
 
     fn current(&self) -> MutexGuard<'_, Option<Auth>> {
@@ -283,7 +289,7 @@ impl AuthHandle {
             current.as_ref(),
             registration,
             self.set_cookie(),
-            self.client_ip(),
+            self.caller(),
         )
         .await?;
         self.set_current(Some(auth.clone()));
@@ -333,7 +339,7 @@ impl AuthHandle {
             email,
             password,
             self.set_cookie(),
-            self.client_ip(),
+            self.caller(),
         )
         .await?;
         self.set_current(Some(auth.clone()));
@@ -362,9 +368,14 @@ impl AuthHandle {
     pub async fn sign_in_with_token(&self, token: &str) -> Result<Auth, AuthError> {
         self.same_origin_only()?;
         let current = self.auth();
-        let auth =
-            accounts::sign_in_with_token(self.engine(), current.as_ref(), token, self.set_cookie())
-                .await?;
+        let auth = accounts::sign_in_with_token(
+            self.engine(),
+            current.as_ref(),
+            token,
+            self.set_cookie(),
+            self.caller(),
+        )
+        .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }

@@ -49,7 +49,7 @@ impl AuthHandle {
             current.as_ref(),
             &identity,
             self.set_cookie(),
-            self.client_ip(),
+            self.caller(),
         )
         .await?;
         self.set_current(Some(auth.clone()));
@@ -121,9 +121,14 @@ impl AuthHandle {
     pub async fn sign_in_as(&self, account: AppAccount) -> Result<Auth, AuthError> {
         self.same_origin_only()?;
         let current = self.auth();
-        let auth =
-            app_account::sign_in_as(self.engine(), current.as_ref(), &account, self.set_cookie())
-                .await?;
+        let auth = app_account::sign_in_as(
+            self.engine(),
+            current.as_ref(),
+            &account,
+            self.set_cookie(),
+            self.caller(),
+        )
+        .await?;
         self.set_current(Some(auth.clone()));
         Ok(auth)
     }

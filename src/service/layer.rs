@@ -7,6 +7,7 @@ use crate::request::cache_control::set_private_cookie;
 use crate::request::client_ip::client_ip;
 use crate::request::fetch_metadata::RequestSite;
 use crate::request::skip::MintRequest;
+use crate::request::Caller;
 use crate::service::body::AuthBody;
 use crate::service::handle::AuthHandle;
 use crate::store::Store;
@@ -329,11 +330,12 @@ where
             );
         }
         let site = request_site(&engine, &request);
+        let caller = Caller::of(request.headers(), client_ip);
         let handle = AuthHandle::new(
             engine,
             set_cookie.clone(),
             auth.clone(),
-            client_ip,
+            caller,
             site,
             mint_refused,
         );

@@ -83,6 +83,11 @@ pub async fn a_first_identity_sign_in_upgrades_the_guest(store: Arc<dyn Store>) 
     assert_eq!(events[0].kind, LinkKind::Identity);
     assert_eq!(events[0].anonymous.id, guest_id);
     assert_eq!(events[0].account.id, guest_id);
+    assert_eq!(events[0].provider.as_deref(), Some(ISSUER));
+    assert!(
+        events[0].user_agent.is_some(),
+        "the hook is told the user agent"
+    );
     let held = app
         .store
         .find_identity("users", ISSUER, "ann", now_ms())
@@ -108,7 +113,11 @@ pub async fn a_first_identity_sign_in_upgrades_the_guest(store: Arc<dyn Store>) 
 /// Signing in again with an identity, as another guest, links that guest into the account
 /// exactly as a password sign-in does: both carts end up the account's, the guest is gone.
 pub async fn an_identity_sign_in_links_a_guest_into_its_account(store: Arc<dyn Store>) {
-    let app = spawn_app(store, AppOptions::default()).await;
+    let options = AppOptions {
+        client_addresses: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
     let (first, account_id) = guest_with(&app, "cart:1").await;
     ok(&sign_in_with(&first, "ann", Some(("ann@example.com", true))).await);
     ok(&first.post("/sign-out", Value::Null).await);
@@ -122,6 +131,13 @@ pub async fn an_identity_sign_in_links_a_guest_into_its_account(store: Arc<dyn S
     assert_eq!(links[1].kind, LinkKind::Identity);
     assert_eq!(links[1].anonymous.id, guest_id);
     assert_eq!(links[1].account.id, account_id);
+    assert_eq!(links[1].provider.as_deref(), Some(ISSUER));
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(
+        links[1].client_ip,
+        Some(loopback),
+        "the hook is told the client"
+    );
 }
 
 /// Without a guest (on-demand minting), an identity nobody has makes a new account, and the
@@ -386,6 +402,7 @@ pub async fn app_accounts_take_the_apps_id_and_link_guests(store: Arc<dyn Store>
     let links = app.links();
     assert_eq!(links.len(), 2);
     assert!(links.iter().all(|link| link.kind == LinkKind::AppAccount));
+    assert!(links.iter().all(|link| link.provider.is_none()));
 
     let racers_id = format!("app-racers-{}", now_ms());
     let racers: Vec<TestClient> = (0..4).map(|_| app.client.fresh()).collect();
