@@ -30,6 +30,7 @@ use crate::link_event::LinkKind;
 use crate::request::Caller;
 use crate::store::{IdentityRecord, StoreError, User, UserRecord};
 use crate::token::auth::Auth;
+use crate::token::link_state::LinkState;
 use crate::util::clock::now_millis;
 use crate::util::email::normalize_email;
 use crate::util::ids::{millis, new_id};
@@ -68,6 +69,9 @@ pub struct Identity {
     pub email_verified: bool,
     /// A display name for a new account.
     pub name: Option<String>,
+    /// A link state ([`AuthHandle::link_state`](crate::AuthHandle::link_state)) naming the
+    /// guest to link.
+    link_state: Option<String>,
 }
 
 impl Identity {
@@ -84,6 +88,7 @@ impl Identity {
             email: None,
             email_verified: false,
             name: None,
+            link_state: None,
         }
     }
 
@@ -108,6 +113,23 @@ impl Identity {
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Links the guest that `link_state` names (the value
+    /// [`AuthHandle::link_state`](crate::AuthHandle::link_state) gave, carried through the
+    /// OAuth `state`), for a callback that arrives without the guest's cookie. The state is
+    /// single use and lives 10 minutes; a used, expired or forged one makes the sign-in fail
+    /// with [`AuthError::InvalidToken`].
+    ///
+    /// ```
+    /// # let state_from_the_callback = String::new();
+    /// let identity = tower_anonymous_auth::Identity::new("github", "583231")
+    ///     .link_state(state_from_the_callback);
+    /// # let _ = identity;
+    /// ```
+    pub fn link_state(mut self, link_state: impl Into<String>) -> Self {
+        self.link_state = Some(link_state.into());
         self
     }
 
@@ -153,6 +175,14 @@ pub(crate) async fn sign_in_with_identity(
     caller: &Caller,
 ) -> Result<Auth, AuthError> {
     identity.check()?;
+    let named_guest;
+    let current = match &identity.link_state {
+        Some(state) => {
+            named_guest = guest_of_state(engine, state).await?;
+            Some(&named_guest)
+        }
+        None => current,
+    };
     let cause = Cause {
         kind: LinkKind::Identity,
         provider: Some(&identity.provider),
@@ -222,6 +252,64 @@ pub(crate) async fn sign_in_with_identity(
     Err(AuthError::Store(StoreError::Backend(format!(
         "identity {provider}:{subject} kept changing hands"
     ))))
+}
+
+/// How long a link state lives.
+const LINK_STATE_SECS: u64 = 600;
+
+/// A link state for the signed-in guest (stored first if it is lazy), and that guest; `None`
+/// without a guest. See [`Identity::link_state`].
+pub(crate) async fn link_state(
+    engine: &AuthEngine,
+    current: Option<&Auth>,
+    set_cookie: &CookieSlot,
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<Option<(String, Auth)>, AuthError> {
+    let Some(guest) = current.filter(|auth| auth.is_anonymous()) else {
+        return Ok(None);
+    };
+    let guest = engine.persist(guest, set_cookie, client_ip).await?;
+    let state = LinkState {
+        guest_id: guest.user().id.clone(),
+        session_id: guest.session_id().to_owned(),
+        exp: now_millis() / 1000 + LINK_STATE_SECS,
+        nonce: new_id(),
+    };
+    Ok(Some((engine.config.keys.sign_link_state(&state), guest)))
+}
+
+/// The guest a link state names, as if the request carried its credential: the state must be
+/// genuine, unexpired and unused (it is used up here), and its guest still a guest with a live
+/// session. Anything else is [`AuthError::InvalidToken`]: a stolen state gives its holder at
+/// most what the guest had, and only once.
+async fn guest_of_state(engine: &AuthEngine, value: &str) -> Result<Auth, AuthError> {
+    let now = now_millis();
+    let state = engine
+        .config
+        .keys
+        .verify_link_state(value.trim(), now / 1000)
+        .map_err(|reason| {
+            tracing::info!(%reason, "link state refused");
+            AuthError::InvalidToken
+        })?;
+    let ttl_ms = (state.exp * 1000).saturating_sub(now);
+    if !engine
+        .use_once(&format!("link-state:{}", state.nonce), ttl_ms)
+        .await?
+    {
+        tracing::info!(guest_id = %state.guest_id, "link state used again: refused");
+        return Err(AuthError::InvalidToken);
+    }
+    let session = engine.store.get_session(&state.session_id, now).await?;
+    let record = engine.store.get_user(&state.guest_id, now).await?;
+    match (session, record) {
+        (Some(session), Some(record))
+            if session.user_id == state.guest_id && record.user.is_anonymous =>
+        {
+            engine.issue(&record.user, &session, false)
+        }
+        _ => Err(AuthError::InvalidToken),
+    }
 }
 
 /// For an identity nobody holds whose email an account has: signs in to that account (the

@@ -22,6 +22,7 @@ use crate::error::AuthError;
 use crate::store::fast_path::FastPath;
 use crate::store::{Coordinator, Store};
 use crate::token::token_cache::TokenCache;
+use crate::util::clock::now_millis as millis_now;
 use crate::util::ids::millis;
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,6 +104,18 @@ impl AuthEngine {
             cookie,
             warned: Warnings::default(),
         }
+    }
+
+    /// Marks `key` used for `ttl_ms`, in the store's coordination when it has one (so across
+    /// app instances) or in this process; `true` for the first call only, atomically.
+    pub(crate) async fn use_once(&self, key: &str, ttl_ms: u64) -> Result<bool, AuthError> {
+        use crate::store::Coordination as _;
+        let holder = crate::util::ids::new_id();
+        let first = self
+            .coordination
+            .acquire_lease(key, &holder, ttl_ms.max(1), millis_now())
+            .await?;
+        Ok(first)
     }
 
     /// Serializes work on one guest, in this process and across app instances

@@ -56,6 +56,38 @@ impl AuthHandle {
         Ok(auth)
     }
 
+    /// A value naming the current guest, for the app to carry through a sign-in round trip
+    /// (the OAuth `state`, next to its own random value) and give back with
+    /// [`Identity::link_state`]: the callback then links this guest even if it arrives
+    /// without the guest's cookie (a mobile in-app browser, another device, a `SameSite=Strict`
+    /// cookie). Signed, single use, valid 10 minutes; it names the guest only, so a stolen one
+    /// gives its holder at most what the guest had, once. `None` when there is no guest (signed
+    /// out, or registered). A lazy guest is stored first.
+    ///
+    /// ```
+    /// # async fn f(handle: tower_anonymous_auth::AuthHandle) -> Result<(), tower_anonymous_auth::AuthError> {
+    /// let csrf = "random value the app keeps in its own session";
+    /// let oauth_state = match handle.link_state().await? {
+    ///     Some(link) => format!("{csrf}~{link}"),
+    ///     None => csrf.to_owned(),
+    /// };
+    /// # let _ = oauth_state; Ok(()) }
+    /// ```
+    pub async fn link_state(&self) -> Result<Option<String>, AuthError> {
+        let current = self.auth();
+        let made = identity::link_state(
+            self.engine(),
+            current.as_ref(),
+            self.set_cookie(),
+            self.client_ip(),
+        )
+        .await?;
+        Ok(made.map(|(state, guest)| {
+            self.set_current(Some(guest));
+            state
+        }))
+    }
+
     /// Adds an identity to the signed-in registered user (a "Connect GitHub" button), so that
     /// it can sign in with it from then on. [`AuthError::IdentityTaken`] when another account
     /// holds it; linking one the user already holds updates its email.

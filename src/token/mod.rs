@@ -6,6 +6,7 @@
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
 pub(crate) mod auth;
+pub(crate) mod link_state;
 pub(crate) mod token_cache;
 
 use crate::error::ConfigError;

@@ -168,6 +168,7 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/unlink-identity", post(unlink_identity))
         .route("/identities", get(identities))
         .route("/sign-in-as", post(sign_in_as))
+        .route("/link-state", get(link_state))
         .route("/claim/{resource}", post(claim))
         .route("/claim-later/{resource}", post(claim_later))
         .route("/resources", get(resources))
@@ -275,6 +276,7 @@ pub struct IdentityBody {
     #[serde(default)]
     verified: bool,
     name: Option<String>,
+    link_state: Option<String>,
 }
 
 impl IdentityBody {
@@ -285,6 +287,9 @@ impl IdentityBody {
         }
         if let Some(name) = self.name {
             identity = identity.name(name);
+        }
+        if let Some(state) = self.link_state {
+            identity = identity.link_state(state);
         }
         identity
     }
@@ -349,4 +354,9 @@ async fn sign_in_as(
         .sign_in_as(AppAccount::new(body.id, body.email))
         .await?;
     Ok(Json(auth_json(&auth)))
+}
+
+/// `GET /link-state`: what an app would put in the OAuth `state`.
+async fn link_state(handle: AuthHandle) -> Result<Json<Value>, AuthError> {
+    Ok(Json(json!({ "state": handle.link_state().await? })))
 }

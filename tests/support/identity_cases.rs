@@ -452,6 +452,78 @@ pub async fn app_accounts_take_the_apps_id_and_link_guests(store: Arc<dyn Store>
     }
 }
 
+/// A callback without the guest's cookie links the guest its link state names; the state
+/// works once, and only while its guest is a guest. A stolen state used with the thief's own
+/// account moves the guest's cart there and nothing more: the thief stays signed in as its
+/// own account, the guest's cookie dies. Registered and signed-out callers get no state.
+pub async fn a_link_state_links_the_guest_once(store: Arc<dyn Store>) {
+    let app = spawn_app(store, AppOptions::default()).await;
+    let state_of = |client: TestClient| async move {
+        let got = client.get("/link-state").await;
+        ok(&got)["state"].as_str().map(str::to_owned)
+    };
+    let (guest, guest_id) = guest_with(&app, "cart:1").await;
+    let state = state_of(guest.clone()).await.expect("a guest gets a state");
+    let callback = |subject: &str, state: &str| json!({ "provider": ISSUER, "subject": subject, "link_state": state });
+    let without_cookie = app.client.fresh();
+    let response = without_cookie
+        .post("/sign-in-identity", callback("ann", &state))
+        .await;
+    assert_eq!(id(ok(&response)), guest_id, "the named guest is upgraded");
+    assert_eq!(resources(&without_cookie).await, json!(["cart:1"]));
+    assert_ne!(
+        id(&guest.get("/me").await.json),
+        guest_id,
+        "the guest's cookie is dead"
+    );
+    let replay = app
+        .client
+        .fresh()
+        .post("/sign-in-identity", callback("ann", &state))
+        .await;
+    assert_error(&replay, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    for garbage in ["", "x.y.z", &state[..state.len() - 2]] {
+        let refused = app
+            .client
+            .fresh()
+            .post("/sign-in-identity", callback("ann", garbage))
+            .await;
+        assert_error(&refused, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    }
+    assert_eq!(
+        state_of(without_cookie.clone()).await,
+        None,
+        "a registered user has no state"
+    );
+
+    let (thief, _) = guest_with(&app, "cart:thief").await;
+    let thief_account = id(ok(&sign_in_with(&thief, "thief", None).await));
+    let (victim, victim_id) = guest_with(&app, "cart:victim").await;
+    let stolen = state_of(victim.clone()).await.unwrap();
+    let used = thief
+        .post("/sign-in-identity", callback("thief", &stolen))
+        .await;
+    assert_eq!(
+        id(ok(&used)),
+        thief_account,
+        "the thief is still only itself"
+    );
+    assert_eq!(
+        resources(&thief).await,
+        json!(["cart:thief", "cart:victim"])
+    );
+    assert_ne!(id(&victim.get("/me").await.json), victim_id);
+    let (signed_out, _) = guest_with(&app, "cart:2").await;
+    let unused = state_of(signed_out.clone()).await.unwrap();
+    ok(&signed_out.post("/sign-out", Value::Null).await);
+    let dead = app
+        .client
+        .fresh()
+        .post("/sign-in-identity", callback("carol", &unused))
+        .await;
+    assert_error(&dead, StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+}
+
 /// [`concurrent_first_sign_ins_make_one_account`] with the window between attaching the
 /// identity and upgrading the guest held open for 200 ms: the sign-ins that lose the race
 /// wait for the winner's guest lock instead of taking the identity from it.
@@ -475,6 +547,7 @@ macro_rules! identity_suite {
             identities_are_linked_listed_and_unlinked,
             an_interrupted_first_sign_in_is_finished_or_undone,
             app_accounts_take_the_apps_id_and_link_guests,
+            a_link_state_links_the_guest_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
