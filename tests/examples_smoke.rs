@@ -235,3 +235,40 @@ fn the_quick_start_explains_a_short_key() {
         "{stderr}"
     );
 }
+
+/// The axum-login recipe: a guest's cart follows it through axum-login's `login` and
+/// `sign_in_as`, into the app's user 1; a second browser's cart joins it.
+#[tokio::test]
+async fn app_login_keeps_the_guests_cart_through_axum_login() {
+    let (_example, first) = start("app_login").await;
+    let items = |body: &str| body.matches("<li><code>cart-item:").count();
+    for _ in 0..2 {
+        assert_eq!(first.post_form("/cart", "").await.status, 303);
+    }
+    let guest = first.get("/").await;
+    assert!(guest.body.contains("Browsing as guest"), "{}", guest.body);
+    assert_eq!(items(&guest.body), 2);
+    let wrong = first
+        .post_form("/login", "email=ann%40example.com&password=wrong")
+        .await;
+    assert!(wrong.body.contains("Wrong email or password"));
+    let login = "email=ann%40example.com&password=correct+horse+battery";
+    assert_eq!(first.post_form("/login", login).await.status, 303);
+    let signed_in = first.get("/").await;
+    assert!(
+        signed_in
+            .body
+            .contains("Signed in as ann@example.com (user 1)"),
+        "{}",
+        signed_in.body
+    );
+    assert_eq!(items(&signed_in.body), 2, "the guest's cart followed");
+
+    let second = first.fresh();
+    assert_eq!(second.post_form("/cart", "").await.status, 303);
+    assert_eq!(second.post_form("/login", login).await.status, 303);
+    assert_eq!(items(&second.get("/").await.body), 3, "the carts merged");
+    assert_eq!(second.post_form("/logout", "").await.status, 303);
+    let after = second.get("/").await;
+    assert!(after.body.contains("Browsing as guest"), "{}", after.body);
+}

@@ -22,11 +22,19 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    /// The caller of a request with `headers` from `client_ip`.
-    pub(crate) fn of(headers: &HeaderMap, client_ip: Option<IpAddr>) -> Self {
+    /// The caller of a request with `headers` from `client_ip`. The user agent is read only
+    /// when `with_user_agent` (an `on_link_account` hook is there to be told it): looking it
+    /// up costs every request a few hundred instructions.
+    pub(crate) fn of(
+        headers: &HeaderMap,
+        client_ip: Option<IpAddr>,
+        with_user_agent: bool,
+    ) -> Self {
         Self {
             client_ip,
-            user_agent: headers.get(header::USER_AGENT).cloned(),
+            user_agent: with_user_agent
+                .then(|| headers.get(header::USER_AGENT).cloned())
+                .flatten(),
         }
     }
 }

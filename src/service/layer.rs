@@ -330,7 +330,8 @@ where
             );
         }
         let site = request_site(&engine, &request);
-        let caller = Caller::of(request.headers(), client_ip);
+        let hook = engine.config.on_link_account.is_some();
+        let caller = Caller::of(request.headers(), client_ip, hook);
         let handle = AuthHandle::new(
             engine,
             set_cookie.clone(),
