@@ -23,8 +23,11 @@
 //! ## Accounts: register, sign in, link the guest
 //!
 //! [`AuthHandle::register_with_password`] upgrades the guest in place (same id, it keeps what
-//! it owns). [`AuthHandle::sign_in_with_password`] and [`AuthHandle::sign_in_with_token`] link
-//! a guest to an existing account, in this order:
+//! it owns), and so does [`AuthHandle::sign_in_with_identity`] for an OpenID Connect, OAuth or
+//! passkey identity nobody has yet. [`AuthHandle::sign_in_with_password`],
+//! [`AuthHandle::sign_in_with_token`], [`AuthHandle::sign_in_with_identity`] (an identity an
+//! account holds) and [`AuthHandle::sign_in_as`] (a user of the app's own login) link a guest
+//! to an existing account, in this order:
 //!
 //! 1. one request at a time per guest (in this process); a request whose guest session is
 //!    already gone (a double submit that lost the race) just signs in to the account;
