@@ -110,6 +110,34 @@ pub async fn a_first_identity_sign_in_upgrades_the_guest(store: Arc<dyn Store>) 
     );
 }
 
+/// A lazy guest (nothing stored yet) signing in with a new identity is stored, then upgraded
+/// in place: same id, registered, never expiring, its first token dead.
+pub async fn a_lazy_guest_is_stored_then_upgraded(store: Arc<dyn Store>) {
+    let options = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let app = spawn_app(store, options).await;
+    let client = app.client.fresh();
+    let me = client.get("/me").await.json;
+    let guest_id = id(&me);
+    assert_eq!(me["persisted"], false, "a lazy guest");
+    let old = client.fork();
+    let response = sign_in_with(&client, "lazy", None).await;
+    assert_eq!(id(ok(&response)), guest_id);
+    assert_eq!(response.json["is_anonymous"], false);
+    let record = app
+        .store
+        .get_user(&guest_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.user.is_anonymous);
+    assert_eq!(record.expires_at, None);
+    let replay = old.get("/me").await.json;
+    assert_ne!(replay["id"], json!(guest_id), "the lazy token is revoked");
+}
+
 /// Signing in again with an identity, as another guest, links that guest into the account
 /// exactly as a password sign-in does: both carts end up the account's, the guest is gone.
 pub async fn an_identity_sign_in_links_a_guest_into_its_account(store: Arc<dyn Store>) {
@@ -548,6 +576,7 @@ macro_rules! identity_suite {
             an_interrupted_first_sign_in_is_finished_or_undone,
             app_accounts_take_the_apps_id_and_link_guests,
             a_link_state_links_the_guest_once,
+            a_lazy_guest_is_stored_then_upgraded,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
