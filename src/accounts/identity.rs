@@ -54,7 +54,7 @@ const ATTEMPTS: usize = 4;
 ///     .name("Ann");
 /// assert!(identity.email_verified);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 #[must_use]
 pub struct Identity {
@@ -153,6 +153,25 @@ impl Identity {
     fn record(&self, user_id: &str, now: u64) -> IdentityRecord {
         IdentityRecord::new(&self.provider, &self.subject, user_id, now)
             .with_email(self.normalized_email())
+    }
+}
+
+/// Leaves the link state out: it is a credential for a guest while it lives.
+///
+/// ```
+/// let identity = tower_anonymous_auth::Identity::new("github", "1").link_state("secret-state");
+/// assert!(!format!("{identity:?}").contains("secret-state"));
+/// ```
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("provider", &self.provider)
+            .field("subject", &self.subject)
+            .field("email", &self.email)
+            .field("email_verified", &self.email_verified)
+            .field("name", &self.name)
+            .field("link_state", &self.link_state.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
