@@ -170,7 +170,10 @@ impl std::fmt::Debug for Identity {
             .field("email", &self.email)
             .field("email_verified", &self.email_verified)
             .field("name", &self.name)
-            .field("link_state", &self.link_state.as_ref().map(|_| "<redacted>"))
+            .field(
+                "link_state",
+                &self.link_state.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
