@@ -1,5 +1,6 @@
 //! [`AnonymousAuthConfig`] and its builder: keys, cookie, lifetimes, generators, policies.
 
+use crate::email_code::{EmailCode, EmailCodeHook};
 use crate::error::{AuthError, ConfigError};
 use crate::error_page::ErrorPages;
 use crate::link_event::{LinkEvent, LinkHook};
@@ -129,6 +130,8 @@ pub struct AnonymousAuthConfig {
     pub(crate) mint_on_same_site: bool,
     pub(crate) csrf_guard: bool,
     pub(crate) on_link_account: Option<LinkHook>,
+    pub(crate) send_email_code: Option<EmailCodeHook>,
+    pub(crate) email_code_ttl: Duration,
     pub(crate) guest_lock_ttl: Duration,
     pub(crate) password_min: usize,
     pub(crate) password_max: usize,
@@ -167,6 +170,8 @@ impl fmt::Debug for AnonymousAuthConfig {
             .field("mint_on_same_site", &self.mint_on_same_site)
             .field("csrf_guard", &self.csrf_guard)
             .field("on_link_account", &self.on_link_account.is_some())
+            .field("send_email_code", &self.send_email_code.is_some())
+            .field("email_code_ttl", &self.email_code_ttl)
             .field("guest_lock_ttl", &self.guest_lock_ttl)
             .field("password_length", &(self.password_min..=self.password_max))
             .finish_non_exhaustive()
@@ -378,6 +383,8 @@ pub struct AnonymousAuthConfigBuilder {
     mint_on_same_site: bool,
     csrf_guard: bool,
     on_link_account: Option<LinkHook>,
+    send_email_code: Option<EmailCodeHook>,
+    email_code_ttl: Duration,
     guest_lock_ttl: Duration,
     password_min: usize,
     password_max: usize,
@@ -431,6 +438,8 @@ impl Default for AnonymousAuthConfigBuilder {
             mint_on_same_site: false,
             csrf_guard: true,
             on_link_account: None,
+            send_email_code: None,
+            email_code_ttl: Duration::from_secs(600),
             guest_lock_ttl: Duration::from_secs(15),
             password_min: password::DEFAULT_MIN_LEN,
             password_max: password::DEFAULT_MAX_LEN,
@@ -1019,6 +1028,51 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
+    /// Sends one-time sign-in codes: called by
+    /// [`AuthHandle::request_email_code`](crate::AuthHandle::request_email_code) with the
+    /// code and link token to mail ([`EmailCode`]). The crate never sends mail itself; without
+    /// this hook, asking for a code fails with
+    /// [`AuthError::EmailNotSent`](crate::AuthError::EmailNotSent), as does a hook that
+    /// returns an error (any `Display` type; its text is logged, never shown).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::{AnonymousAuthConfig, EmailCode};
+    /// let c = AnonymousAuthConfig::builder()
+    ///     .random_key()
+    ///     .send_email_code(|mail: EmailCode| async move {
+    ///         println!("code for {}: {}", mail.email, mail.code);
+    ///         Ok::<(), std::convert::Infallible>(())
+    ///     })
+    ///     .build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn send_email_code<F, Fut, E>(mut self, hook: F) -> Self
+    where
+        F: Fn(EmailCode) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        self.send_email_code = Some(Arc::new(move |mail: EmailCode| {
+            hook(mail)
+                .map(|outcome| outcome.map_err(|err| err.to_string()))
+                .boxed()
+        }));
+        self
+    }
+
+    /// How long a one-time email code and its link work (default 10 minutes, at most 24 h).
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::AnonymousAuthConfig;
+    /// # use std::time::Duration;
+    /// let c = AnonymousAuthConfig::builder().random_key().email_code_ttl(Duration::from_secs(300)).build();
+    /// assert!(c.is_ok());
+    /// ```
+    pub fn email_code_ttl(mut self, ttl: Duration) -> Self {
+        self.email_code_ttl = ttl;
+        self
+    }
+
     /// How long the store lease on a guest lives (default 15 s). Registering or linking a
     /// guest holds it, so that two app instances never act on one guest at once; the holder
     /// renews it while it works (a slow `on_link_account` keeps it), and a crashed holder's
@@ -1097,6 +1151,9 @@ impl AnonymousAuthConfigBuilder {
                 return Err(ConfigError::OutOfRange(option));
             }
         }
+        if self.email_code_ttl.as_secs() == 0 || self.email_code_ttl.as_secs() > 24 * 3600 {
+            return Err(ConfigError::OutOfRange("email_code_ttl (1 s to 24 h)"));
+        }
         if self.password_min == 0
             || self.password_min > self.password_max
             || self.password_max > 4096
@@ -1138,6 +1195,8 @@ impl AnonymousAuthConfigBuilder {
             mint_on_same_site: self.mint_on_same_site,
             csrf_guard: self.csrf_guard,
             on_link_account: self.on_link_account,
+            send_email_code: self.send_email_code,
+            email_code_ttl: self.email_code_ttl,
             guest_lock_ttl: self.guest_lock_ttl.max(Duration::from_millis(1)),
             password_min: self.password_min,
             password_max: self.password_max,

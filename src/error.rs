@@ -63,13 +63,22 @@ pub enum AuthError {
     /// An identity signed in with an email that an account of this site has, and it was not
     /// linked to that account: matching emails alone never join accounts.
     #[error(
-        "an account with this email exists already: sign in to it another way, then link this          sign-in from that account"
+        "an account with this email exists already: sign in to it another way, then link this \
+         sign-in from that account"
     )]
     IdentityEmailInUse,
     /// An identity's provider or subject, or an app account's id, is empty, longer than 255
     /// bytes or has control characters.
     #[error("invalid identity: a provider, subject or account id must be 1 to 255 bytes, without control characters")]
     InvalidIdentity,
+    /// The one-time email code (or the link mailed with it) is wrong, used, expired, or was
+    /// guessed at too often. The same answer for every case, and whether or not the email
+    /// has an account.
+    #[error("this code is wrong or has expired: check it, or ask for a new one")]
+    InvalidEmailCode,
+    /// The app's `send_email_code` hook is not configured, or it failed to send the code.
+    #[error("the sign-in code could not be sent; retry in a moment")]
+    EmailNotSent,
     /// Unlinking would leave the account without a way to sign in (no password, no other
     /// identity).
     #[error("this is the account's last way to sign in: add another before removing it")]
@@ -154,6 +163,8 @@ impl AuthError {
             Self::IdentityEmailInUse => "IDENTITY_EMAIL_IN_USE",
             Self::InvalidIdentity => "INVALID_IDENTITY",
             Self::LastSignInMethod => "LAST_SIGN_IN_METHOD",
+            Self::InvalidEmailCode => "INVALID_EMAIL_CODE",
+            Self::EmailNotSent => "EMAIL_NOT_SENT",
             Self::CrossSiteRequest => "CROSS_SITE_REQUEST",
             Self::LayerMissing => "LAYER_MISSING",
             Self::LinkFailed(_) => "LINK_FAILED",
@@ -180,9 +191,10 @@ impl AuthError {
             | Self::InvalidEmail
             | Self::WeakPassword { .. }
             | Self::InvalidIdentity => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthenticated
+            | Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::InvalidEmailCode => StatusCode::UNAUTHORIZED,
             Self::RegisteredUserRequired | Self::NotOwner | Self::CrossSiteRequest => {
                 StatusCode::FORBIDDEN
             }
@@ -192,7 +204,7 @@ impl AuthError {
             | Self::IdentityEmailInUse
             | Self::LastSignInMethod => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } | Self::Store(StoreError::Unavailable(_)) => {
+            Self::Busy { .. } | Self::EmailNotSent | Self::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::LinkFailed(_) | Self::LayerMissing | Self::Store(_) | Self::Internal(_) => {

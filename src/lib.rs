@@ -101,10 +101,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The modules in layers, each using only those above it (tests/module_graph.rs checks it):
-// util; request, store; error, link_event, rate_limit; token, password; config; engine;
+// util; request, store; error, link_event, email_code, rate_limit; token, password; config; engine;
 // accounts; service.
 mod accounts;
 mod config;
+mod email_code;
 mod engine;
 mod error;
 mod error_page;
@@ -126,6 +127,7 @@ pub use accounts::Registration;
 pub use config::{
     AnonymousAuthConfig, AnonymousAuthConfigBuilder, MintPolicy, SameSite, StoreFailureMode,
 };
+pub use email_code::EmailCode;
 pub use error::{AuthError, ConfigError};
 pub use link_event::{LinkEvent, LinkKind};
 pub use rate_limit::RateLimit;

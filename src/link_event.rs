@@ -28,13 +28,18 @@ pub enum LinkKind {
     /// passkey): to the account holding it, or, for an identity nobody has, upgraded in place
     /// like [`Register`](Self::Register) (`anonymous.id == account.id`).
     Identity,
+    /// The guest signed in with a one-time email code or the link mailed with it: to the
+    /// account with that email, or, for an email nobody has, upgraded in place like
+    /// [`Register`](Self::Register).
+    EmailCode,
     /// The guest signed in as a user of the app's own login
     /// ([`AuthHandle::sign_in_as`](crate::AuthHandle::sign_in_as)).
     AppAccount,
 }
 
 impl LinkKind {
-    /// A short lowercase name: `"register"`, `"sign_in"`, `"token"`, `"identity"` or `"app_account"`.
+    /// A short lowercase name: `"register"`, `"sign_in"`, `"token"`, `"identity"`,
+    /// `"email_code"` or `"app_account"`.
     ///
     /// ```
     /// assert_eq!(tower_anonymous_auth::LinkKind::SignIn.as_str(), "sign_in");
@@ -45,6 +50,7 @@ impl LinkKind {
             Self::SignIn => "sign_in",
             Self::Token => "token",
             Self::Identity => "identity",
+            Self::EmailCode => "email_code",
             Self::AppAccount => "app_account",
         }
     }

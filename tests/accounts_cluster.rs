@@ -9,3 +9,6 @@ account_suite!(support::redis_server::cluster_dyn_store("accounts-cluster"));
 identity_suite!(support::redis_server::cluster_dyn_store(
     "identities-cluster"
 ));
+email_code_suite!(support::redis_server::cluster_dyn_store(
+    "email-codes-cluster"
+));

@@ -7,6 +7,7 @@ use tower_anonymous_auth::MemoryStore;
 
 account_suite!(async { Arc::new(MemoryStore::new()) });
 identity_suite!(async { Arc::new(MemoryStore::new()) });
+email_code_suite!(async { Arc::new(MemoryStore::new()) });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_identity_sign_ins_wait_for_a_slow_upgrade() {

@@ -7,3 +7,4 @@ mod support;
 
 account_suite!(support::redis_server::shared_dyn_store("accounts"));
 identity_suite!(support::redis_server::shared_dyn_store("identities"));
+email_code_suite!(support::redis_server::shared_dyn_store("email-codes"));

@@ -446,9 +446,11 @@ async fn upgrade(
             return Err(AuthError::Unauthenticated);
         }
     }
-    let email = identity
+    let verified_email = identity
         .normalized_email()
-        .filter(|_| identity.email_verified)
+        .filter(|_| identity.email_verified);
+    let email = verified_email
+        .clone()
         .unwrap_or_else(|| record.user.email.clone());
     let name = identity
         .name
@@ -474,6 +476,11 @@ async fn upgrade(
         Err(error) => return Err(error.into()),
     }
     match store.upgrade_user(user_id, &email, &name, None, now).await {
+        Ok(upgraded) if verified_email.is_some() => {
+            // The provider vouched for the address: the account starts verified.
+            let marked = store.mark_email_verified(user_id, &email, now).await?;
+            Ok(Adopted::Upgraded(marked.unwrap_or(upgraded)))
+        }
         Ok(upgraded) => Ok(Adopted::Upgraded(upgraded)),
         Err(error) => {
             store

@@ -3,6 +3,7 @@
 //! exposes them; every one of them rotates the session (new id and token, old one revoked).
 
 pub(crate) mod app_account;
+pub(crate) mod email_code;
 pub(crate) mod identity;
 pub(crate) mod link;
 
@@ -123,7 +124,8 @@ pub(crate) async fn register(
             let upgrade = Upgrade {
                 email,
                 name: registration.name,
-                hash,
+                hash: Some(hash),
+                verified: false,
             };
             upgrade_guest(engine, &guest, upgrade, cause, set_cookie).await
         }
@@ -135,7 +137,10 @@ pub(crate) async fn register(
 struct Upgrade {
     email: String,
     name: Option<String>,
-    hash: String,
+    /// The password hash; none for a sign-up by email code.
+    hash: Option<String>,
+    /// Whether the guest proved it controls `email` (an email code).
+    verified: bool,
 }
 
 async fn upgrade_guest(
@@ -145,7 +150,13 @@ async fn upgrade_guest(
     cause: Cause<'_>,
     set_cookie: &CookieSlot,
 ) -> Result<Auth, AuthError> {
-    let Upgrade { email, name, hash } = upgrade;
+    let Upgrade {
+        email,
+        name,
+        hash,
+        verified,
+    } = upgrade;
+    let kind = cause.kind;
     let _flight = engine.lock_guest(&guest.user().id).await?;
     let now = now_millis();
     let session_live = engine
@@ -174,12 +185,20 @@ async fn upgrade_guest(
     _flight.ensure_held()?;
     let upgraded = engine
         .store
-        .upgrade_user(&guest.user().id, &email, &name, Some(&hash), now)
+        .upgrade_user(&guest.user().id, &email, &name, hash.as_deref(), now)
         .await
         .map_err(registration_error)?;
+    let mut user = upgraded.user;
+    if verified {
+        let marked = engine
+            .store
+            .mark_email_verified(&user.id, &email, now)
+            .await?;
+        user.email_verified = marked.is_some();
+    }
     link::revoke_guest(engine, guest, false).await?;
-    let auth = engine.start_session(&upgraded.user, set_cookie).await?;
-    tracing::info!(user_id = %upgraded.user.id, "guest registered (upgraded in place)");
+    let auth = engine.start_session(&user, set_cookie).await?;
+    tracing::info!(user_id = %user.id, kind = kind.as_str(), "guest registered (upgraded in place)");
     Ok(auth)
 }
 
@@ -250,21 +269,32 @@ async fn check_credentials(
     }
 }
 
-/// Counts a password attempt against the per-IP limit and, for a sign-in, the per-email limit
-/// (keyed by a hash of the collection and normalised email, so that no email is written to
-/// the store in clear): [`AuthError::RateLimited`] when either is spent. Checked before any
-/// hashing, so a refused attempt costs no argon2 work.
+/// Counts a password attempt against the per-IP limit and, for a sign-in, the per-email limit.
+/// Checked before any hashing, so a refused attempt costs no argon2 work.
 async fn check_password_rate(
     engine: &AuthEngine,
+    client_ip: Option<IpAddr>,
+    email: Option<(&str, &str)>,
+) -> Result<(), AuthError> {
+    check_attempt_rate(engine, "password", client_ip, email).await
+}
+
+/// Counts an attempt of kind `purpose` (its buckets are its own) against the per-IP limit
+/// and, when given, the per-email limit (keyed by a hash of the collection and normalised
+/// email, so that no email is written to the store in clear): [`AuthError::RateLimited`]
+/// when either is spent.
+async fn check_attempt_rate(
+    engine: &AuthEngine,
+    purpose: &str,
     client_ip: Option<IpAddr>,
     email: Option<(&str, &str)>,
 ) -> Result<(), AuthError> {
     let config = &engine.config;
     let now = now_millis();
     if let (Some(limit), Some(ip)) = (config.sign_in_limit_per_ip, client_ip) {
-        let key = format!("password-ip:{}", crate::request::client_ip::client_key(ip));
+        let key = format!("{purpose}-ip:{}", crate::request::client_ip::client_key(ip));
         engine.check_rate(&key, limit, now).await.inspect_err(|_| {
-            tracing::info!(%ip, "password attempt rate limited (client address)");
+            tracing::info!(%ip, purpose, "attempt rate limited (client address)");
         })?;
     }
     if let (Some(limit), Some((collection, email))) = (config.sign_in_limit_per_email, email) {
@@ -273,9 +303,9 @@ async fn check_password_rate(
             .chain_update([0])
             .chain_update(email.as_bytes())
             .finalize();
-        let key = format!("password-email:{}", URL_SAFE_NO_PAD.encode(&digest[..16]));
+        let key = format!("{purpose}-email:{}", URL_SAFE_NO_PAD.encode(&digest[..16]));
         engine.check_rate(&key, limit, now).await.inspect_err(|_| {
-            tracing::info!("password sign-in rate limited (email)");
+            tracing::info!(purpose, "attempt rate limited (email)");
         })?;
     }
     Ok(())

@@ -215,6 +215,14 @@ mod tests {
         ) -> Result<crate::store::UserRecord, StoreError> {
             self.0.upgrade_user(id, email, name, hash, now).await
         }
+        async fn mark_email_verified(
+            &self,
+            id: &str,
+            email: &str,
+            now: u64,
+        ) -> Result<Option<crate::store::UserRecord>, StoreError> {
+            self.0.mark_email_verified(id, email, now).await
+        }
         async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
             self.0.delete_user(id).await
         }
@@ -265,6 +273,25 @@ mod tests {
             to: &str,
         ) -> Result<crate::store::TransferReport, StoreError> {
             self.0.transfer(from, to).await
+        }
+    }
+    #[async_trait]
+    impl crate::store::EmailCodeStore for Plain {
+        async fn put_email_code(
+            &self,
+            key: &str,
+            code: &crate::store::EmailCodeRecord,
+            now: u64,
+        ) -> Result<(), StoreError> {
+            self.0.put_email_code(key, code, now).await
+        }
+        async fn try_email_code(
+            &self,
+            key: &str,
+            proof: &str,
+            now: u64,
+        ) -> Result<crate::store::EmailCodeCheck, StoreError> {
+            self.0.try_email_code(key, proof, now).await
         }
     }
     #[async_trait]

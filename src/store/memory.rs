@@ -1,8 +1,9 @@
 //! [`MemoryStore`]: the embedded default store.
 
 use super::{
-    ClaimOutcome, Coordination, IdentityRecord, IdentityStore, LocalCoordination, OwnershipStore,
-    SessionRecord, Store, StoreError, TransferReport, UserRecord, UserStore,
+    ClaimOutcome, Coordination, EmailCodeCheck, EmailCodeRecord, EmailCodeStore, IdentityRecord,
+    IdentityStore, LocalCoordination, OwnershipStore, SessionRecord, Store, StoreError,
+    TransferReport, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -42,6 +43,8 @@ struct Inner {
     identities: HashMap<IdentityKey, IdentityRecord>,
     /// The keys of each user's identities.
     user_identities: HashMap<String, HashSet<IdentityKey>>,
+    /// One-time email codes by key.
+    email_codes: HashMap<String, EmailCodeRecord>,
 }
 
 /// (collection, provider, subject)
@@ -369,6 +372,26 @@ impl UserStore for MemoryStore {
         Ok(upgraded)
     }
 
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let mut inner = self.write();
+        if inner
+            .live_user(id, now)
+            .is_none_or(|record| record.user.is_anonymous || record.user.email != email)
+        {
+            return Ok(None);
+        }
+        let record = inner.users.get_mut(id).map(|record| {
+            record.user.email_verified = true;
+            record.clone()
+        });
+        Ok(record)
+    }
+
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
         self.write().remove_user(id);
         Ok(())
@@ -570,6 +593,47 @@ impl IdentityStore for MemoryStore {
             .filter(|identity| identity.user_id == user_id)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl EmailCodeStore for MemoryStore {
+    async fn put_email_code(
+        &self,
+        key: &str,
+        code: &EmailCodeRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        inner.email_codes.retain(|_, code| code.expires_at > now);
+        inner.email_codes.insert(key.to_owned(), code.clone());
+        Ok(())
+    }
+
+    async fn try_email_code(
+        &self,
+        key: &str,
+        proof: &str,
+        now: u64,
+    ) -> Result<EmailCodeCheck, StoreError> {
+        let mut inner = self.write();
+        let Some(code) = inner.email_codes.get_mut(key) else {
+            return Ok(EmailCodeCheck::Missing);
+        };
+        if code.expires_at <= now {
+            inner.email_codes.remove(key);
+            return Ok(EmailCodeCheck::Missing);
+        }
+        if proof == code.code_proof || proof == code.link_proof {
+            let used = inner.email_codes.remove(key);
+            return Ok(used.map_or(EmailCodeCheck::Missing, EmailCodeCheck::Accepted));
+        }
+        code.attempts_left = code.attempts_left.saturating_sub(1);
+        let attempts_left = code.attempts_left;
+        if attempts_left == 0 {
+            inner.email_codes.remove(key);
+        }
+        Ok(EmailCodeCheck::Wrong { attempts_left })
     }
 }
 

@@ -1,15 +1,15 @@
 //! Stores: where users, sessions and ownership live, and how to write your own.
 //!
-//! The layer keeps four things in a store: users (anonymous and registered) with their
-//! sessions, the sign-in identities (OpenID Connect, OAuth, passkeys) each user holds, an
-//! ownership registry that maps application resources such as `"cart:42"` to the
+//! The layer keeps these in a store: users (anonymous and registered) with their
+//! sessions, the sign-in identities (OpenID Connect, OAuth, passkeys) each user holds, the
+//! one-time email codes on their way to someone's inbox, an ownership registry that maps application resources such as `"cart:42"` to the
 //! user that owns them, and, when several app instances share the store, the rate-limit
 //! buckets and leases they agree on. [`MemoryStore`] is the embedded default; with the `redis`
 //! feature, [`RedisStore`] keeps the same data in Redis or Redis Cluster.
 //!
 //! # Implementing a store
 //!
-//! A store is a type that implements four traits, each about one concern:
+//! A store is a type that implements these traits, each about one concern:
 //!
 //! - [`UserStore`]: users and sessions. `insert_user` and `upgrade_user` are conditional
 //!   (insert only if absent, upgrade only if still anonymous) and must be atomic, since two
@@ -17,6 +17,8 @@
 //!   session, which is what makes a single-use token single use.
 //! - [`IdentityStore`]: which user holds each `(collection, provider, subject)`; attaching is
 //!   conditional (one holder per identity) and must be atomic.
+//! - [`EmailCodeStore`]: one-time email codes; a try compares and counts atomically, so a
+//!   code is used once and survives only a few wrong guesses.
 //! - [`OwnershipStore`]: claims, lookups and `transfer`, which moves everything a guest owns
 //!   to an account atomically and idempotently.
 //! - [`Store`]: ties them together and says whether the store coordinates app instances.
@@ -34,8 +36,9 @@
 //! ```
 //! use async_trait::async_trait;
 //! use tower_anonymous_auth::store::{
-//!     ClaimOutcome, IdentityRecord, IdentityStore, OwnershipStore, SessionRecord, Store,
-//!     StoreError, TransferReport, UserRecord, UserStore,
+//!     ClaimOutcome, EmailCodeCheck, EmailCodeRecord, EmailCodeStore, IdentityRecord,
+//!     IdentityStore, OwnershipStore, SessionRecord, Store, StoreError, TransferReport,
+//!     UserRecord, UserStore,
 //! };
 //! use tower_anonymous_auth::MemoryStore;
 //!
@@ -56,6 +59,10 @@
 //!     async fn upgrade_user(&self, id: &str, email: &str, name: &str, hash: Option<&str>,
 //!         now: u64) -> Result<UserRecord, StoreError> {
 //!         self.0.upgrade_user(id, email, name, hash, now).await
+//!     }
+//!     async fn mark_email_verified(&self, id: &str, email: &str, now: u64)
+//!         -> Result<Option<UserRecord>, StoreError> {
+//!         self.0.mark_email_verified(id, email, now).await
 //!     }
 //!     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
 //!         self.0.delete_user(id).await
@@ -113,6 +120,14 @@
 //!         -> Result<Vec<IdentityRecord>, StoreError> { self.0.identities_of(user_id, now).await }
 //! }
 //!
+//! #[async_trait]
+//! impl EmailCodeStore for LoggedStore {
+//!     async fn put_email_code(&self, key: &str, code: &EmailCodeRecord, now: u64)
+//!         -> Result<(), StoreError> { self.0.put_email_code(key, code, now).await }
+//!     async fn try_email_code(&self, key: &str, proof: &str, now: u64)
+//!         -> Result<EmailCodeCheck, StoreError> { self.0.try_email_code(key, proof, now).await }
+//! }
+//!
 //! // One process uses this store: rate limits and leases stay in the layer's memory.
 //! impl Store for LoggedStore {}
 //!
@@ -136,6 +151,7 @@
 //! ```
 
 mod coordination;
+mod email_code_store;
 mod error;
 pub(crate) mod fast_path;
 mod identity_store;
@@ -150,11 +166,15 @@ mod user_store;
 pub use crate::rate_limit::RateDecision;
 pub use coordination::Coordination;
 pub(crate) use coordination::{Coordinator, LocalCoordination};
+pub use email_code_store::EmailCodeStore;
 pub use error::StoreError;
 pub use identity_store::IdentityStore;
 pub use memory::MemoryStore;
 pub use ownership_store::OwnershipStore;
-pub use records::{ClaimOutcome, IdentityRecord, SessionRecord, TransferReport, User, UserRecord};
+pub use records::{
+    ClaimOutcome, EmailCodeCheck, EmailCodeRecord, IdentityRecord, SessionRecord, TransferReport,
+    User, UserRecord,
+};
 pub use user_store::UserStore;
 
 #[cfg(feature = "redis")]
@@ -178,7 +198,7 @@ use std::any::Any;
 /// }
 /// let _ = layer_for(MemoryStore::new());
 /// ```
-pub trait Store: UserStore + OwnershipStore + IdentityStore + Any {
+pub trait Store: UserStore + OwnershipStore + IdentityStore + EmailCodeStore + Any {
     /// Where rate limits and leases are kept when several app instances share this store, so
     /// that a client's limits count across all of them and two instances never link one guest
     /// at once. `None` (the default): the layer keeps them in its own memory, which is right

@@ -25,6 +25,10 @@ pub struct User {
     pub name: String,
     /// `true` until the user registers.
     pub is_anonymous: bool,
+    /// Whether the user proved they control `email`: by a one-time email code, or by signing
+    /// up with an identity whose provider verified it. `false` for a password registration
+    /// until the user signs in with an email code once.
+    pub email_verified: bool,
     /// Creation time, in milliseconds since the Unix epoch.
     pub created_at: u64,
 }
@@ -49,6 +53,7 @@ impl User {
             email: email.into(),
             name: name.into(),
             is_anonymous: true,
+            email_verified: false,
             created_at,
         }
     }
@@ -325,4 +330,77 @@ impl IdentityRecord {
         self.email = email;
         self
     }
+}
+
+/// A one-time email code as the store keeps it: see
+/// [`EmailCodeStore`](super::EmailCodeStore). The code and the link token are never stored,
+/// only keyed hashes of them (`proof`s), so a copy of the store signs nobody in.
+///
+/// ```
+/// use tower_anonymous_auth::store::EmailCodeRecord;
+/// let code = EmailCodeRecord::new("ann@example.com", "code-proof", "link-proof", 600_000);
+/// assert_eq!(code.attempts_left, EmailCodeRecord::ATTEMPTS);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmailCodeRecord {
+    /// The normalised address the code was sent to.
+    pub email: String,
+    /// The keyed hash of the code the person types.
+    pub code_proof: String,
+    /// The keyed hash of the secret in the link that was mailed with it.
+    pub link_proof: String,
+    /// When the code dies (ms since the epoch).
+    pub expires_at: u64,
+    /// Wrong tries left before the code dies.
+    pub attempts_left: u32,
+}
+
+impl EmailCodeRecord {
+    /// How many wrong tries a new code survives: the fifth wrong one kills it.
+    pub const ATTEMPTS: u32 = 5;
+
+    /// A new code with [`ATTEMPTS`](Self::ATTEMPTS) tries.
+    ///
+    /// ```
+    /// # use tower_anonymous_auth::store::EmailCodeRecord;
+    /// let code = EmailCodeRecord::new("ann@example.com", "c", "l", 10);
+    /// assert_eq!(code.expires_at, 10);
+    /// ```
+    pub fn new(
+        email: impl Into<String>,
+        code_proof: impl Into<String>,
+        link_proof: impl Into<String>,
+        expires_at: u64,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            code_proof: code_proof.into(),
+            link_proof: link_proof.into(),
+            expires_at,
+            attempts_left: Self::ATTEMPTS,
+        }
+    }
+}
+
+/// What trying a proof against a stored email code came to
+/// ([`EmailCodeStore::try_email_code`](super::EmailCodeStore::try_email_code)).
+///
+/// ```
+/// use tower_anonymous_auth::store::EmailCodeCheck;
+/// assert_ne!(EmailCodeCheck::Missing, EmailCodeCheck::Wrong { attempts_left: 0 });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "only an accepted proof signs anyone in"]
+pub enum EmailCodeCheck {
+    /// The proof matched: the code is used up (removed), and this is what it was.
+    Accepted(EmailCodeRecord),
+    /// The proof did not match; the code survives `attempts_left` more wrong tries (at 0 it
+    /// is removed).
+    Wrong {
+        /// Wrong tries left.
+        attempts_left: u32,
+    },
+    /// No live code: never sent, expired, used or killed by wrong tries.
+    Missing,
 }

@@ -49,6 +49,17 @@ pub trait UserStore: Send + Sync + 'static {
         now: u64,
     ) -> Result<Option<UserRecord>, StoreError>;
 
+    /// Marks the registered user `id` as having verified `email`
+    /// ([`User::email_verified`](crate::User::email_verified)) and returns it. Conditional,
+    /// atomically: `None` (nothing changed) when the user is missing, expired, anonymous or
+    /// no longer has that email, so a code sent to an old address never verifies a new one.
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError>;
+
     /// Turns an anonymous user into a registered one in place (same id): sets email, name and
     /// password hash, clears `is_anonymous` and removes the user's expiry (registered users
     /// never expire). Conditional on the user still being anonymous, atomically: fails with
@@ -121,6 +132,15 @@ impl<S: UserStore + ?Sized> UserStore for std::sync::Arc<S> {
         (**self)
             .upgrade_user(id, email, name, password_hash, now)
             .await
+    }
+
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        (**self).mark_email_verified(id, email, now).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {

@@ -26,9 +26,11 @@
 //! ```
 //!
 //! The cases are also plain functions, grouped by trait, for a store that wants to run only
-//! some of them: [`users`], [`identities`], [`ownership`] and [`coordination`].
+//! some of them: [`users`], [`identities`], [`email_codes`], [`ownership`] and
+//! [`coordination`].
 
 pub mod coordination;
+pub mod email_codes;
 pub mod identities;
 pub mod ownership;
 pub mod users;
@@ -115,6 +117,10 @@ macro_rules! store_suite {
             identities::identities_are_per_collection,
             identities::identities_of_gone_users_are_free,
             identities::concurrent_attaches_give_one_holder,
+            email_codes::email_codes_are_single_use,
+            email_codes::email_codes_die_after_five_wrong_tries_or_expiry,
+            email_codes::concurrent_email_code_tries_are_counted_once,
+            email_codes::mark_email_verified_is_conditional,
             ownership::claim_release_and_lookups,
             ownership::transfer_moves_everything_once,
             ownership::concurrent_transfers_move_each_resource_once,

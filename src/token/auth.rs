@@ -51,6 +51,7 @@ impl Auth {
             email,
             name: claims.name,
             is_anonymous: claims.anon,
+            email_verified: claims.ev,
             created_at: claims.uca,
         };
         Self {
@@ -200,6 +201,7 @@ mod tests {
             email: "@anonymous.invalid".into(),
             name: "Guest".into(),
             anon: true,
+            ev: false,
             uca: 7,
             iat: 100,
             exp: 200,

@@ -6,6 +6,7 @@
 //! `exp`, or a length over [`MAX_TOKEN_LEN`].
 
 pub(crate) mod auth;
+mod email_code_proof;
 pub(crate) mod link_state;
 pub(crate) mod token_cache;
 
@@ -64,6 +65,8 @@ pub(crate) struct Claims {
     /// Whether the user is anonymous (left out of the token when `true`: a token without it
     /// reads as anonymous, the side with fewer rights).
     pub(crate) anon: bool,
+    /// Whether the user verified their email (left out of the token when `false`).
+    pub(crate) ev: bool,
     /// User creation time (ms since the epoch); left out of the token when it is `iat` in ms,
     /// as for a guest minted for this token (whose creation time is a whole second).
     pub(crate) uca: u64,
@@ -91,7 +94,7 @@ fn implied_uca(iat: u64) -> Option<u64> {
 impl Serialize for Claims {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut claims = serializer.serialize_struct("Claims", 11)?;
+        let mut claims = serializer.serialize_struct("Claims", 12)?;
         claims.serialize_field("sub", &self.sub)?;
         match self
             .sid
@@ -114,6 +117,9 @@ impl Serialize for Claims {
         if !self.anon {
             claims.serialize_field("anon", &self.anon)?;
         }
+        if self.ev {
+            claims.serialize_field("ev", &self.ev)?;
+        }
         if implied_uca(self.iat) != Some(self.uca) {
             claims.serialize_field("uca", &self.uca)?;
         }
@@ -129,7 +135,7 @@ impl Serialize for Claims {
 
 /// [`Claims`] as a token carries them: `sr` = `{random}` instead of `sid` = `{sub}.{random}`,
 /// neither for `{sub}.0`; `col` left out for `users`, `email` for `@anonymous.invalid`, `name`
-/// for the name derived from `sub`, `anon` for `true`, `uca` when it is `iat` in ms, `lz` for
+/// for the name derived from `sub`, `anon` for `true`, `ev` for `false`, `uca` when it is `iat` in ms, `lz` for
 /// `false`.
 #[derive(Deserialize)]
 struct WireClaims {
@@ -143,6 +149,8 @@ struct WireClaims {
     name: Option<String>,
     #[serde(default = "default_anon")]
     anon: bool,
+    #[serde(default)]
+    ev: bool,
     uca: Option<u64>,
     iat: u64,
     exp: u64,
@@ -185,6 +193,7 @@ impl TryFrom<WireClaims> for Claims {
             email: wire.email,
             name,
             anon: wire.anon,
+            ev: wire.ev,
             uca: match wire.uca {
                 Some(uca) => uca,
                 None => {
@@ -217,6 +226,7 @@ impl Claims {
             email,
             name: user.name,
             anon: user.is_anonymous,
+            ev: user.email_verified,
             uca: user.created_at,
             iat,
             exp,

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, AppAccount, AuthError, AuthHandle, Identity,
-    LinkEvent, LinkKind, MintPolicy, Registration, Store,
+    AnonymousAuthConfig, AnonymousAuthLayer, AppAccount, AuthError, AuthHandle, EmailCode,
+    Identity, LinkEvent, LinkKind, MintPolicy, Registration, Store,
 };
 
 /// How to configure the app under test.
@@ -42,6 +42,8 @@ pub struct AppOptions {
     /// Keep the default password-attempt limits (otherwise off: the timing test alone signs
     /// in to one email more often than a person would).
     pub password_limits: bool,
+    /// The `send_email_code` hook fails (the mailer is down).
+    pub mailer_down: bool,
 }
 
 /// A running app: its store, the events its `on_link_account` saw, and a client.
@@ -50,6 +52,8 @@ pub struct TestApp {
     pub events: Arc<Mutex<Vec<LinkEvent>>>,
     pub client: TestClient,
     pub late_writes: Arc<LateWrites>,
+    /// The mail `send_email_code` was given, oldest first.
+    pub outbox: Arc<Mutex<Vec<EmailCode>>>,
 }
 
 /// Holds `POST /claim-later/{resource}` requests in their handler, after the layer resolved
@@ -82,6 +86,13 @@ impl LateWrites {
 }
 
 impl TestApp {
+    /// The last mail sent to `email`.
+    pub fn last_mail_to(&self, email: &str) -> EmailCode {
+        let outbox = self.outbox.lock().unwrap();
+        let mail = outbox.iter().rev().find(|mail| mail.email == email);
+        mail.cloned().expect("a mail was sent")
+    }
+
     pub fn events(&self) -> Vec<LinkEvent> {
         self.events.lock().unwrap().clone()
     }
@@ -106,7 +117,19 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     let failures_left = Arc::new(AtomicUsize::new(options.hook_failures));
     let hook_events = events.clone();
     let delay = options.hook_delay;
-    let mut builder = AnonymousAuthConfig::builder();
+    let outbox: Arc<Mutex<Vec<EmailCode>>> = Arc::default();
+    let mailbox = outbox.clone();
+    let mailer_down = options.mailer_down;
+    let mut builder = AnonymousAuthConfig::builder().send_email_code(move |mail: EmailCode| {
+        let mailbox = mailbox.clone();
+        async move {
+            if mailer_down {
+                return Err("smtp: connection refused");
+            }
+            mailbox.lock().unwrap().push(mail);
+            Ok(())
+        }
+    });
     if options.session_cache {
         builder = builder.session_cache_ttl(Duration::from_secs(60));
     }
@@ -169,6 +192,9 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         .route("/identities", get(identities))
         .route("/sign-in-as", post(sign_in_as))
         .route("/link-state", get(link_state))
+        .route("/email-code", post(request_email_code))
+        .route("/sign-in-email-code", post(sign_in_email_code))
+        .route("/sign-in-email-link", post(sign_in_email_link))
         .route("/claim/{resource}", post(claim))
         .route("/claim-later/{resource}", post(claim_later))
         .route("/resources", get(resources))
@@ -188,8 +214,40 @@ pub async fn spawn_app(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
         store,
         late_writes,
         events,
+        outbox,
         client: TestClient::new(addr),
     }
+}
+
+#[derive(Deserialize)]
+struct EmailCodeBody {
+    email: String,
+    code: Option<String>,
+}
+
+async fn request_email_code(
+    handle: AuthHandle,
+    Json(body): Json<EmailCodeBody>,
+) -> Result<Json<Value>, AuthError> {
+    handle.request_email_code(&body.email).await?;
+    Ok(Json(json!({ "sent": true })))
+}
+
+async fn sign_in_email_code(
+    handle: AuthHandle,
+    Json(body): Json<EmailCodeBody>,
+) -> Result<Json<Value>, AuthError> {
+    let code = body.code.unwrap_or_default();
+    let auth = handle.sign_in_with_email_code(&body.email, &code).await?;
+    Ok(Json(auth_json(&auth)))
+}
+
+async fn sign_in_email_link(
+    handle: AuthHandle,
+    Json(body): Json<TokenBody>,
+) -> Result<Json<Value>, AuthError> {
+    let auth = handle.sign_in_with_email_link(&body.token).await?;
+    Ok(Json(auth_json(&auth)))
 }
 
 async fn me(handle: AuthHandle) -> Json<Value> {

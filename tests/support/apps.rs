@@ -45,6 +45,7 @@ pub fn auth_json(auth: &Auth) -> Value {
         "name": auth.user().name,
         "collection": auth.user().collection,
         "is_anonymous": auth.is_anonymous(),
+        "email_verified": auth.user().email_verified,
         "minted_now": auth.minted_now(),
         "persisted": auth.persisted(),
         "session_id": auth.session_id(),

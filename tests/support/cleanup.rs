@@ -65,6 +65,14 @@ impl UserStore for CleanedUp {
             .upgrade_user(id, email, name, password_hash, now)
             .await
     }
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.0.mark_email_verified(id, email, now).await
+    }
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
         self.0.delete_user(id).await
     }
@@ -101,6 +109,26 @@ impl OwnershipStore for CleanedUp {
     }
     async fn transfer(&self, from: &str, to: &str) -> Result<TransferReport, StoreError> {
         self.0.transfer(from, to).await
+    }
+}
+
+#[async_trait]
+impl tower_anonymous_auth::store::EmailCodeStore for CleanedUp {
+    async fn put_email_code(
+        &self,
+        key: &str,
+        code: &tower_anonymous_auth::store::EmailCodeRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.0.put_email_code(key, code, now).await
+    }
+    async fn try_email_code(
+        &self,
+        key: &str,
+        proof: &str,
+        now: u64,
+    ) -> Result<tower_anonymous_auth::store::EmailCodeCheck, StoreError> {
+        self.0.try_email_code(key, proof, now).await
     }
 }
 

@@ -80,6 +80,15 @@ impl UserStore for FlakyStore {
             .upgrade_user(id, email, name, password_hash, now)
             .await
     }
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.write()?;
+        self.inner.mark_email_verified(id, email, now).await
+    }
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
         self.write()?;
         self.inner.delete_user(id).await
@@ -166,6 +175,28 @@ impl Coordination for FlakyStore {
             .unwrap()
             .release_lease(key, holder)
             .await
+    }
+}
+
+#[async_trait]
+impl tower_anonymous_auth::store::EmailCodeStore for FlakyStore {
+    async fn put_email_code(
+        &self,
+        key: &str,
+        code: &tower_anonymous_auth::store::EmailCodeRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.put_email_code(key, code, now).await
+    }
+    async fn try_email_code(
+        &self,
+        key: &str,
+        proof: &str,
+        now: u64,
+    ) -> Result<tower_anonymous_auth::store::EmailCodeCheck, StoreError> {
+        self.write()?;
+        self.inner.try_email_code(key, proof, now).await
     }
 }
 

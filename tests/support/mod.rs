@@ -7,6 +7,7 @@ pub mod apps;
 #[cfg(feature = "redis")]
 pub mod cleanup;
 pub mod client;
+pub mod email_code_cases;
 pub mod flaky_store;
 pub mod http_client;
 pub mod identity_cases;

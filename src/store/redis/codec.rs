@@ -68,6 +68,19 @@ impl std::fmt::Display for FieldValue<'_> {
     }
 }
 
+/// Field `a` of a registered user whose email is verified.
+pub(crate) const VERIFIED: &str = "2";
+
+/// Field `a`: `1` for an anonymous user, `0` for a registered one, [`VERIFIED`] for a
+/// registered one that verified its email.
+fn account_state(user: &User) -> &'static str {
+    match (user.is_anonymous, user.email_verified) {
+        (true, _) => "1",
+        (false, false) => "0",
+        (false, true) => VERIFIED,
+    }
+}
+
 /// Field/value pairs for `HSET` of a user record, `None` for a field left at its default:
 /// the name when it is the one the id gives ([`User::default_name`]) and the password hash
 /// when there is none. [`decode_user`] reads an absent field as its default, so a guest's hash
@@ -79,10 +92,7 @@ pub(crate) fn encode_user(record: &UserRecord) -> [Option<(&'static str, FieldVa
         Some(("c", FieldValue::Text(&user.collection))),
         Some(("e", FieldValue::Text(compact_email(&user.id, &user.email)))),
         (!is_name_for_id(&user.id, &user.name)).then_some(("n", FieldValue::Text(&user.name))),
-        Some((
-            "a",
-            FieldValue::Text(if user.is_anonymous { "1" } else { "0" }),
-        )),
+        Some(("a", FieldValue::Text(account_state(user)))),
         Some(("t", FieldValue::Number(user.created_at))),
         Some((
             "x",
@@ -156,10 +166,11 @@ pub(crate) fn decode_user(
     let Some(collection) = c else {
         return Ok(None);
     };
-    let is_anonymous = match required(key, "a", a)?.as_str() {
-        "1" => true,
-        "0" => false,
-        _ => return Err(StoreError::Corrupt(format!("{key}: field a is not 0/1"))),
+    let (is_anonymous, email_verified) = match required(key, "a", a)?.as_str() {
+        "1" => (true, false),
+        "0" => (false, false),
+        VERIFIED => (false, true),
+        _ => return Err(StoreError::Corrupt(format!("{key}: field a is not 0/1/2"))),
     };
     let user = User {
         id: id.to_owned(),
@@ -167,6 +178,7 @@ pub(crate) fn decode_user(
         email: full_email(id, required(key, "e", e)?),
         name: n.unwrap_or_else(|| name_for_id(id)),
         is_anonymous,
+        email_verified,
         created_at: number(key, "t", &required(key, "t", t)?)?,
     };
     let expires_at = present(x).map(|at| number(key, "x", &at)).transpose()?;

@@ -12,6 +12,7 @@
 //! | `P{o:OWNER}`            | set    | resources listed under the owner                   |
 //! | `P{l:BUCKET}`           | string | GCRA arrival time of a mint rate-limit bucket      |
 //! | `P{k:KEY}`              | string | holder of a lease (cross-instance lock), with a TTL |
+//! | `P{m:KEY}`              | hash   | a one-time email code: fields `c l e x a` (proofs, email, expiry, tries left), with a TTL |
 //!
 //! Each record sits in its own hash tag, so each key is one cluster slot and every Lua script
 //! touches the keys of one slot only (except the single-node transfer batch, see
@@ -115,6 +116,11 @@ impl Keys {
 
     pub(crate) fn lease(&self, key: &str) -> String {
         self.tagged("k:", key)
+    }
+
+    /// The hash of the one-time email code under `key`.
+    pub(crate) fn email_code(&self, key: &str) -> String {
+        self.tagged("m:", key)
     }
 }
 

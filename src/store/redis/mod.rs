@@ -24,6 +24,7 @@
 
 mod codec;
 mod conn;
+mod email_codes;
 mod emails;
 mod identities;
 mod keys;
@@ -255,6 +256,15 @@ impl UserStore for RedisStore {
     ) -> Result<UserRecord, StoreError> {
         self.upgrade_user_impl(id, email, name, password_hash, now)
             .await
+    }
+
+    async fn mark_email_verified(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.mark_email_verified_impl(id, email, now).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {

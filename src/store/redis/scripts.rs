@@ -101,6 +101,42 @@ return 1
     )
 });
 
+/// `KEYS[1]` user hash: marks a registered user whose stored email is `ARGV[1]` as having
+/// verified it (field `a` = `2`). Returns 1 when the user now reads as verified.
+pub(crate) static MARK_EMAIL_VERIFIED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], 'a', 'e')
+if (v[1] ~= '0' and v[1] ~= '2') or v[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'a', '2')
+return 1
+",
+    )
+});
+
+/// `KEYS[1]` hash of a one-time email code (fields `c` code proof, `l` link proof, `e`
+/// email, `x` expiry, `a` tries left): tries proof `ARGV[1]` at time `ARGV[2]`. A match
+/// deletes the code and returns `{'ok', c, l, e, x, a}`; a miss spends a try, deleting the
+/// code at 0, and returns `{'wrong', tries left}`; no live code returns `{'missing'}`.
+pub(crate) static TRY_EMAIL_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], 'c', 'l', 'e', 'x', 'a')
+if not v[1] or tonumber(v[4]) <= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return {'missing'}
+end
+if ARGV[1] == v[1] or ARGV[1] == v[2] then
+  redis.call('DEL', KEYS[1])
+  return {'ok', v[1], v[2], v[3], v[4], v[5]}
+end
+local left = redis.call('HINCRBY', KEYS[1], 'a', -1)
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return {'wrong', tostring(math.max(left, 0))}
+",
+    )
+});
+
 /// `KEYS[1]` string key: deletes it when it holds `ARGV[1]`. Returns 1 when deleted.
 pub(crate) static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

@@ -29,10 +29,10 @@ use super::codec::{
 use super::conn::map_err;
 use super::emails::placeholder_owner;
 use super::keys::{embedded_in, is_embedded, session_field, session_of_field};
-use super::scripts::{INSERT_USER, UPGRADE};
+use super::scripts::{INSERT_USER, MARK_EMAIL_VERIFIED, UPGRADE};
 use super::RedisStore;
 use crate::store::{SessionRecord, StoreError, UserRecord};
-use crate::util::email::full_email;
+use crate::util::email::{compact_email, full_email};
 use futures::future::try_join_all;
 use redis::AsyncCommands;
 use std::collections::HashMap;
@@ -265,6 +265,31 @@ impl RedisStore {
         record.password_hash = password_hash.map(str::to_owned);
         record.expires_at = None;
         Ok(record)
+    }
+
+    pub(super) async fn mark_email_verified_impl(
+        &self,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let Some(mut record) = self.live_user(id, now).await? else {
+            return Ok(None);
+        };
+        if record.user.is_anonymous || record.user.email != email {
+            return Ok(None);
+        }
+        let marked: i64 = MARK_EMAIL_VERIFIED
+            .key(self.keys.user(id))
+            .arg(compact_email(id, email))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        if marked == 0 {
+            return Ok(None);
+        }
+        record.user.email_verified = true;
+        Ok(Some(record))
     }
 
     /// Deletes keys one command each (they may live on different cluster nodes); returns how
