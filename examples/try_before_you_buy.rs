@@ -1,31 +1,42 @@
 //! Teashop: try before you buy. A visitor is a guest at once and can fill a cart; registering
-//! keeps the cart (same user, upgraded in place); signing in to an existing account moves the
-//! guest's cart to it and merges the two carts in `on_link_account`.
+//! keeps the cart (same user, upgraded in place); signing in to an existing account, with a
+//! password, an OpenID provider or a one-time email code, moves the guest's cart into it.
+//!
+//! Each cart line is a resource the user owns (`line:{random}:{product}`), so the cart lives
+//! in the same store as the users (Redis when `REDIS_URL` is set) and moves with the
+//! ownership transfer of a link: two carts become one without any merge code.
 //!
 //! Run: `AUTH_DEV_MODE=1 cargo run --example try_before_you_buy`, then open
-//! http://127.0.0.1:3000 (in-memory store; set `REDIS_URL` to keep users and ownership in
-//! Redis). Anywhere but your own machine, set `AUTH_SECRET` (32 bytes or more) instead of
-//! `AUTH_DEV_MODE`: without one of the two the shop refuses to start.
+//! http://127.0.0.1:3000. "Email me a code" puts the mail in a development outbox
+//! (`/dev/outbox`). For "Sign in with OpenID", start the development provider
+//! (`node e2e/oidc-provider.mjs`) and set `OIDC_ISSUER=http://127.0.0.1:3004`. Anywhere but
+//! your own machine, set `AUTH_SECRET` (32 bytes or more) instead of `AUTH_DEV_MODE`: without
+//! one of the two the shop refuses to start.
 
 #[path = "support/html.rs"]
 mod html;
+#[path = "support/openid.rs"]
+mod openid;
+#[path = "support/outbox.rs"]
+mod outbox;
 #[path = "support/secret.rs"]
 mod secret;
 #[path = "support/store_from_env.rs"]
 mod store_from_env;
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use html::escape;
+use openid::OpenId;
+use outbox::Outbox;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use tower_anonymous_auth::{
-    AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, LinkEvent, LinkKind,
+    AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, EmailCode, Identity,
     Registration,
 };
 
@@ -37,41 +48,18 @@ const PRODUCTS: &[(&str, &str, u32)] = &[
     ("kettle", "Gooseneck kettle", 4200),
 ];
 
-/// The shop's own data: cart lines by cart id, and the key of its CSRF tokens.
-/// A cart is the resource `cart:{user id}`, owned (claimed) by the user who made it.
 #[derive(Clone)]
 struct Shop {
-    carts: Arc<Mutex<HashMap<String, Vec<String>>>>,
     /// CSRF tokens are an HMAC of the session id under this key: nothing to store per
     /// session, so nothing that grows with every visitor (and the same on every instance).
     csrf_key: Arc<[u8]>,
+    /// "Sign in with OpenID", when `OIDC_ISSUER` is set (known once the shop has bound).
+    openid: Arc<OnceLock<OpenId>>,
+    outbox: Outbox,
+    dev_mode: bool,
 }
 
 impl Shop {
-    fn lines(&self, cart_id: &str) -> Vec<String> {
-        self.carts
-            .lock()
-            .map(|carts| carts.get(cart_id).cloned().unwrap_or_default())
-            .unwrap_or_default()
-    }
-
-    fn add(&self, cart_id: &str, product: &str) {
-        if let Ok(mut carts) = self.carts.lock() {
-            carts
-                .entry(cart_id.to_owned())
-                .or_default()
-                .push(product.to_owned());
-        }
-    }
-
-    /// Moves the lines of cart `from` into cart `into` (the merge of two carts at sign-in).
-    fn merge(&self, from: &str, into: &str) {
-        if let Ok(mut carts) = self.carts.lock() {
-            let moved = carts.remove(from).unwrap_or_default();
-            carts.entry(into.to_owned()).or_default().extend(moved);
-        }
-    }
-
     /// The CSRF token of a session (synchronizer token pattern, stateless): an HMAC of the
     /// session id, so a new session has a new token and no other site can compute it.
     fn csrf_token(&self, session_id: &str) -> String {
@@ -98,25 +86,18 @@ impl Shop {
                 == 0
     }
 
-    /// Drops the carts nobody owns any more (their guest expired and the store released
-    /// what it owned), so the map does not grow with every visitor who went away.
-    async fn purge_abandoned_carts(&self, store: &dyn tower_anonymous_auth::Store) {
-        let carts: Vec<String> = match self.carts.lock() {
-            Ok(carts) => carts.keys().cloned().collect(),
-            Err(_) => return,
-        };
-        for cart in carts {
-            if let Ok(None) = store.owner_of(&cart).await {
-                if let Ok(mut carts) = self.carts.lock() {
-                    carts.remove(&cart);
-                }
-            }
-        }
+    fn csrf_field(&self, auth: Option<&Auth>) -> String {
+        let token = auth
+            .map(|auth| self.csrf_token(auth.session_id()))
+            .unwrap_or_default();
+        format!("<input type=hidden name=csrf value={token}>")
     }
 }
 
-fn cart_id(user_id: &str) -> String {
-    format!("cart:{user_id}")
+/// The product of a cart line (`line:{random}:{product}`).
+fn product_of(resource: &str) -> Option<&'static (&'static str, &'static str, u32)> {
+    let product = resource.strip_prefix("line:")?.split_once(':')?.1;
+    PRODUCTS.iter().find(|(id, _, _)| *id == product)
 }
 
 fn euros(cents: u32) -> String {
@@ -128,11 +109,12 @@ header{display:flex;justify-content:space-between;align-items:center;border-bott
 header h1{font-size:1.4rem;margin:0}header a{color:#7a4e1d;text-decoration:none}nav a{margin-left:1rem}\
 .who{font-size:.9rem;color:#555}ul.products{list-style:none;padding:0;display:grid;grid-template-columns:1fr 1fr;gap:1rem}\
 ul.products li{background:#fff;border:1px solid #e8e2d6;border-radius:8px;padding:1rem}\
-button{background:#7a4e1d;color:#fff;border:0;border-radius:6px;padding:.45rem .9rem;cursor:pointer}\
-form.account{background:#fff;border:1px solid #e8e2d6;border-radius:8px;padding:1rem;margin:1rem 0}\
+button,a.button{background:#7a4e1d;color:#fff;border:0;border-radius:6px;padding:.45rem .9rem;cursor:pointer;text-decoration:none;display:inline-block}\
+form.account,div.account{background:#fff;border:1px solid #e8e2d6;border-radius:8px;padding:1rem;margin:1rem 0}\
 form.account label{display:block;margin:.4rem 0}input{padding:.35rem;width:16rem}\
 .error{background:#fde8e8;border:1px solid #e0a0a0;padding:.5rem;border-radius:6px}\
-.note{color:#555;font-size:.9rem}";
+.done{background:#e8f5e9;border:1px solid #9ccc9f;padding:.5rem;border-radius:6px}\
+.note{color:#555;font-size:.9rem}li.mail{background:#fff;border:1px solid #e8e2d6;border-radius:8px;padding:.5rem 1rem;margin:.5rem 0}";
 
 fn page(title: &str, auth: Option<&Auth>, body: &str) -> Html<String> {
     let who = match auth {
@@ -146,28 +128,46 @@ fn page(title: &str, auth: Option<&Auth>, body: &str) -> Html<String> {
         ),
         None => "<a href=/account>Sign in</a>".to_owned(),
     };
+    let user_id = auth.map(|auth| escape(&auth.user().id)).unwrap_or_default();
     Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
          <meta name=viewport content='width=device-width,initial-scale=1'>\
          <title>{title} · Teashop</title><style>{STYLE}</style></head><body>\
-         <header><h1><a href=/>Teashop</a></h1><nav><span class=who>{who}</span>\
+         <header><h1><a href=/>Teashop</a></h1><nav><span class=who data-user-id=\"{user_id}\">{who}</span>\
          <a href=/cart>Cart</a></nav></header><main>{body}</main></body></html>",
         title = escape(title),
     ))
 }
 
-async fn home(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
-    let csrf = auth
-        .as_ref()
-        .map(|auth| shop.csrf_token(auth.session_id()))
-        .unwrap_or_default();
+/// `?done=...`: the confirmation a redirect after an action carries.
+#[derive(Deserialize, Default)]
+struct Done {
+    done: Option<String>,
+}
+
+impl Done {
+    fn notice(&self) -> String {
+        let text = match self.done.as_deref() {
+            Some("registered") => "Welcome! Your account is ready, and your cart came with you.",
+            Some("signed-in") => {
+                "Signed in. Anything in your guest cart is now in your account's cart."
+            }
+            Some("signed-out") => "Signed out. See you soon!",
+            _ => return String::new(),
+        };
+        format!("<p class=done>{text}</p>")
+    }
+}
+
+async fn home(State(shop): State<Shop>, auth: Option<Auth>, done: Query<Done>) -> Html<String> {
+    let csrf = shop.csrf_field(auth.as_ref());
     let items: String = PRODUCTS
         .iter()
         .map(|(id, name, cents)| {
             format!(
                 "<li data-product={id}><strong>{name}</strong><p>{price}</p>\
                  <form method=post action=/cart><input type=hidden name=product value={id}>\
-                 <input type=hidden name=csrf value={csrf}><button>Add to cart</button></form></li>",
+                 {csrf}<button>Add to cart</button></form></li>",
                 price = euros(*cents),
             )
         })
@@ -176,8 +176,9 @@ async fn home(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
         "Shop",
         auth.as_ref(),
         &format!(
-            "<h2>Fresh from the garden</h2><p class=note>No account needed: add anything to \
-             your cart, sign up when you are ready, and keep it.</p><ul class=products>{items}</ul>"
+            "{notice}<h2>Fresh from the garden</h2><p class=note>No account needed: add anything \
+             to your cart, sign up when you are ready, and keep it.</p><ul class=products>{items}</ul>",
+            notice = done.notice(),
         ),
     )
 }
@@ -198,12 +199,11 @@ fn check_csrf(shop: &Shop, headers: &HeaderMap, auth: Option<&Auth>, token: &str
     same_site && auth.is_some_and(|auth| shop.csrf_ok(auth.session_id(), token))
 }
 
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "This form has expired or did not come from this site. Go back, reload and try again.",
-    )
-        .into_response()
+fn expired_form(auth: Option<&Auth>) -> Response {
+    let body = "<h2>This form has expired</h2><p class=error>The page you sent it from is out \
+                of date (you signed in or out meanwhile) or it came from another site.</p>\
+                <p><a href=/account>Go back</a>, reload and try again.</p>";
+    (StatusCode::FORBIDDEN, page("Form expired", auth, body)).into_response()
 }
 
 async fn add_to_cart(
@@ -213,31 +213,28 @@ async fn add_to_cart(
     Form(form): Form<AddToCart>,
 ) -> Result<Response, AuthError> {
     if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return Ok(forbidden());
+        return Ok(expired_form(handle.auth().as_ref()));
     }
-    let auth = handle.require()?;
+    handle.require()?;
     if PRODUCTS.iter().any(|(id, _, _)| *id == form.product) {
-        let cart = cart_id(&auth.user().id);
-        handle.claim(&cart).await?;
-        shop.add(&cart, &form.product);
+        let line = format!("line:{}:{}", uuid::Uuid::new_v4().simple(), form.product);
+        handle.claim(&line).await?;
     }
     Ok(Redirect::to("/cart").into_response())
 }
 
-async fn cart(State(shop): State<Shop>, handle: AuthHandle) -> Result<Html<String>, AuthError> {
+async fn cart(handle: AuthHandle, done: Query<Done>) -> Result<Html<String>, AuthError> {
     let auth = handle.auth();
     let mut lines = Vec::new();
     let mut total = 0;
-    for cart in handle.resources().await? {
-        for product in shop.lines(&cart) {
-            if let Some((_, name, cents)) = PRODUCTS.iter().find(|(id, _, _)| *id == product) {
-                total += cents;
-                lines.push(format!(
-                    "<li class=cart-item>{name} — {}</li>",
-                    euros(*cents)
-                ));
-            }
-        }
+    let mut owned = handle.resources().await?;
+    owned.sort();
+    for (_, name, cents) in owned.iter().filter_map(|resource| product_of(resource)) {
+        total += cents;
+        lines.push(format!(
+            "<li class=cart-item>{name} — {}</li>",
+            euros(*cents)
+        ));
     }
     let body = if lines.is_empty() {
         "<h2>Your cart</h2><p>Your cart is empty. <a href=/>Browse the shop</a>.</p>".to_owned()
@@ -254,41 +251,95 @@ async fn cart(State(shop): State<Shop>, handle: AuthHandle) -> Result<Html<Strin
             euros(total)
         )
     };
+    let body = format!("{}{body}", done.notice());
     Ok(page("Cart", auth.as_ref(), &body))
 }
 
-fn account_page(shop: &Shop, auth: Option<&Auth>, error: Option<&str>) -> Html<String> {
-    let csrf = auth
-        .map(|auth| shop.csrf_token(auth.session_id()))
-        .unwrap_or_default();
+/// The account page, with an error to show and the email the visitor typed (kept).
+fn account_page(
+    shop: &Shop,
+    auth: Option<&Auth>,
+    error: Option<&str>,
+    email: &str,
+) -> Html<String> {
+    let csrf = shop.csrf_field(auth);
     let error = error
         .map(|message| format!("<p class=error>{}</p>", escape(message)))
         .unwrap_or_default();
+    let email = escape(email);
     let forms = match auth {
         Some(auth) if !auth.is_anonymous() => format!(
             "<p>You are signed in as <strong>{}</strong>.</p>\
              <form id=sign-out method=post action=/sign-out class=account>\
-             <input type=hidden name=csrf value={csrf}><button>Sign out</button></form>",
+             {csrf}<button>Sign out</button></form>",
             escape(&auth.user().email)
         ),
-        _ => format!(
-            "<form id=register method=post action=/register class=account><h3>New here? Register</h3>\
-             <p class=note>Your cart comes with you.</p>\
-             <label>Email <input name=email type=email required autocomplete=email></label>\
-             <label>Password <input name=password type=password minlength=8 required autocomplete=new-password></label>\
-             <input type=hidden name=csrf value={csrf}><button>Create account</button></form>\
-             <form id=sign-in method=post action=/sign-in class=account><h3>Have an account? Sign in</h3>\
-             <p class=note>What is in your guest cart is added to your account's cart.</p>\
-             <label>Email <input name=email type=email required autocomplete=email></label>\
-             <label>Password <input name=password type=password required autocomplete=current-password></label>\
-             <input type=hidden name=csrf value={csrf}><button>Sign in</button></form>"
-        ),
+        _ => {
+            let openid = if shop.openid.get().is_some() {
+                "<div class=account><h3>Sign in with your provider</h3>\
+                 <p class=note>New or returning: your cart comes with you.</p>\
+                 <a id=openid class=button href=/auth/oidc/start>Sign in with OpenID</a></div>"
+            } else {
+                ""
+            };
+            format!(
+                "{openid}<form id=email-code method=post action=/email-code class=account>\
+                 <h3>No password? Get a code by email</h3>\
+                 <label>Email <input name=email type=email required autocomplete=email value=\"{email}\"></label>\
+                 {csrf}<button>Email me a code</button></form>\
+                 <form id=register method=post action=/register class=account><h3>New here? Register</h3>\
+                 <p class=note>Your cart comes with you.</p>\
+                 <label>Email <input name=email type=email required autocomplete=email value=\"{email}\"></label>\
+                 <label>Password <input name=password type=password minlength=8 required autocomplete=new-password></label>\
+                 {csrf}<button>Create account</button></form>\
+                 <form id=sign-in method=post action=/sign-in class=account><h3>Have an account? Sign in</h3>\
+                 <p class=note>What is in your guest cart is added to your account's cart.</p>\
+                 <label>Email <input name=email type=email required autocomplete=email value=\"{email}\"></label>\
+                 <label>Password <input name=password type=password required autocomplete=current-password></label>\
+                 {csrf}<button>Sign in</button></form>"
+            )
+        }
     };
     page("Account", auth, &format!("<h2>Account</h2>{error}{forms}"))
 }
 
 async fn account(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
-    account_page(&shop, auth.as_ref(), None)
+    account_page(&shop, auth.as_ref(), None, "")
+}
+
+/// What a shopper reads for an error: the library's codes are for programs.
+fn friendly(error: &AuthError) -> String {
+    match error {
+        AuthError::InvalidCredentials => {
+            "That email and password do not match. Try again, or get a code by email.".into()
+        }
+        AuthError::EmailTaken => "That email already has an account: sign in instead.".into(),
+        AuthError::InvalidEmail => "Please enter a valid email address.".into(),
+        AuthError::WeakPassword { min, .. } => {
+            format!("Please choose a password of at least {min} characters.")
+        }
+        AuthError::InvalidEmailCode => {
+            "That code is wrong or has expired. Check it, or ask for a new one.".into()
+        }
+        AuthError::IdentityEmailInUse => "An account with this email exists already. Sign in \
+             with its password or an email code first."
+            .into(),
+        AuthError::RateLimited { retry_after_secs } => {
+            format!("Too many attempts. Please wait {retry_after_secs} seconds and try again.")
+        }
+        other => {
+            let message = other.public_message();
+            let mut chars = message.chars();
+            chars.next().map_or(message.clone(), |first| {
+                format!("{}{}.", first.to_uppercase(), chars.as_str())
+            })
+        }
+    }
+}
+
+fn account_error(shop: &Shop, handle: &AuthHandle, error: &AuthError, email: &str) -> Response {
+    let page = account_page(shop, handle.auth().as_ref(), Some(&friendly(error)), email);
+    (error.status(), page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -303,7 +354,7 @@ struct CsrfOnly {
     csrf: String,
 }
 
-/// The two account forms: register, or sign in to an existing account.
+/// The two password forms: register, or sign in to an existing account.
 #[derive(Clone, Copy)]
 enum AccountForm {
     Register,
@@ -311,8 +362,8 @@ enum AccountForm {
 }
 
 impl AccountForm {
-    /// Checks the form's CSRF token, then registers or signs in; back to the cart on success,
-    /// the account page with the error otherwise.
+    /// Checks the form's CSRF token, then registers or signs in; back to the cart with a
+    /// confirmation on success, the account page with the error otherwise.
     async fn submit(
         self,
         shop: &Shop,
@@ -321,7 +372,7 @@ impl AccountForm {
         form: Credentials,
     ) -> Response {
         if !check_csrf(shop, headers, handle.auth().as_ref(), &form.csrf) {
-            return forbidden();
+            return expired_form(handle.auth().as_ref());
         }
         let outcome = match self {
             Self::Register => {
@@ -334,9 +385,10 @@ impl AccountForm {
                     .await
             }
         };
-        match outcome {
-            Ok(_) => Redirect::to("/cart").into_response(),
-            Err(error) => account_error(shop, handle, error),
+        match (outcome, self) {
+            (Ok(_), Self::Register) => Redirect::to("/cart?done=registered").into_response(),
+            (Ok(_), Self::SignIn) => Redirect::to("/cart?done=signed-in").into_response(),
+            (Err(error), _) => account_error(shop, handle, &error, &form.email),
         }
     }
 }
@@ -370,61 +422,254 @@ async fn sign_out(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return forbidden();
+        return expired_form(handle.auth().as_ref());
     }
     match handle.sign_out().await {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(error) => error.into_response(),
+        Ok(()) => Redirect::to("/?done=signed-out").into_response(),
+        Err(error) => account_error(&shop, &handle, &error, ""),
     }
 }
 
-fn account_error(shop: &Shop, handle: &AuthHandle, error: AuthError) -> Response {
-    let status = error.status();
-    let message = match &error {
-        AuthError::InvalidCredentials => "Invalid email or password.".to_owned(),
-        AuthError::EmailTaken => "That email is already registered: sign in instead.".to_owned(),
-        other => other.to_string(),
+/// `GET /auth/oidc/start`: off to the provider, carrying a link state naming this guest.
+async fn openid_start(State(shop): State<Shop>, handle: AuthHandle) -> Response {
+    let (Some(openid), Some(auth)) = (shop.openid.get(), handle.auth()) else {
+        return Redirect::to("/account").into_response();
     };
-    (
-        status,
-        account_page(shop, handle.auth().as_ref(), Some(&message)),
+    let started = match handle.link_state().await {
+        Ok(link_state) => openid.start(auth.session_id(), link_state).await,
+        Err(error) => Err(friendly(&error)),
+    };
+    match started {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(message) => {
+            tracing_line(&message);
+            let message = "The sign-in provider cannot be reached right now. Please try again.";
+            let page = account_page(&shop, Some(&auth), Some(message), "");
+            (StatusCode::BAD_GATEWAY, page).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/oidc/callback`: the ID token checked, then `sign_in_with_identity`.
+async fn openid_callback(
+    State(shop): State<Shop>,
+    handle: AuthHandle,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let Some(openid) = shop.openid.get() else {
+        return Redirect::to("/account").into_response();
+    };
+    let auth = handle.auth();
+    let verified = match (callback.code, callback.state, callback.error) {
+        (Some(code), Some(state), None) => {
+            let session = auth.as_ref().map(|auth| auth.session_id());
+            let fresh = auth.as_ref().is_none_or(|auth| auth.minted_now());
+            openid.finish(&state, &code, session, fresh).await
+        }
+        (_, _, error) => Err(format!(
+            "the provider did not sign you in ({})",
+            error.as_deref().unwrap_or("no code")
+        )),
+    };
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(message) => {
+            tracing_line(&message);
+            let message = format!("Signing in with OpenID did not work: {message}.");
+            let page = account_page(&shop, auth.as_ref(), Some(&message), "");
+            return (StatusCode::BAD_REQUEST, page).into_response();
+        }
+    };
+    let mut identity = Identity::new(verified.issuer, verified.subject);
+    if let Some(email) = verified.email {
+        identity = identity.email(email, verified.email_verified);
+    }
+    if let Some(name) = verified.name {
+        identity = identity.name(name);
+    }
+    if let Some(link_state) = verified.link_state {
+        identity = identity.link_state(link_state);
+    }
+    match handle.sign_in_with_identity(identity).await {
+        Ok(_) => Redirect::to("/cart?done=signed-in").into_response(),
+        Err(error) => account_error(&shop, &handle, &error, ""),
+    }
+}
+
+fn tracing_line(message: &str) {
+    eprintln!("openid: {message}");
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    email: String,
+    code: Option<String>,
+    csrf: String,
+}
+
+/// The page that asks for the code just mailed to `email`.
+fn code_page(shop: &Shop, auth: Option<&Auth>, email: &str, error: Option<&str>) -> Html<String> {
+    let csrf = shop.csrf_field(auth);
+    let error = error
+        .map(|message| format!("<p class=error>{}</p>", escape(message)))
+        .unwrap_or_default();
+    let outbox = if shop.dev_mode {
+        "<p class=note>Development mode: the mail is in the <a href=/dev/outbox>outbox</a>.</p>"
+    } else {
+        ""
+    };
+    let email = escape(email);
+    page(
+        "Check your inbox",
+        auth,
+        &format!(
+            "<h2>Check your inbox</h2>{error}<p>If <strong>{email}</strong> is right, a \
+             six-digit code is on its way. It works for 10 minutes.</p>{outbox}\
+             <form id=enter-code method=post action=/email-code/sign-in class=account>\
+             <input type=hidden name=email value=\"{email}\">\
+             <label>Code <input name=code inputmode=numeric autocomplete=one-time-code required></label>\
+             {csrf}<button>Sign in</button></form>"
+        ),
     )
-        .into_response()
+}
+
+/// `POST /email-code`: mails a code (the answer is the same whether or not the email has
+/// an account).
+async fn email_code(
+    State(shop): State<Shop>,
+    handle: AuthHandle,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
+        return expired_form(handle.auth().as_ref());
+    }
+    match handle.request_email_code(&form.email).await {
+        Ok(()) => code_page(&shop, handle.auth().as_ref(), form.email.trim(), None).into_response(),
+        Err(error) => account_error(&shop, &handle, &error, &form.email),
+    }
+}
+
+/// `POST /email-code/sign-in`: the code typed in.
+async fn email_code_sign_in(
+    State(shop): State<Shop>,
+    handle: AuthHandle,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
+        return expired_form(handle.auth().as_ref());
+    }
+    let code = form.code.unwrap_or_default();
+    match handle.sign_in_with_email_code(&form.email, &code).await {
+        Ok(_) => Redirect::to("/cart?done=signed-in").into_response(),
+        Err(error) => {
+            let page = code_page(
+                &shop,
+                handle.auth().as_ref(),
+                &form.email,
+                Some(&friendly(&error)),
+            );
+            (error.status(), page).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkToken {
+    token: String,
+    csrf: Option<String>,
+}
+
+/// `GET /email-link?token=...`: the mailed link opens a page whose button signs in, so a mail
+/// scanner that opens links does not use the token up.
+async fn email_link(
+    State(shop): State<Shop>,
+    auth: Option<Auth>,
+    Query(link): Query<LinkToken>,
+) -> Html<String> {
+    let csrf = shop.csrf_field(auth.as_ref());
+    page(
+        "Sign in",
+        auth.as_ref(),
+        &format!(
+            "<h2>Sign in to Teashop</h2><form id=email-link method=post action=/email-link class=account>\
+             <input type=hidden name=token value=\"{}\">{csrf}<button>Sign in</button></form>",
+            escape(&link.token)
+        ),
+    )
+}
+
+/// `POST /email-link`: the button of the link's page.
+async fn email_link_sign_in(
+    State(shop): State<Shop>,
+    handle: AuthHandle,
+    headers: HeaderMap,
+    Form(link): Form<LinkToken>,
+) -> Response {
+    let csrf = link.csrf.unwrap_or_default();
+    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &csrf) {
+        return expired_form(handle.auth().as_ref());
+    }
+    match handle.sign_in_with_email_link(&link.token).await {
+        Ok(_) => Redirect::to("/cart?done=signed-in").into_response(),
+        Err(error) => account_error(&shop, &handle, &error, ""),
+    }
+}
+
+/// `GET /dev/outbox`: what the shop would have mailed (development mode only).
+async fn dev_outbox(State(shop): State<Shop>, auth: Option<Auth>) -> Response {
+    if !shop.dev_mode {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mails: String = shop
+        .outbox
+        .mails()
+        .iter()
+        .map(|mail| {
+            format!(
+                "<li class=mail data-to=\"{to}\"><p>To: <strong>{to}</strong></p>\
+                 <p>Your Teashop code: <strong class=code>{code}</strong></p>\
+                 <p><a class=link href=\"/email-link?token={token}\">Or sign in with this link</a></p></li>",
+                to = escape(&mail.email),
+                code = escape(&mail.code),
+                token = escape(&mail.link_token),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h2>Development outbox</h2><p class=note>The mail the shop would have sent, newest \
+         first.</p><ul style=list-style:none;padding:0>{mails}</ul>"
+    );
+    page("Outbox", auth.as_ref(), &body).into_response()
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = secret::auth_secret_or_exit();
     let shop = Shop {
-        carts: Arc::default(),
         csrf_key: secret.as_bytes().into(),
+        openid: Arc::default(),
+        outbox: Outbox::default(),
+        dev_mode: std::env::var("AUTH_DEV_MODE").as_deref() == Ok("1"),
     };
     let store = store_from_env::store_from_env().await?;
-    let (hook_shop, hook_store) = (shop.clone(), store.clone());
-    let (purged_shop, purged_store) = (shop.clone(), store.clone());
-    tokio::spawn(async move {
-        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            every_minute.tick().await;
-            purged_shop.purge_abandoned_carts(&*purged_store).await;
-        }
-    });
+    let outbox = shop.outbox.clone();
     let config = AnonymousAuthConfig::builder()
         .key("dev", secret)
         .secure(false) // plain http on localhost; keep the default (true) in production
-        .on_link_account(move |event: LinkEvent| {
-            let (shop, store) = (hook_shop.clone(), hook_store.clone());
-            async move {
-                // Signing in to an existing account: pour the guest's cart into the
-                // account's own cart, so the two carts become one.
-                if event.kind != LinkKind::Register {
-                    let account_cart = cart_id(&event.account.id);
-                    // The cart's id is made from the account's: nobody else can own it.
-                    let _own_cart = store.claim(&account_cart, &event.account.id).await?;
-                    shop.merge(&cart_id(&event.anonymous.id), &account_cart);
-                }
-                Ok::<(), tower_anonymous_auth::StoreError>(())
-            }
+        .send_email_code(move |mail: EmailCode| {
+            // A real shop hands the mail to its mailer here.
+            println!("mail: a sign-in code for {} (see /dev/outbox)", mail.email);
+            outbox.send(mail);
+            std::future::ready(Ok::<(), std::convert::Infallible>(()))
         })
         .build()?;
     let layer = AnonymousAuthLayer::from_arc(store, config);
@@ -435,12 +680,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/register", post(register))
         .route("/sign-in", post(sign_in))
         .route("/sign-out", post(sign_out))
-        .with_state(shop)
+        .route("/auth/oidc/start", get(openid_start))
+        .route("/auth/oidc/callback", get(openid_callback))
+        .route("/email-code", post(email_code))
+        .route("/email-code/sign-in", post(email_code_sign_in))
+        .route("/email-link", get(email_link).post(email_link_sign_in))
+        .route("/dev/outbox", get(dev_outbox))
+        .with_state(shop.clone())
         .layer(layer);
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    if let Some(openid) = OpenId::from_env(&base) {
+        println!("OpenID provider: {}", openid.issuer());
+        let _ = shop.openid.set(openid);
+    }
     // With ADDR=127.0.0.1:0 the system picks a free port; tests read it from this line.
-    println!("Teashop on http://{}", listener.local_addr()?);
+    println!("Teashop on {base}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -35,6 +35,8 @@ fn the_error_code_table_matches_the_code() {
         AuthError::IdentityEmailInUse,
         AuthError::InvalidIdentity,
         AuthError::LastSignInMethod,
+        AuthError::InvalidEmailCode,
+        AuthError::EmailNotSent,
         AuthError::CrossSiteRequest,
         AuthError::EmailTaken,
         AuthError::from(StoreError::EmailTaken),
