@@ -7,6 +7,8 @@
 
 #[path = "support/html.rs"]
 mod html;
+#[path = "support/messages.rs"]
+mod messages;
 #[path = "support/secret.rs"]
 mod secret;
 #[path = "support/store_from_env.rs"]
@@ -18,26 +20,34 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use html::escape;
+use messages::friendly;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_anonymous_auth::{
     AnonymousAuthConfig, AnonymousAuthLayer, Auth, AuthError, AuthHandle, MintPolicy, Registration,
 };
 
+const SIGN_OUT: &str =
+    "<form method=post action=/sign-out class=inline><button>Sign out</button></form>";
+
 fn page(auth: Option<&Auth>, body: &str) -> Html<String> {
     let who = match auth {
         Some(auth) if auth.is_anonymous() => {
-            format!("Checking out as guest {}", escape(&auth.user().name))
+            format!(
+                "Checking out as guest {} {SIGN_OUT}",
+                escape(&auth.user().name)
+            )
         }
-        Some(auth) => format!("Signed in as {}", escape(&auth.user().email)),
-        None => "Not signed in".to_owned(),
+        Some(auth) => format!("Signed in as {} {SIGN_OUT}", escape(&auth.user().email)),
+        None => "<a href=/checkout>Sign in</a>".to_owned(),
     };
     Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Checkout · Paperie</title>\
          <style>body{{font-family:system-ui;max-width:40rem;margin:2rem auto;color:#222}}\
          header{{display:flex;justify-content:space-between;border-bottom:1px solid #ddd}}\
          form{{border:1px solid #ddd;border-radius:8px;padding:1rem;margin:1rem 0}}\
-         label{{display:block;margin:.4rem 0}}.error{{color:#a00}}</style></head><body>\
+         label{{display:block;margin:.4rem 0}}.error{{color:#a00}}\
+         form.inline{{display:inline;border:0;padding:0;margin:0}}</style></head><body>\
          <header><h1><a href=/>Paperie</a></h1><p>{who}</p></header>{body}</body></html>"
     ))
 }
@@ -122,15 +132,39 @@ async fn sign_in(
         Err(error) => (
             error.status(),
             page(
-                None,
+                handle.auth().as_ref(),
                 &format!(
                     "<p class=error>{}</p><p><a href=/checkout>Try again</a></p>",
-                    escape(&error.to_string())
+                    escape(&friendly(&error))
                 ),
             ),
         )
             .into_response(),
     }
+}
+
+async fn sign_out(handle: AuthHandle, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match handle.sign_out().await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The offer to turn a guest into an account, with the email typed so far and an error.
+fn register_form(email: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|message| format!("<p class=error>{}</p>", escape(message)))
+        .unwrap_or_default();
+    format!(
+        "<form id=register method=post action=/register><h3>Save your details for next time?</h3>\
+         {error}<label>Email <input name=email type=email required value=\"{}\"></label>\
+         <label>Password <input name=password type=password minlength=8 required></label>\
+         <button>Create account</button></form>",
+        escape(email)
+    )
 }
 
 #[derive(Deserialize)]
@@ -150,12 +184,9 @@ async fn place_order(
     let order_id = format!("order:{}", uuid::Uuid::new_v4().simple());
     handle.claim(&order_id).await?;
     let offer = if auth.is_anonymous() {
-        "<form method=post action=/register><h3>Save your details for next time?</h3>\
-         <label>Email <input name=email type=email required></label>\
-         <label>Password <input name=password type=password minlength=8 required></label>\
-         <button>Create account</button></form>"
+        register_form("", None)
     } else {
-        ""
+        String::new()
     };
     Ok(page(
         Some(&auth),
@@ -176,13 +207,15 @@ async fn register(
     if !same_origin(&headers) {
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
-    handle
-        .register_with_password(Registration::new(
-            form.email.as_str(),
-            form.password.as_str(),
-        ))
-        .await?;
-    Ok(Redirect::to("/orders").into_response())
+    let registration = Registration::new(form.email.as_str(), form.password.as_str());
+    match handle.register_with_password(registration).await {
+        Ok(_) => Ok(Redirect::to("/orders").into_response()),
+        Err(error) => {
+            let form = register_form(&form.email, Some(&friendly(&error)));
+            let page = page(handle.auth().as_ref(), &form);
+            Ok((error.status(), page).into_response())
+        }
+    }
 }
 
 async fn orders(handle: AuthHandle) -> Result<Html<String>, AuthError> {
@@ -194,10 +227,12 @@ async fn orders(handle: AuthHandle) -> Result<Html<String>, AuthError> {
         .filter(|resource| resource.starts_with("order:"))
         .map(|order| format!("<li><code>{}</code></li>", escape(&order)))
         .collect();
-    Ok(page(
-        auth.as_ref(),
-        &format!("<h2>Your orders</h2><ul>{items}</ul>"),
-    ))
+    let list = if items.is_empty() {
+        "<p>No orders yet. <a href=/>Find something you like</a>.</p>".to_owned()
+    } else {
+        format!("<ul>{items}</ul>")
+    };
+    Ok(page(auth.as_ref(), &format!("<h2>Your orders</h2>{list}")))
 }
 
 #[tokio::main]
@@ -213,6 +248,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/checkout", get(checkout))
         .route("/guest", post(continue_as_guest))
         .route("/sign-in", post(sign_in))
+        .route("/sign-out", post(sign_out))
         .route("/order", post(place_order))
         .route("/register", post(register))
         .route("/orders", get(orders))

@@ -15,6 +15,8 @@
 
 #[path = "support/html.rs"]
 mod html;
+#[path = "support/messages.rs"]
+mod messages;
 #[path = "support/openid.rs"]
 mod openid;
 #[path = "support/outbox.rs"]
@@ -30,6 +32,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use html::escape;
+use messages::friendly;
 use openid::OpenId;
 use outbox::Outbox;
 use serde::Deserialize;
@@ -305,36 +308,6 @@ fn account_page(
 
 async fn account(State(shop): State<Shop>, auth: Option<Auth>) -> Html<String> {
     account_page(&shop, auth.as_ref(), None, "")
-}
-
-/// What a shopper reads for an error: the library's codes are for programs.
-fn friendly(error: &AuthError) -> String {
-    match error {
-        AuthError::InvalidCredentials => {
-            "That email and password do not match. Try again, or get a code by email.".into()
-        }
-        AuthError::EmailTaken => "That email already has an account: sign in instead.".into(),
-        AuthError::InvalidEmail => "Please enter a valid email address.".into(),
-        AuthError::WeakPassword { min, .. } => {
-            format!("Please choose a password of at least {min} characters.")
-        }
-        AuthError::InvalidEmailCode => {
-            "That code is wrong or has expired. Check it, or ask for a new one.".into()
-        }
-        AuthError::IdentityEmailInUse => "An account with this email exists already. Sign in \
-             with its password or an email code first."
-            .into(),
-        AuthError::RateLimited { retry_after_secs } => {
-            format!("Too many attempts. Please wait {retry_after_secs} seconds and try again.")
-        }
-        other => {
-            let message = other.public_message();
-            let mut chars = message.chars();
-            chars.next().map_or(message.clone(), |first| {
-                format!("{}{}.", first.to_uppercase(), chars.as_str())
-            })
-        }
-    }
 }
 
 fn account_error(shop: &Shop, handle: &AuthHandle, error: &AuthError, email: &str) -> Response {

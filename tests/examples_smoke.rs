@@ -115,6 +115,22 @@ async fn guest_checkout_continue_as_guest_then_register_keeps_the_order() {
         .await;
     assert_eq!(forged.status, 403);
 
+    // A refused registration is a page with a sentence and the form again, email kept.
+    let weak = client
+        .post_form("/register", "email=pat%40example.com&password=short")
+        .await;
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("<!doctype html>"), "a page, not JSON");
+    assert!(weak.body.contains("at least 8 characters"), "{}", weak.body);
+    assert!(
+        weak.body.contains("value=\"pat@example.com\""),
+        "the email is kept"
+    );
+    assert!(
+        weak.body.contains("Checking out as guest"),
+        "still the guest"
+    );
+
     let registered = client
         .post_form(
             "/register",
@@ -127,6 +143,42 @@ async fn guest_checkout_continue_as_guest_then_register_keeps_the_order() {
     assert!(
         orders.body.contains(&order_id),
         "the guest's order followed"
+    );
+
+    // Signing out is a button in the header; then a new guest has no orders, and says so.
+    assert!(orders.body.contains("action=/sign-out"));
+    let signed_out = client.post_form("/sign-out", "").await;
+    assert_eq!(signed_out.status, 303);
+    let _ = client.post_form("/guest", "").await;
+    let empty = client.get("/orders").await;
+    assert!(empty.body.contains("No orders yet"), "{}", empty.body);
+
+    // A second visitor takes the email: the page says so in words, as the guest it is.
+    let other = client.fresh();
+    let _ = other.post_form("/guest", "").await;
+    let taken = other
+        .post_form(
+            "/register",
+            "email=pat%40example.com&password=correct+horse+battery",
+        )
+        .await;
+    assert_eq!(taken.status, 409);
+    assert!(
+        taken.body.contains("already has an account"),
+        "{}",
+        taken.body
+    );
+    let wrong = other
+        .post_form(
+            "/sign-in",
+            "email=pat%40example.com&password=wrong+password",
+        )
+        .await;
+    assert!(wrong.body.contains("do not match"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Checking out as guest"),
+        "the header says who the visitor is: {}",
+        wrong.body
     );
 }
 
