@@ -114,7 +114,8 @@ pub struct AnonymousAuthConfig {
     pub(crate) session_ttl: Duration,
     pub(crate) session_max_lifetime: Duration,
     pub(crate) refresh_interval: Duration,
-    pub(crate) session_cache_ttl: Duration,
+    /// `None`: the store's default (on for a store with a revocation feed).
+    pub(crate) session_cache_ttl: Option<Duration>,
     pub(crate) token_cache_capacity: usize,
     pub(crate) lazy_persistence: bool,
     pub(crate) store_failure: StoreFailureMode,
@@ -364,7 +365,7 @@ pub struct AnonymousAuthConfigBuilder {
     session_ttl: Duration,
     session_max_lifetime: Duration,
     refresh_interval: Duration,
-    session_cache_ttl: Duration,
+    session_cache_ttl: Option<Duration>,
     token_cache_capacity: usize,
     lazy_persistence: bool,
     store_failure: StoreFailureMode,
@@ -420,7 +421,7 @@ impl Default for AnonymousAuthConfigBuilder {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
             refresh_interval: Duration::from_secs(3600),
-            session_cache_ttl: Duration::ZERO,
+            session_cache_ttl: None,
             token_cache_capacity: 10_000,
             lazy_persistence: false,
             store_failure: StoreFailureMode::FailClosed,
@@ -726,10 +727,14 @@ impl AnonymousAuthConfigBuilder {
     }
 
     /// How long this process trusts a session the store confirmed live, before asking the
-    /// store again; default zero: every request with a credential reads its session (a token
-    /// stops working everywhere the moment its session is revoked). With a TTL, returning
-    /// visitors cost no store read within it; a session revoked by *this* process stops working
-    /// here at once, but other instances accept it until their memo expires.
+    /// store again (zero: every request with a credential reads its session).
+    ///
+    /// On `RedisStore` the memo is on by default (60 s) and safe across instances: every
+    /// revocation is published through Redis and drops the session from every instance's
+    /// memo within milliseconds, and while that feed is down the memo is not trusted (every
+    /// request reads Redis) and it starts empty when the feed is back. On other stores it is
+    /// off by default; with a TTL there, a session revoked by *this* process stops working here
+    /// at once, but other instances accept it until their memo expires.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -738,7 +743,7 @@ impl AnonymousAuthConfigBuilder {
     /// assert!(c.is_ok());
     /// ```
     pub fn session_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.session_cache_ttl = ttl;
+        self.session_cache_ttl = Some(ttl);
         self
     }
 

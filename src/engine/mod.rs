@@ -47,6 +47,11 @@ impl<T, F: std::future::Future<Output = T>> Step<T, F> {
     }
 }
 
+/// How long the session memo trusts an entry when the store's revocation feed keeps it
+/// current: a bound on what a lost message (a connection that died without a reset) could
+/// cost, long enough that a returning visitor reads the store about once a minute.
+const FED_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Shared state of one layer: the store, the configuration, the session memo, and the
 /// per-guest locks of the link flow.
 pub(crate) struct AuthEngine {
@@ -56,7 +61,10 @@ pub(crate) struct AuthEngine {
     /// Rate limits and leases: the store's, or this layer's own.
     coordination: Coordinator,
     pub(crate) config: AnonymousAuthConfig,
-    pub(crate) sessions: SessionCache,
+    pub(crate) sessions: Arc<SessionCache>,
+    /// Whether the store's revocation feed still has to be started (it needs a runtime,
+    /// which building a layer may lack).
+    feed_pending: AtomicBool,
     pub(crate) tokens: TokenCache,
     /// Serializes registering and linking one guest, in this process and across instances.
     pub(crate) guest_locks: GuestLocks,
@@ -86,23 +94,48 @@ impl Warnings {
 
 impl AuthEngine {
     pub(crate) fn new(store: Arc<dyn Store>, config: AnonymousAuthConfig) -> Self {
-        let sessions = SessionCache::new(millis(config.session_cache_ttl));
+        let fast_path = FastPath::of(&*store);
+        let fed = fast_path.has_revocation_feed();
+        let memo_ttl = match config.session_cache_ttl {
+            Some(ttl) => ttl,
+            None if fed => FED_MEMO_TTL,
+            None => std::time::Duration::ZERO,
+        };
+        let fed = fed && !memo_ttl.is_zero();
+        let sessions = Arc::new(SessionCache::new(millis(memo_ttl), fed));
         let tokens = TokenCache::new(config.token_cache_capacity);
         let coordination = Coordinator::new(store.clone());
         let guest_locks = GuestLocks::new(coordination.clone(), config.guest_lock_ttl);
-        let fast_path = FastPath::of(&*store);
         crate::password::warm_dummy();
         let cookie = AuthCookie::new(config.cookie.clone(), config.anonymous_ttl);
-        Self {
+        let engine = Self {
             store,
             fast_path,
             coordination,
             config,
             sessions,
+            feed_pending: AtomicBool::new(fed),
             tokens,
             guest_locks,
             cookie,
             warned: Warnings::default(),
+        };
+        engine.start_revocation_feed();
+        engine
+    }
+
+    /// Starts the store's revocation feed, once, when a tokio runtime is at hand (else the
+    /// next call tries again; until then the memo is not trusted).
+    pub(crate) fn start_revocation_feed(&self) {
+        if !self.feed_pending.load(Ordering::Relaxed)
+            || tokio::runtime::Handle::try_current().is_err()
+        {
+            return;
+        }
+        if self.feed_pending.swap(false, Ordering::AcqRel) {
+            let listener: Arc<dyn crate::store::fast_path::RevocationListener> =
+                self.sessions.clone();
+            self.fast_path.watch_revocations(Arc::downgrade(&listener));
         }
     }
 

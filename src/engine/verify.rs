@@ -73,7 +73,7 @@ impl AuthEngine {
                     .check_session_now(auth.session_id(), &auth.user().id, now)
             });
             if let Some(Some(live)) = at_once {
-                let live = self.note_session(&auth, live, now);
+                let live = self.note_session(&auth, live, now, self.sessions.epoch());
                 return Step::Ready(Ok(live.then_some(auth)));
             }
         }
@@ -81,11 +81,12 @@ impl AuthEngine {
         Step::Pending(async move { engine.confirm_in_store(auth, source, &set_cookie).await })
     }
 
-    /// Takes the store's verdict on `auth`'s session: a live one is remembered by the session
-    /// memo, a revoked, unknown or other user's one is logged. Returns `live`.
-    pub(super) fn note_session(&self, auth: &Auth, live: bool, now: u64) -> bool {
+    /// Takes the store's verdict on `auth`'s session, from a read that started at memo
+    /// `epoch`: a live one is remembered by the session memo, a revoked, unknown or other
+    /// user's one is logged. Returns `live`.
+    pub(super) fn note_session(&self, auth: &Auth, live: bool, now: u64, epoch: u64) -> bool {
         if live {
-            self.sessions.remember(auth.session_id(), now);
+            self.sessions.remember(auth.session_id(), now, epoch);
         } else {
             tracing::debug!(session_id = %auth.session_id(), "auth token names a revoked or unknown session");
         }
@@ -101,6 +102,8 @@ impl AuthEngine {
     ) -> Result<Option<Auth>, StoreError> {
         let now = now_millis();
         if !self.sessions.is_fresh(auth.session_id(), now) {
+            self.start_revocation_feed();
+            let epoch = self.sessions.epoch();
             // A lazy guest is valid while nothing of it is stored (one read: its user); once
             // its user is stored, its session decides, as for any token.
             let unstored_lazy_guest =
@@ -111,7 +114,7 @@ impl AuthEngine {
                     .get_session(auth.session_id(), now)
                     .await?
                     .is_some_and(|session| session.user_id == auth.user().id);
-            if !self.note_session(&auth, live, now) {
+            if !self.note_session(&auth, live, now, epoch) {
                 return Ok(None);
             }
         }

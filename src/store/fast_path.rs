@@ -6,9 +6,20 @@
 //!   needs no boxed future.
 //! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
 //!   script: its id was never handed out, so nobody can hold its placeholder email.
+//! - `RedisStore` announces every revocation to every app instance, so the layer's session
+//!   memo can stay on by default and still see a sign-out on another instance at once.
 
 use super::{MemoryStore, SessionRecord, Store, StoreError, UserRecord};
 use std::any::Any;
+use std::sync::Weak;
+
+/// What a revocation feed tells: a session was revoked; the feed is connected or not.
+pub(crate) trait RevocationListener: Send + Sync + 'static {
+    /// Session `session_id` was revoked (on this instance or another).
+    fn revoked(&self, session_id: &str);
+    /// The feed is subscribed (`true`) or lost its connection (`false`).
+    fn feed_connected(&self, connected: bool);
+}
 
 /// The concrete store behind a `dyn Store`, when it is one that has a shortcut.
 #[derive(Debug, Clone)]
@@ -39,6 +50,25 @@ impl FastPath {
         match self {
             Self::Memory(memory) => Some(memory.is_session_live(id, user_id, now)),
             _ => None,
+        }
+    }
+
+    /// Whether the store announces revocations to every app instance.
+    pub(crate) fn has_revocation_feed(&self) -> bool {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Subscribes `listener` to the store's revocations (in a task of the current runtime)
+    /// until it is dropped; nothing for a store without a feed.
+    pub(crate) fn watch_revocations(&self, listener: Weak<dyn RevocationListener>) {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => redis.watch_revocations(listener),
+            _ => drop(listener),
         }
     }
 

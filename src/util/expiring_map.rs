@@ -62,6 +62,11 @@ impl<V: Clone> ExpiringMap<V> {
         entries.insert(key.to_owned(), (until, value));
     }
 
+    /// Removes every entry.
+    pub(crate) fn clear(&self) {
+        self.write().clear();
+    }
+
     /// Forgets `key`.
     pub(crate) fn remove(&self, key: &str) {
         if self.enabled() {

@@ -72,17 +72,21 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
-    pub(crate) async fn single(url: &str, config: &RedisStoreConfig) -> Result<Self, StoreError> {
+    /// A connection to one node, and the client it came from (for the revocation feed).
+    pub(crate) async fn single(
+        url: &str,
+        config: &RedisStoreConfig,
+    ) -> Result<(Self, redis::Client), StoreError> {
         let client = redis::Client::open(url).map_err(|err| not_reachable(&[url], err))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connection_timeout))
             .set_response_timeout(Some(config.response_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client, manager_config)
+        let manager = ConnectionManager::new_with_config(client.clone(), manager_config)
             .await
             .map_err(|err| not_reachable(&[url], err))?;
-        Ok(Self::Single(manager))
+        Ok((Self::Single(manager), client))
     }
 
     pub(crate) async fn cluster(

@@ -31,6 +31,7 @@ mod keys;
 mod lease;
 mod ownership;
 mod rate_limit;
+pub(crate) mod revocations;
 mod scripts;
 mod sessions;
 mod sweep;
@@ -78,6 +79,8 @@ pub struct RedisStore {
     conn: Conn,
     keys: Keys,
     grace_ms: u64,
+    /// Where the revocation feed subscribes.
+    feed_source: revocations::FeedSource,
 }
 
 impl fmt::Debug for RedisStore {
@@ -126,7 +129,11 @@ impl RedisStore {
         url: &str,
         config: RedisStoreConfig,
     ) -> Result<Self, StoreError> {
-        Ok(Self::with_conn(Conn::single(url, &config).await?))
+        let (conn, client) = Conn::single(url, &config).await?;
+        Ok(Self::with_conn(
+            conn,
+            revocations::FeedSource::Single(client),
+        ))
     }
 
     /// Connects to a Redis Cluster through any of its nodes, with the default config.
@@ -160,14 +167,20 @@ impl RedisStore {
         urls: &[&str],
         config: RedisStoreConfig,
     ) -> Result<Self, StoreError> {
-        Ok(Self::with_conn(Conn::cluster(urls, &config).await?))
+        let conn = Conn::cluster(urls, &config).await?;
+        let nodes = urls.iter().map(|url| (*url).to_owned()).collect();
+        Ok(Self::with_conn(
+            conn,
+            revocations::FeedSource::Cluster(nodes),
+        ))
     }
 
-    fn with_conn(conn: Conn) -> Self {
+    fn with_conn(conn: Conn, feed_source: revocations::FeedSource) -> Self {
         Self {
             conn,
             keys: Keys::new(DEFAULT_PREFIX),
             grace_ms: duration_ms(DEFAULT_GRACE),
+            feed_source,
         }
     }
 
@@ -268,7 +281,9 @@ impl UserStore for RedisStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
-        self.remove_user(id).await
+        let sessions = self.remove_user(id).await?;
+        self.publish_revoked(&sessions.iter().map(String::as_str).collect::<Vec<_>>())
+            .await
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
@@ -284,11 +299,16 @@ impl UserStore for RedisStore {
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_session_impl(id).await
+        let removed = self.delete_session_impl(id).await?;
+        self.publish_revoked(&[id]).await?;
+        Ok(removed)
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
-        self.delete_user_sessions_impl(user_id).await
+        let (removed, ids) = self.delete_user_sessions_impl(user_id).await?;
+        self.publish_revoked(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
+        Ok(removed)
     }
 }
 

@@ -188,10 +188,11 @@ impl RedisStore {
         Ok(removed)
     }
 
+    /// Deletes every session of a user; how many there were, and their ids.
     pub(super) async fn delete_user_sessions_impl(
         &self,
         user_id: &str,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let key = self.keys.user(user_id);
         let mut conn = self.conn();
         let fields: Vec<String> = conn.hkeys(&key).await.map_err(map_err)?;
@@ -200,12 +201,17 @@ impl RedisStore {
             .filter(|field| session_of_field(field).is_some())
             .collect();
         if fields.is_empty() {
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
         let standalone = self.standalone_session_keys(user_id, &fields);
         let embedded = fields.len() - standalone.len();
         let removed = self.delete_keys(standalone).await?;
         let _: usize = conn.hdel(&key, &fields).await.map_err(map_err)?;
-        Ok(embedded + removed)
+        let ids = fields
+            .iter()
+            .filter_map(|field| session_of_field(field))
+            .map(str::to_owned)
+            .collect();
+        Ok((embedded + removed, ids))
     }
 }

@@ -319,11 +319,12 @@ impl RedisStore {
             .collect()
     }
 
-    pub(super) async fn remove_user(&self, id: &str) -> Result<(), StoreError> {
+    /// Removes a user with its sessions, email and identities; the ids of its sessions.
+    pub(super) async fn remove_user(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let key = self.keys.user(id);
         let all: HashMap<String, String> = self.conn().hgetall(&key).await.map_err(map_err)?;
         if all.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.delete_keys(self.standalone_session_keys(id, all.keys()))
             .await?;
@@ -333,7 +334,11 @@ impl RedisStore {
             self.release_identities(collection, id, all.keys()).await?;
         }
         self.delete_keys(vec![key]).await?;
-        Ok(())
+        Ok(all
+            .keys()
+            .filter_map(|field| session_of_field(field))
+            .map(str::to_owned)
+            .collect())
     }
 }
 
