@@ -299,7 +299,7 @@ impl AnonymousAuthConfig {
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// assert!(!AnonymousAuthConfig::builder().random_key().build().unwrap().lazy_persistence());
+    /// assert!(AnonymousAuthConfig::builder().random_key().build().unwrap().lazy_persistence());
     /// ```
     pub fn lazy_persistence(&self) -> bool {
         self.lazy_persistence
@@ -423,7 +423,7 @@ impl Default for AnonymousAuthConfigBuilder {
             refresh_interval: Duration::from_secs(3600),
             session_cache_ttl: None,
             token_cache_capacity: 10_000,
-            lazy_persistence: false,
+            lazy_persistence: true,
             store_failure: StoreFailureMode::FailClosed,
             error_pages: ErrorPages::default(),
             mint_policy: MintPolicy::Always,
@@ -763,16 +763,19 @@ impl AnonymousAuthConfigBuilder {
         self
     }
 
-    /// Lazy persistence (default off): a minted guest lives only in its signed token, costing
-    /// no store write, until it first writes (claims a resource, registers, signs in); then its
-    /// user and session are stored under the same ids and a new token is issued. While lazy,
-    /// each request with its token costs store reads only. In lazy mode the mint rate limit
-    /// applies when a guest is first stored rather than when it is minted.
+    /// Lazy persistence (default on): a minted guest lives only in its signed token, costing
+    /// no store write, until it first writes (claims a resource, registers, signs in, asks
+    /// for a link state); then its user and session are stored under the same ids and a new
+    /// token is issued. So a visitor who never writes, and a bot, cost no store write at all,
+    /// and a guest's record appears in the store at its first write, not at its first visit.
+    /// While lazy, its token costs a store read per request (none while the session memo
+    /// vouches for it). In lazy mode the mint rate limit applies when a guest is first stored
+    /// rather than when it is minted. `false` stores every guest as it is minted.
     ///
     /// ```
     /// # use tower_anonymous_auth::AnonymousAuthConfig;
-    /// let c = AnonymousAuthConfig::builder().random_key().lazy_persistence(true).build().unwrap();
-    /// assert!(c.lazy_persistence());
+    /// let c = AnonymousAuthConfig::builder().random_key().lazy_persistence(false).build().unwrap();
+    /// assert!(!c.lazy_persistence());
     /// ```
     pub fn lazy_persistence(mut self, lazy: bool) -> Self {
         self.lazy_persistence = lazy;

@@ -15,14 +15,14 @@ use tower_anonymous_auth::PeerAddr;
 
 const COOKIE: &str = "__Host-auth_token";
 
+/// The default configuration (lazy persistence is the default), with the test key.
 fn lazy_app(store: Arc<FlakyStore>) -> axum::Router {
-    support::apps::app(
-        store,
-        support::apps::builder()
-            .lazy_persistence(true)
-            .build()
-            .unwrap(),
-    )
+    let config = tower_anonymous_auth::AnonymousAuthConfig::builder()
+        .key(support::apps::TEST_KID, support::apps::TEST_SECRET)
+        .build()
+        .unwrap();
+    assert!(config.lazy_persistence(), "lazy by default");
+    support::apps::app(store, config)
 }
 
 #[tokio::test]

@@ -24,13 +24,17 @@ fn config() -> RedisStoreConfig {
 
 /// Two instances (each its own connection and layer) on one node under one prefix.
 async fn two_instances(url: &str, prefix: &str) -> (TestApp, TestApp) {
+    two_instances_with(url, prefix, AppOptions::default()).await
+}
+
+async fn two_instances_with(url: &str, prefix: &str, options: AppOptions) -> (TestApp, TestApp) {
     let mut apps = Vec::new();
     for _ in 0..2 {
         let store = RedisStore::connect_with_config(url, config())
             .await
             .unwrap()
             .with_prefix(prefix);
-        apps.push(spawn_app(Arc::new(store) as Arc<dyn Store>, AppOptions::default()).await);
+        apps.push(spawn_app(Arc::new(store) as Arc<dyn Store>, options.clone()).await);
     }
     let b = apps.pop().unwrap();
     (apps.pop().unwrap(), b)
@@ -152,6 +156,30 @@ async fn on_the_cluster_a_sign_out_is_refused_by_another_instance_within_50_ms()
     let (a, b) = two_cluster_instances(&prefix).await;
     let port = support::redis_server::CLUSTER_PORTS[0];
     sign_out_on_a_is_refused_by_b(&a, &b, port, true, &prefix).await;
+}
+
+/// A lazy guest (nothing of it stored) signed out on A: B, whose memo vouched for its token,
+/// refuses it at once too (revoking a lazy token is announced like any revocation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_guest_signed_out_on_one_instance_is_refused_by_another() {
+    let prefix = unique_prefix("revocations-lazy");
+    let lazy = AppOptions {
+        lazy: true,
+        ..AppOptions::default()
+    };
+    let (a, b) = two_instances_with(&redis_url(), &prefix, lazy).await;
+    feeds_connected().await;
+    let browser = a.client.fresh();
+    let me = browser.get("/me").await.json;
+    assert_eq!(me["persisted"], false, "a lazy guest");
+    let id = me["id"].as_str().unwrap().to_owned();
+    let on_b = browser.fork_to(&b.client);
+    for _ in 0..3 {
+        assert_eq!(who(&on_b).await, id);
+    }
+    assert_eq!(browser.post("/sign-out", Value::Null).await.status, 200);
+    let took = until_refused(&on_b, &id).await;
+    assert!(took < Duration::from_millis(50), "took {took:?}");
 }
 
 /// The feed's connection is killed and a session revoked while it is down: B, which had the

@@ -209,7 +209,10 @@ impl AuthEngine {
         let record = UserRecord::new(auth.user().clone()).with_expires_at(Some(expires_at));
         self.sessions.forget(auth.session_id());
         match self.store.insert_user(&record, None, now).await {
-            Err(StoreError::UserExists(_)) => {
+            // Deleting the session that was never stored is how the store hears of the
+            // revocation: a store that announces revocations (RedisStore) tells every
+            // instance, whose session memo may vouch for the lazy token.
+            Ok(()) | Err(StoreError::UserExists(_)) => {
                 self.store.delete_session(auth.session_id()).await.map(drop)
             }
             other => other,

@@ -33,9 +33,13 @@ pub fn sign_token(claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
-/// A config builder with the test key.
+/// A config builder with the test key, storing every guest as it is minted: these tests pin
+/// what eager storage does (a guest in the store after its first visit, the mint limit and
+/// store failures at the mint). `tests/lazy.rs` covers lazy persistence, the default.
 pub fn builder() -> AnonymousAuthConfigBuilder {
-    AnonymousAuthConfig::builder().key(TEST_KID, TEST_SECRET)
+    AnonymousAuthConfig::builder()
+        .key(TEST_KID, TEST_SECRET)
+        .lazy_persistence(false)
 }
 
 pub fn auth_json(auth: &Auth) -> Value {
