@@ -19,7 +19,7 @@ count() { # scenario requests -> total instructions
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "$1" "$2" 2>&1 |
         awk '/Collected/ { print $4 }'
 }
-SCENARIOS="${*:-bare returning returning-cached new new-lazy}"
+SCENARIOS="${*:-bare returning-eager returning new-eager new}"
 echo "| scenario | instructions per request | x bare |"
 echo "|---|---|---|"
 bare=""

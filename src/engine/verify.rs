@@ -67,12 +67,14 @@ impl AuthEngine {
             if self.sessions.is_fresh(auth.session_id(), now) {
                 return Step::Ready(Ok(Some(auth)));
             }
-            // A lazy guest's user decides first (see `confirm_in_store`): left to the store.
-            let at_once = auth.persisted().then(|| {
+            let (session_id, user_id) = (auth.session_id(), &auth.user().id);
+            let at_once = if auth.persisted() {
+                self.fast_path.check_session_now(session_id, user_id, now)
+            } else {
                 self.fast_path
-                    .check_session_now(auth.session_id(), &auth.user().id, now)
-            });
-            if let Some(Some(live)) = at_once {
+                    .check_lazy_guest_now(session_id, user_id, now)
+            };
+            if let Some(live) = at_once {
                 let live = self.note_session(&auth, live, now, self.sessions.epoch());
                 return Step::Ready(Ok(live.then_some(auth)));
             }

@@ -2,8 +2,8 @@
 //! contract: a store author never sees them, and a third-party store simply takes the
 //! general path.
 //!
-//! - [`MemoryStore`] answers a session check without waiting, so a returning visitor's request
-//!   needs no boxed future.
+//! - [`MemoryStore`] answers a session check (a lazy guest's too) without waiting, so a
+//!   returning visitor's request needs no boxed future.
 //! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
 //!   script: its id was never handed out, so nobody can hold its placeholder email.
 //! - `RedisStore` announces every revocation to every app instance, so the layer's session
@@ -49,6 +49,15 @@ impl FastPath {
     pub(crate) fn check_session_now(&self, id: &str, user_id: &str, now: u64) -> Option<bool> {
         match self {
             Self::Memory(memory) => Some(memory.is_session_live(id, user_id, now)),
+            _ => None,
+        }
+    }
+
+    /// [`check_session_now`](Self::check_session_now) for a lazy guest's token: good while
+    /// nothing of its user is stored, else when its session is live.
+    pub(crate) fn check_lazy_guest_now(&self, id: &str, user_id: &str, now: u64) -> Option<bool> {
+        match self {
+            Self::Memory(memory) => Some(memory.is_lazy_guest_live(id, user_id, now)),
             _ => None,
         }
     }
@@ -109,6 +118,29 @@ mod tests {
         assert_eq!(fast.check_session_now("s1", "u2", 5_000), Some(false));
         assert_eq!(fast.check_session_now("s1", "u1", 10_000), Some(false));
         assert_eq!(fast.check_session_now("gone", "u1", 5_000), Some(false));
+    }
+
+    #[tokio::test]
+    async fn a_lazy_guest_is_good_until_its_user_is_stored_then_its_session_decides() {
+        let store = MemoryStore::new();
+        let fast = FastPath::of(&store);
+        assert_eq!(
+            fast.check_lazy_guest_now("u1.0", "u1", 0),
+            Some(true),
+            "nothing stored"
+        );
+        // Signed out while lazy: the user is stored without a session.
+        let user = UserRecord::new(User::anonymous("u1", "users", "t@x.io", "Guest", 0))
+            .with_expires_at(Some(10_000));
+        store.insert_user(&user, None, 0).await.unwrap();
+        assert_eq!(fast.check_lazy_guest_now("u1.0", "u1", 1), Some(false));
+        let session = SessionRecord::new("u1.0", "u1", 0, 10_000);
+        store.insert_session(&session).await.unwrap();
+        assert_eq!(
+            fast.check_lazy_guest_now("u1.0", "u1", 1),
+            Some(true),
+            "stored with it"
+        );
     }
 
     #[test]

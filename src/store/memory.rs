@@ -276,6 +276,16 @@ impl MemoryStore {
             .live_session(id, now)
             .is_some_and(|session| session.user_id == user_id)
     }
+
+    /// Whether a lazy guest's token is good at `now`: nothing of its user stored (the token
+    /// is all there is), or its user stored and session `id` live.
+    pub(crate) fn is_lazy_guest_live(&self, id: &str, user_id: &str, now: u64) -> bool {
+        let inner = self.read();
+        inner.live_user(user_id, now).is_none()
+            || inner
+                .live_session(id, now)
+                .is_some_and(|session| session.user_id == user_id)
+    }
 }
 
 #[async_trait]

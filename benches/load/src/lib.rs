@@ -6,18 +6,23 @@ use axum::Router;
 use std::time::Duration;
 use tower_anonymous_auth::{AnonymousAuthConfig, Auth};
 
-/// The layer's configuration for a variant: `*-cached` adds a 60 s session memo, `*-lazy`
-/// turns on lazy persistence. No mint rate limit (one client IP makes all the load).
+/// The layer's configuration for a variant: the defaults (lazy persistence; on RedisStore the
+/// session memo its revocation feed keeps current), with `-eager` storing every guest as it
+/// is minted, `-cached` adding a 60 s memo (on MemoryStore), `-nomemo` turning the memo off.
+/// No mint rate limit (one client IP makes all the load).
 pub fn config(variant: &str) -> AnonymousAuthConfig {
     let mut builder = AnonymousAuthConfig::builder()
         .key("load", [5u8; 32])
         .secure(false)
         .mint_rate_limit(None);
+    if variant.contains("-eager") {
+        builder = builder.lazy_persistence(false);
+    }
     if variant.ends_with("-cached") {
         builder = builder.session_cache_ttl(Duration::from_secs(60));
     }
-    if variant.ends_with("-lazy") {
-        builder = builder.lazy_persistence(true);
+    if variant.ends_with("-nomemo") {
+        builder = builder.session_cache_ttl(Duration::ZERO);
     }
     builder.build().expect("config")
 }

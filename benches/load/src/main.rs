@@ -2,12 +2,14 @@
 //!
 //! `load-compare <variant> <addr>` where variant is one of
 //! - `bare`: axum, no auth at all (the baseline);
-//! - `sessions-redis`: axum + tower-sessions 0.14 on tower-sessions-redis-store 0.16, doing
-//!   the same auto-guest (insert a user id in the session when absent);
-//! - `ours-memory`, `ours-redis`: axum + AnonymousAuthLayer on MemoryStore / RedisStore;
-//! - `ours-memory-cached`, `ours-redis-cached`: the same with `session_cache_ttl(60 s)`;
-//! - `ours-redis-lazy`: RedisStore with `lazy_persistence(true)` (a new visitor costs no
-//!   store write).
+//! - `sessions-redis`, `sessions-memory`: axum + tower-sessions 0.14 on
+//!   tower-sessions-redis-store 0.16 / its MemoryStore, doing the same auto-guest (insert a
+//!   user id in the session when absent, which stores the session);
+//! - `ours-memory`, `ours-redis`: axum + AnonymousAuthLayer on MemoryStore / RedisStore with
+//!   the default configuration (lazy persistence: a new visitor costs no store write; on
+//!   RedisStore the session memo its revocation feed keeps current);
+//! - `-eager` (`ours-memory-eager`, `ours-redis-eager`): every guest stored as it is minted,
+//!   the stored new visitor; `-nomemo`: the session memo off (see `load_compare::config`).
 //!
 //! Every variant serves `GET /` (a cheap page that reads the visitor's id); ours also serve
 //! `POST /sign-in` (a password sign-in: an argon2id verification).
@@ -64,7 +66,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             base.route("/", get(guest_session))
                 .layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false))
         }
-        "ours-memory" | "ours-memory-cached" => {
+        "sessions-memory" => base.route("/", get(guest_session)).layer(
+            tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                .with_secure(false),
+        ),
+        _ if variant.starts_with("ours-memory") => {
             ours_base
                 .route("/", get(ours))
                 .layer(AnonymousAuthLayer::new(
@@ -72,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     config(&variant),
                 ))
         }
-        "ours-redis" | "ours-redis-cached" | "ours-redis-lazy" => {
+        _ if variant.starts_with("ours-redis") => {
             // The default key prefix, as an app would have it: the scripts start a Redis of
             // their own for each run, so there is nothing to keep apart.
             let store = tower_anonymous_auth::store::RedisStore::connect(&redis_url).await?;

@@ -3,9 +3,11 @@
 //! reports the instructions of one request. Instruction counts do not depend on what else the
 //! machine is doing, so they compare builds where wall-clock timings on a shared box cannot.
 //!
-//! Scenarios: `bare` (axum, no auth), `returning` (valid cookie, MemoryStore),
-//! `returning-cached` (the same with the session memo), `new` (no cookie, MemoryStore),
-//! `new-lazy` (no cookie, `lazy_persistence`).
+//! Scenarios: `bare` (axum, no auth); on MemoryStore with the default configuration (lazy
+//! persistence), `returning` (a valid cookie of a guest that never wrote) and `new` (no
+//! cookie); with `-eager` (every guest stored as it is minted), `returning-eager` (a stored
+//! guest's cookie) and `new-eager` (a stored new visitor); `returning-eager-cached` (with a
+//! 60 s session memo).
 
 use axum::body::Body;
 use axum::routing::get;
