@@ -6,7 +6,7 @@ use super::{
     TransferReport, UserRecord, UserStore,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An in-process store: no setup, nothing persisted, one process only.
@@ -31,10 +31,16 @@ pub struct MemoryStore {
     coordination: Arc<LocalCoordination>,
 }
 
+/// The store's maps hash with foldhash, seeded at random per process: SipHash was the largest
+/// single cost of storing a new guest (four inserts), and a random seed still keeps keys an
+/// attacker chooses (emails) from being aimed at one bucket.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Inner {
     users: HashMap<String, UserRecord>,
-    emails: HashMap<(String, String), String>,
+    emails: EmailIndex,
     sessions: HashMap<String, SessionRecord>,
     user_sessions: HashMap<String, HashSet<String>>,
     owners: HashMap<String, String>,
@@ -49,6 +55,35 @@ struct Inner {
 
 /// (collection, provider, subject)
 type IdentityKey = (String, String, String);
+
+/// Which user holds each email, by collection then email, so that a lookup borrows its
+/// strings instead of building a key.
+#[derive(Debug, Default)]
+struct EmailIndex(HashMap<String, HashMap<String, String>>);
+
+impl EmailIndex {
+    fn holder(&self, collection: &str, email: &str) -> Option<&String> {
+        self.0.get(collection)?.get(email)
+    }
+
+    fn insert(&mut self, collection: &str, email: &str, user_id: &str) {
+        if !self.0.contains_key(collection) {
+            self.0.insert(collection.to_owned(), HashMap::default());
+        }
+        if let Some(emails) = self.0.get_mut(collection) {
+            emails.insert(email.to_owned(), user_id.to_owned());
+        }
+    }
+
+    /// Removes the entry when `user_id` holds it.
+    fn remove_if_held_by(&mut self, collection: &str, email: &str, user_id: &str) {
+        if let Some(emails) = self.0.get_mut(collection) {
+            if emails.get(email).is_some_and(|holder| holder == user_id) {
+                emails.remove(email);
+            }
+        }
+    }
+}
 
 fn identity_key(collection: &str, provider: &str, subject: &str) -> IdentityKey {
     (
@@ -205,16 +240,15 @@ impl Inner {
     /// Whether `email` in `collection` belongs to a live user other than `except`.
     fn email_in_use(&self, collection: &str, email: &str, except: &str, now: u64) -> bool {
         self.emails
-            .get(&(collection.to_owned(), email.to_owned()))
+            .holder(collection, email)
             .is_some_and(|holder| holder != except && self.live_user(holder, now).is_some())
     }
 
     fn remove_user(&mut self, id: &str) {
         if let Some(record) = self.users.remove(id) {
-            let key = (record.user.collection, record.user.email);
-            if self.emails.get(&key).is_some_and(|holder| holder == id) {
-                self.emails.remove(&key);
-            }
+            let user = record.user;
+            self.emails
+                .remove_if_held_by(&user.collection, &user.email, id);
         }
         if let Some(sessions) = self.user_sessions.remove(id) {
             for session in sessions {
@@ -308,11 +342,10 @@ impl UserStore for MemoryStore {
             // An expired user under this id is dead: it goes, with its sessions.
             inner.remove_user(&user.id);
         }
-        let key = (user.collection.clone(), user.email.clone());
-        if let Some(stale) = inner.emails.get(&key).cloned() {
+        if let Some(stale) = inner.emails.holder(&user.collection, &user.email).cloned() {
             inner.remove_user(&stale);
         }
-        inner.emails.insert(key, user.id.clone());
+        inner.emails.insert(&user.collection, &user.email, &user.id);
         inner.users.insert(user.id.clone(), record.clone());
         if let Some(session) = session {
             inner.add_session(session);
@@ -333,7 +366,7 @@ impl UserStore for MemoryStore {
         let inner = self.read();
         Ok(inner
             .emails
-            .get(&(collection.to_owned(), email.to_owned()))
+            .holder(collection, email)
             .and_then(|id| inner.live_user(id, now))
             .cloned())
     }
@@ -357,21 +390,15 @@ impl UserStore for MemoryStore {
         if inner.email_in_use(&collection, email, id, now) {
             return Err(StoreError::EmailTaken);
         }
-        let new_key = (collection.clone(), email.to_owned());
-        if let Some(stale) = inner.emails.get(&new_key).cloned() {
+        if let Some(stale) = inner.emails.holder(&collection, email).cloned() {
             if stale != id {
                 inner.remove_user(&stale);
             }
         }
-        let old_key = (collection, current.user.email.clone());
-        if inner
+        inner
             .emails
-            .get(&old_key)
-            .is_some_and(|holder| holder == id)
-        {
-            inner.emails.remove(&old_key);
-        }
-        inner.emails.insert(new_key, id.to_owned());
+            .remove_if_held_by(&collection, &current.user.email, id);
+        inner.emails.insert(&collection, email, id);
         let mut upgraded = current;
         upgraded.user.email = email.to_owned();
         upgraded.user.name = name.to_owned();
