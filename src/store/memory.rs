@@ -42,7 +42,8 @@ struct Inner {
     users: HashMap<String, UserRecord>,
     emails: EmailIndex,
     sessions: HashMap<String, SessionRecord>,
-    user_sessions: HashMap<String, HashSet<String>>,
+    /// Each user's session ids: a few at most, so a list (a set per guest cost a table).
+    user_sessions: HashMap<String, Vec<String>>,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
     /// By (collection, provider, subject).
@@ -282,9 +283,9 @@ impl Inner {
         let Some(session) = self.sessions.remove(id) else {
             return false;
         };
-        if let Some(set) = self.user_sessions.get_mut(&session.user_id) {
-            set.remove(id);
-            if set.is_empty() {
+        if let Some(ids) = self.user_sessions.get_mut(&session.user_id) {
+            ids.retain(|held| held != id);
+            if ids.is_empty() {
                 self.user_sessions.remove(&session.user_id);
             }
         }
@@ -292,10 +293,13 @@ impl Inner {
     }
 
     fn add_session(&mut self, session: &SessionRecord) {
-        self.user_sessions
+        let ids = self
+            .user_sessions
             .entry(session.user_id.clone())
-            .or_default()
-            .insert(session.id.clone());
+            .or_default();
+        if !ids.contains(&session.id) {
+            ids.push(session.id.clone());
+        }
         self.sessions.insert(session.id.clone(), session.clone());
     }
 }
