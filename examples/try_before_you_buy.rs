@@ -415,7 +415,7 @@ async fn openid_start(State(shop): State<Shop>, handle: AuthHandle) -> Response 
     match started {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(message) => {
-            tracing_line(&message);
+            log_openid_failure(&message);
             let message = "The sign-in provider cannot be reached right now. Please try again.";
             let page = account_page(&shop, Some(&auth), Some(message), "");
             (StatusCode::BAD_GATEWAY, page).into_response()
@@ -454,7 +454,7 @@ async fn openid_callback(
     let verified = match verified {
         Ok(verified) => verified,
         Err(message) => {
-            tracing_line(&message);
+            log_openid_failure(&message);
             let message = format!("Signing in with OpenID did not work: {message}.");
             let page = account_page(&shop, auth.as_ref(), Some(&message), "");
             return (StatusCode::BAD_REQUEST, page).into_response();
@@ -476,7 +476,8 @@ async fn openid_callback(
     }
 }
 
-fn tracing_line(message: &str) {
+/// The shopper sees a short sentence; the details go to the server's log.
+fn log_openid_failure(message: &str) {
     eprintln!("openid: {message}");
 }
 

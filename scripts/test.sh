@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: the Rust tests (unit, integration against real Redis and Redis Cluster,
-# property tests, doc tests) and the end-to-end browser test of the shop example.
-# Installs what a fresh Debian machine lacks (redis-server, chromium) when run as root.
+# property tests, doc tests) and the end-to-end browser test of the shop example, which signs
+# in on a real OpenID provider (node oidc-provider, installed with playwright-core by `npm ci`
+# from e2e/package-lock.json). Installs what a fresh Debian machine lacks (redis-server,
+# chromium, npm) when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
