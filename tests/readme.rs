@@ -19,3 +19,25 @@ fn the_readme_quick_start_is_the_compiled_example() {
         "copy examples/quick_start.rs into the README"
     );
 }
+
+/// A crate's `[profile.dev.package]` settings do not reach the crates that depend on it, so
+/// the README tells a new user the lines that make argon2 fast in their debug builds, and
+/// they are the ones this crate uses itself.
+#[test]
+fn the_readme_gives_the_lines_that_keep_debug_sign_ins_fast() {
+    let readme = include_str!("../README.md");
+    let manifest = include_str!("../Cargo.toml");
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a quick start section");
+    for package in ["argon2", "blake2"] {
+        let lines = format!("[profile.dev.package.{package}]\nopt-level = 3\n");
+        assert!(
+            quick_start.contains(&lines),
+            "the quick start shows {lines:?}"
+        );
+        assert!(manifest.contains(&lines), "Cargo.toml has {lines:?}");
+    }
+}
