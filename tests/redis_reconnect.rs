@@ -135,3 +135,28 @@ async fn connecting_to_a_dead_cluster_is_unavailable() {
         started.elapsed()
     );
 }
+
+/// What a `main` returning `Result` prints when Redis is not there: where (password hidden)
+/// and what to check, not just "connection refused".
+#[tokio::test]
+async fn an_unreachable_redis_says_where_and_what_to_check() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://:s3cret@127.0.0.1:{port}/");
+    let err = RedisStore::connect_with_config(&url, config())
+        .await
+        .unwrap_err();
+    let printed = format!("{err:?}");
+    assert!(err.is_unavailable(), "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "Redis at redis://:***@127.0.0.1:{port}/ is not reachable"
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("check that it runs there"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+}
