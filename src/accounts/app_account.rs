@@ -78,9 +78,7 @@ pub(crate) async fn sign_in_as(
         return Err(AuthError::InvalidIdentity);
     }
     let email = normalize_email(&account.email).ok_or(AuthError::InvalidEmail)?;
-    let collection = current.map_or(engine.config.collection.as_str(), |auth| {
-        &auth.user().collection
-    });
+    let collection = super::collection_of(engine, current);
     let user = match known_account(engine, id, collection).await? {
         Some(user) => user,
         None => {

@@ -18,7 +18,7 @@
 //! client address (the `sign_in_limit_per_*` limits, in buckets of their own).
 
 use super::link::Cause;
-use super::{check_attempt_rate, finish_sign_in, upgrade_guest, Upgrade};
+use super::{check_attempt_rate, collection_of, finish_sign_in, upgrade_guest, Upgrade};
 use crate::email_code::EmailCode;
 use crate::engine::{AuthEngine, CookieSlot};
 use crate::error::AuthError;
@@ -43,12 +43,6 @@ fn code_key(engine: &AuthEngine, collection: &str, email: &str) -> String {
         .config
         .keys
         .email_code_digest(&["key", collection, email])
-}
-
-fn collection_of<'a>(engine: &'a AuthEngine, current: Option<&'a Auth>) -> &'a str {
-    current.map_or(engine.config.collection.as_str(), |auth| {
-        &auth.user().collection
-    })
 }
 
 /// Makes a code for `email`, stores its proofs and hands code and link token to the app's

@@ -211,9 +211,7 @@ pub(crate) async fn sign_in_with_identity(
         caller,
     };
     let store = &engine.store;
-    let collection = current.map_or(engine.config.collection.as_str(), |auth| {
-        &auth.user().collection
-    });
+    let collection = super::collection_of(engine, current);
     let (provider, subject) = (identity.provider.as_str(), identity.subject.as_str());
     for _ in 0..ATTEMPTS {
         let now = now_millis();

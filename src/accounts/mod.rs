@@ -105,7 +105,7 @@ pub(crate) async fn register(
         config.password_min,
         config.password_max,
     )?;
-    let collection = current.map_or(config.collection.as_str(), |auth| &auth.user().collection);
+    let collection = collection_of(engine, current);
     // Fail fast (before hashing) when another user has the email; the store checks again.
     let holder = engine
         .store
@@ -114,7 +114,7 @@ pub(crate) async fn register(
     if holder.is_some_and(|record| current.is_none_or(|guest| guest.user().id != record.user.id)) {
         return Err(AuthError::EmailTaken);
     }
-    check_password_rate(engine, client_ip, None).await?;
+    check_attempt_rate(engine, "password", client_ip, None).await?;
     let hash = password::hash(registration.password, client_ip).await?;
     match current {
         Some(guest) => {
@@ -243,7 +243,7 @@ async fn check_credentials(
     client_ip: Option<IpAddr>,
 ) -> Result<User, AuthError> {
     let email = normalize_email(email).ok_or(AuthError::InvalidEmail)?;
-    check_password_rate(engine, client_ip, Some((collection, &email))).await?;
+    check_attempt_rate(engine, "password", client_ip, Some((collection, &email))).await?;
     if password.chars().count() > engine.config.password_max {
         // No stored password can be this long: refuse without hashing attacker-sized input.
         return Err(AuthError::InvalidCredentials);
@@ -269,20 +269,19 @@ async fn check_credentials(
     }
 }
 
-/// Counts a password attempt against the per-IP limit and, for a sign-in, the per-email limit.
-/// Checked before any hashing, so a refused attempt costs no argon2 work.
-async fn check_password_rate(
-    engine: &AuthEngine,
-    client_ip: Option<IpAddr>,
-    email: Option<(&str, &str)>,
-) -> Result<(), AuthError> {
-    check_attempt_rate(engine, "password", client_ip, email).await
+/// The collection the caller's account lives in: the signed-in user's, else the configured
+/// one.
+fn collection_of<'a>(engine: &'a AuthEngine, current: Option<&'a Auth>) -> &'a str {
+    current.map_or(engine.config.collection.as_str(), |auth| {
+        &auth.user().collection
+    })
 }
 
 /// Counts an attempt of kind `purpose` (its buckets are its own) against the per-IP limit
 /// and, when given, the per-email limit (keyed by a hash of the collection and normalised
 /// email, so that no email is written to the store in clear): [`AuthError::RateLimited`]
-/// when either is spent.
+/// when either is spent. Password attempts are counted before any hashing, so a refused one
+/// costs no argon2 work.
 async fn check_attempt_rate(
     engine: &AuthEngine,
     purpose: &str,
@@ -321,9 +320,7 @@ pub(crate) async fn sign_in_with_password(
     caller: &Caller,
 ) -> Result<Auth, AuthError> {
     let client_ip = caller.client_ip;
-    let collection = current.map_or(engine.config.collection.as_str(), |auth| {
-        &auth.user().collection
-    });
+    let collection = collection_of(engine, current);
     let account = check_credentials(engine, collection, email, password, client_ip).await?;
     let cause = Cause::new(LinkKind::SignIn, caller);
     finish_sign_in(engine, current, &account, cause, set_cookie).await
