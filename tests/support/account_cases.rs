@@ -4,6 +4,7 @@
 
 use super::account_app::{now_ms, spawn_app, AppOptions, TestApp};
 use super::http_client::{TestClient, TestResponse};
+use super::visitors::{assert_error, id};
 use hyper::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -46,10 +47,6 @@ async fn me(client: &TestClient) -> Value {
     client.get("/me").await.json
 }
 
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("an id").to_owned()
-}
-
 async fn claim(client: &TestClient, resource: &str) {
     let response = client
         .post(&format!("/claim/{resource}"), Value::Null)
@@ -72,12 +69,6 @@ async fn guest(app: &TestApp) -> (TestClient, String) {
     let me = me(&client).await;
     assert_eq!(me["is_anonymous"], true);
     (client, id(&me))
-}
-
-fn assert_error(response: &TestResponse, status: StatusCode, code: &str) {
-    assert_eq!(response.status, status, "{:?}", response.json);
-    assert_eq!(response.json["code"], code, "{:?}", response.json);
-    assert!(response.json["message"].is_string());
 }
 
 pub async fn register_upgrades_guest_in_place(store: Arc<dyn Store>) {

@@ -2,8 +2,9 @@
 //! HTTP, for any `Store`. `identity_suite!` turns each case into a `#[tokio::test]` for a
 //! store factory, as `account_suite!` does.
 
-use super::account_app::{now_ms, spawn_app, AppOptions, TestApp};
+use super::account_app::{now_ms, spawn_app, AppOptions};
 use super::http_client::{TestClient, TestResponse};
+use super::visitors::{assert_error, guest_with, id, ok, resources};
 use hyper::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -24,40 +25,6 @@ async fn sign_in_with(
         body["verified"] = verified.into();
     }
     client.post("/sign-in-identity", body).await
-}
-
-fn ok(response: &TestResponse) -> &Value {
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.json);
-    &response.json
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("an id").to_owned()
-}
-
-fn assert_error(response: &TestResponse, status: StatusCode, code: &str) {
-    assert_eq!(response.status, status, "{:?}", response.json);
-    assert_eq!(response.json["code"], code, "{:?}", response.json);
-}
-
-/// A fresh browser as a guest that owns `resource`; returns it and the guest's id.
-async fn guest_with(app: &TestApp, resource: &str) -> (TestClient, String) {
-    let client = app.client.fresh();
-    let claimed = client
-        .post(&format!("/claim/{resource}"), Value::Null)
-        .await;
-    assert_eq!(ok(&claimed)["owned"], true);
-    let me = client.get("/me").await.json;
-    assert_eq!(me["is_anonymous"], true);
-    (client, id(&me))
-}
-
-async fn resources(client: &TestClient) -> Value {
-    let mut owned = client.get("/resources").await.json;
-    if let Some(list) = owned.as_array_mut() {
-        list.sort_by_key(|value| value.as_str().unwrap_or_default().to_owned());
-    }
-    owned
 }
 
 /// A guest signing in with an identity nobody has is upgraded in place: same id, now

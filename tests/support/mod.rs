@@ -15,3 +15,4 @@ pub mod logs;
 pub mod ownership;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod visitors;
