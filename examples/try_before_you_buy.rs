@@ -193,20 +193,31 @@ struct AddToCart {
 }
 
 /// Refuses cross-site form posts: the browser's `Sec-Fetch-Site`, when sent, must say
-/// same-origin, and the form must carry the session's CSRF token.
-fn check_csrf(shop: &Shop, headers: &HeaderMap, auth: Option<&Auth>, token: &str) -> bool {
+/// same-origin, and the form must carry the session's CSRF token. The page to answer a
+/// refused post with ("this form has expired"), or `None` for a genuine one.
+fn refuse_forged(
+    shop: &Shop,
+    handle: &AuthHandle,
+    headers: &HeaderMap,
+    token: &str,
+) -> Option<Response> {
+    let auth = handle.auth();
     let same_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|site| site == "same-origin" || site == "none");
-    same_site && auth.is_some_and(|auth| shop.csrf_ok(auth.session_id(), token))
-}
-
-fn expired_form(auth: Option<&Auth>) -> Response {
+    let genuine = same_site
+        && auth
+            .as_ref()
+            .is_some_and(|auth| shop.csrf_ok(auth.session_id(), token));
+    if genuine {
+        return None;
+    }
     let body = "<h2>This form has expired</h2><p class=error>The page you sent it from is out \
                 of date (you signed in or out meanwhile) or it came from another site.</p>\
                 <p><a href=/account>Go back</a>, reload and try again.</p>";
-    (StatusCode::FORBIDDEN, page("Form expired", auth, body)).into_response()
+    let page = page("Form expired", auth.as_ref(), body);
+    Some((StatusCode::FORBIDDEN, page).into_response())
 }
 
 async fn add_to_cart(
@@ -215,8 +226,8 @@ async fn add_to_cart(
     headers: HeaderMap,
     Form(form): Form<AddToCart>,
 ) -> Result<Response, AuthError> {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return Ok(expired_form(handle.auth().as_ref()));
+    if let Some(refused) = refuse_forged(&shop, &handle, &headers, &form.csrf) {
+        return Ok(refused);
     }
     handle.require()?;
     if PRODUCTS.iter().any(|(id, _, _)| *id == form.product) {
@@ -344,8 +355,8 @@ impl AccountForm {
         headers: &HeaderMap,
         form: Credentials,
     ) -> Response {
-        if !check_csrf(shop, headers, handle.auth().as_ref(), &form.csrf) {
-            return expired_form(handle.auth().as_ref());
+        if let Some(refused) = refuse_forged(shop, handle, headers, &form.csrf) {
+            return refused;
         }
         let outcome = match self {
             Self::Register => {
@@ -394,8 +405,8 @@ async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return expired_form(handle.auth().as_ref());
+    if let Some(refused) = refuse_forged(&shop, &handle, &headers, &form.csrf) {
+        return refused;
     }
     match handle.sign_out().await {
         Ok(()) => Redirect::to("/?done=signed-out").into_response(),
@@ -522,8 +533,8 @@ async fn email_code(
     headers: HeaderMap,
     Form(form): Form<EmailForm>,
 ) -> Response {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return expired_form(handle.auth().as_ref());
+    if let Some(refused) = refuse_forged(&shop, &handle, &headers, &form.csrf) {
+        return refused;
     }
     match handle.request_email_code(&form.email).await {
         Ok(()) => code_page(&shop, handle.auth().as_ref(), form.email.trim(), None).into_response(),
@@ -538,8 +549,8 @@ async fn email_code_sign_in(
     headers: HeaderMap,
     Form(form): Form<EmailForm>,
 ) -> Response {
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &form.csrf) {
-        return expired_form(handle.auth().as_ref());
+    if let Some(refused) = refuse_forged(&shop, &handle, &headers, &form.csrf) {
+        return refused;
     }
     let code = form.code.unwrap_or_default();
     match handle.sign_in_with_email_code(&form.email, &code).await {
@@ -589,8 +600,8 @@ async fn email_link_sign_in(
     Form(link): Form<LinkToken>,
 ) -> Response {
     let csrf = link.csrf.unwrap_or_default();
-    if !check_csrf(&shop, &headers, handle.auth().as_ref(), &csrf) {
-        return expired_form(handle.auth().as_ref());
+    if let Some(refused) = refuse_forged(&shop, &handle, &headers, &csrf) {
+        return refused;
     }
     match handle.sign_in_with_email_link(&link.token).await {
         Ok(_) => Redirect::to("/cart?done=signed-in").into_response(),
