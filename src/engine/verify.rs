@@ -68,6 +68,8 @@ impl AuthEngine {
                 return Step::Ready(Ok(Some(auth)));
             }
             let (session_id, user_id) = (auth.session_id(), &auth.user().id);
+            // Read before the store answers, like every memo epoch (see `SessionCache`).
+            let epoch = self.sessions.epoch();
             let at_once = if auth.persisted() {
                 self.fast_path.check_session_now(session_id, user_id, now)
             } else {
@@ -75,7 +77,7 @@ impl AuthEngine {
                     .check_lazy_guest_now(session_id, user_id, now)
             };
             if let Some(live) = at_once {
-                let live = self.note_session(&auth, live, now, self.sessions.epoch());
+                let live = self.note_session(&auth, live, now, epoch);
                 return Step::Ready(Ok(live.then_some(auth)));
             }
         }
