@@ -282,8 +282,7 @@ impl UserStore for RedisStore {
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
         let sessions = self.remove_user(id).await?;
-        self.publish_revoked(&sessions.iter().map(String::as_str).collect::<Vec<_>>())
-            .await
+        self.publish_revoked(&sessions).await
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
@@ -306,8 +305,7 @@ impl UserStore for RedisStore {
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         let (removed, ids) = self.delete_user_sessions_impl(user_id).await?;
-        self.publish_revoked(&ids.iter().map(String::as_str).collect::<Vec<_>>())
-            .await?;
+        self.publish_revoked(&ids).await?;
         Ok(removed)
     }
 }

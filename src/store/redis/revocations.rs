@@ -36,7 +36,10 @@ impl RedisStore {
     }
 
     /// Announces that sessions `ids` were revoked.
-    pub(super) async fn publish_revoked(&self, ids: &[&str]) -> Result<(), StoreError> {
+    pub(super) async fn publish_revoked<S>(&self, ids: &[S]) -> Result<(), StoreError>
+    where
+        S: std::borrow::Borrow<str> + Sync,
+    {
         if ids.is_empty() {
             return Ok(());
         }
