@@ -35,6 +35,21 @@ pub async fn ours(auth: Option<Auth>) -> String {
     }
 }
 
+/// The peer's page: axum + tower-sessions doing the same auto-guest (a user id inserted in
+/// the session when absent, which stores the session).
+pub async fn guest_session(session: tower_sessions::Session) -> String {
+    let id: Option<String> = session.get("uid").await.ok().flatten();
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let _ = session.insert("uid", &id).await;
+            id
+        }
+    };
+    format!("hello {id}")
+}
+
 /// The bare baseline: axum with the same route and no auth.
 pub fn bare() -> Router {
     Router::new().route("/", get(|| async { "hello guest" }))

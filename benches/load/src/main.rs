@@ -16,22 +16,9 @@
 
 use axum::routing::{get, post};
 use axum::Router;
-use load_compare::{config, ours};
+use load_compare::{config, guest_session, ours};
 use std::net::SocketAddr;
 use tower_anonymous_auth::{AnonymousAuthLayer, AuthHandle, MemoryStore};
-
-async fn guest_session(session: tower_sessions::Session) -> String {
-    let id: Option<String> = session.get("uid").await.ok().flatten();
-    let id = match id {
-        Some(id) => id,
-        None => {
-            let id = uuid::Uuid::new_v4().simple().to_string();
-            let _ = session.insert("uid", &id).await;
-            id
-        }
-    };
-    format!("hello {id}")
-}
 
 /// A password sign-in through the crate (argon2id with OWASP parameters, on
 /// `spawn_blocking`): an unknown email, so the dummy hash is verified at full cost.

@@ -7,7 +7,8 @@
 //! persistence), `returning` (a valid cookie of a guest that never wrote) and `new` (no
 //! cookie); with `-eager` (every guest stored as it is minted), `returning-eager` (a stored
 //! guest's cookie) and `new-eager` (a stored new visitor); `returning-eager-cached` (with a
-//! 60 s session memo).
+//! 60 s session memo); the peer, axum + tower-sessions 0.14 on its MemoryStore doing the same
+//! auto-guest: `sessions-memory-new` and `sessions-memory-returning`.
 
 use axum::body::Body;
 use axum::routing::get;
@@ -34,6 +35,12 @@ fn request(cookie: Option<&http::HeaderValue>) -> http::Request<Body> {
 fn app(scenario: &str) -> Router {
     match scenario {
         "bare" => load_compare::bare(),
+        "sessions-memory-new" | "sessions-memory-returning" => Router::new()
+            .route("/", get(load_compare::guest_session))
+            .layer(
+                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                    .with_secure(false),
+            ),
         _ => Router::new()
             .route("/", get(ours))
             .layer(AnonymousAuthLayer::new(
@@ -56,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app = app(&scenario);
         let first = app.clone().oneshot(request(None)).await?;
         let cookie = match first.headers().get(http::header::SET_COOKIE) {
-            Some(value) if scenario.starts_with("returning") => {
+            Some(value) if scenario.contains("returning") => {
                 let pair = value.to_str()?.split(';').next().unwrap_or_default();
                 Some(http::HeaderValue::from_str(pair)?)
             }
