@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: the Rust tests (unit, integration against real Redis and Redis Cluster,
-# property tests, doc tests) and the end-to-end browser test of the shop example, which signs
+# The whole test suite: the Rust tests (unit, integration against real Redis, Redis Cluster and
+# PostgreSQL, property tests, doc tests) and the end-to-end browser test of the shop example, which signs
 # in on a real OpenID provider (node oidc-provider, installed with playwright-core by `npm ci`
 # from e2e/package-lock.json). Installs what a fresh Debian machine lacks (redis-server,
-# chromium, npm) when run as root.
+# postgresql, chromium, npm) when run as root, and starts Redis and PostgreSQL when they are not
+# running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,28 @@ if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
     for _ in $(seq 1 50); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 redis-cli -u "$REDIS_URL" ping
+
+log "postgresql"
+export DATABASE_URL="${DATABASE_URL:-postgres://127.0.0.1:5432/test}"
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; }
+if ! pg_up; then
+    # A fresh machine: install PostgreSQL, let this user in over loopback without a password
+    # (as the development machines are set up), and create the `test` database.
+    command -v pg_ctlcluster >/dev/null || apt_install postgresql
+    version="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+    pg_lsclusters -h | grep -q "^$version main " || pg_createcluster "$version" main >/dev/null
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    grep -q "tower-anonymous-auth tests" "$hba" ||
+        sed -i "1i host all all 127.0.0.1/32 trust # tower-anonymous-auth tests" "$hba"
+    pg_ctlcluster "$version" main start 2>/dev/null || pg_ctlcluster "$version" main reload
+    for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
+    me="$(id -un)"
+    su postgres -c "psql -q -v ON_ERROR_STOP=1" <<SQL
+SELECT 'CREATE ROLE "$me" SUPERUSER LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$me')\gexec
+SELECT 'CREATE DATABASE test OWNER "$me"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'test')\gexec
+SQL
+fi
+psql "$DATABASE_URL" -qAtc 'SELECT version()'
 
 log "cargo test --all-features"
 cargo test --all-features

@@ -134,6 +134,7 @@ impl From<StoreError> for AuthError {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::IdentityTaken => Self::IdentityTaken,
+            StoreError::LinkHookFailed(message) => Self::LinkFailed(message),
             other => Self::Store(other),
         }
     }
@@ -317,6 +318,15 @@ pub enum ConfigError {
     /// A duration option is zero or out of range.
     #[error("option {0} is out of range")]
     OutOfRange(&'static str),
+    /// A PostgreSQL schema, table or column name given to `PostgresStore::builder` is not a
+    /// plain identifier.
+    #[error("invalid {what} name {name:?}: use letters, digits and '_' (not starting with a digit), at most 63 bytes; a table may be schema-qualified as \"schema.table\"")]
+    InvalidIdentifier {
+        /// What the name was for: `"schema"`, `"table"` or `"column"`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+    },
 }
 
 /// The message, so that a `main` returning `Result` (which prints the error's `Debug`) says

@@ -13,12 +13,13 @@
 //!    cart merge needs to tell the two carts apart). If it fails, nothing has changed — the
 //!    guest keeps its data, its session and its cookie — and the caller gets
 //!    [`AuthError::LinkFailed`]; retrying runs the whole flow again.
-//! 3. **Transfer.** The store moves every resource of the guest to the account, atomically and
-//!    idempotently.
-//! 4. **Revoke.** The guest is deleted with all its sessions (or, with
-//!    `disable_delete_anonymous_user`, only its sessions are revoked). A lazy guest's token
-//!    (see `lazy_persistence`) is revoked by keeping a session-less record of the guest.
-//! 5. **Rotate.** A new session is started for the account and its cookie set.
+//! 3. **Transfer and revoke** ([`Store::complete_link`](crate::store::Store::complete_link)).
+//!    The store moves every resource of the guest to the account, atomically and
+//!    idempotently, then deletes the guest with all its sessions (or, with
+//!    `disable_delete_anonymous_user`, only revokes its sessions); `PostgresStore` does both,
+//!    with the app's own rows, in one transaction. A lazy guest's token (see
+//!    `lazy_persistence`) is then revoked by keeping a session-less record of the guest.
+//! 4. **Rotate.** A new session is started for the account and its cookie set.
 //!
 //! A crash or store failure after step 2 leaves the guest's session live, so a retry runs the
 //! hook again, moves what is left (nothing, if step 3 finished) and completes. The hook must
@@ -36,7 +37,7 @@ use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::link_event::{LinkEvent, LinkKind};
 use crate::request::Caller;
-use crate::store::User;
+use crate::store::{LinkStep, User};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use futures::FutureExt;
@@ -115,7 +116,17 @@ pub(crate) async fn revoke_guest(
     } else {
         engine.store.delete_user_sessions(&guest.user().id).await?;
     }
-    if !guest.persisted() || (delete_user && engine.config.lazy_persistence) {
+    revoke_lazy_token(engine, guest, delete_user).await
+}
+
+/// Once the guest's records are gone (or its sessions revoked), keeps its lazy token from
+/// coming back to life (see [`revoke_guest`]).
+async fn revoke_lazy_token(
+    engine: &AuthEngine,
+    guest: &Auth,
+    deleted: bool,
+) -> Result<(), AuthError> {
+    if !guest.persisted() || (deleted && engine.config.lazy_persistence) {
         engine.revoke_lazy(guest).await?;
     }
     Ok(())
@@ -164,8 +175,14 @@ pub(crate) async fn link_guest(
     if !guest_is_live(engine, guest, now_millis()).await? {
         return engine.start_session(account, set_cookie).await;
     }
-    let report = engine.store.transfer(&guest.user().id, &account.id).await?;
-    revoke_guest(engine, guest, !engine.config.disable_delete_anonymous_user).await?;
+    let delete_guest = !engine.config.disable_delete_anonymous_user;
+    let mut step = LinkStep::new(&guest.user().id, &account.id);
+    if !delete_guest {
+        step = step.keep_guest();
+    }
+    engine.sessions.forget(guest.session_id());
+    let report = engine.store.complete_link(&step).await?;
+    revoke_lazy_token(engine, guest, delete_guest).await?;
     let auth = engine.start_session(account, set_cookie).await?;
     tracing::info!(
         guest_id = %guest.user().id,

@@ -34,6 +34,10 @@ pub enum StoreError {
     /// The backend holds data this crate cannot read.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
+    /// The app's in-transaction link hook (`PostgresStore`'s `on_link_in_transaction`)
+    /// failed, so the link rolled back; the layer answers it as a failed link.
+    #[error("the in-transaction link hook failed: {0}")]
+    LinkHookFailed(String),
     /// Any other backend failure.
     #[error("store error: {0}")]
     Backend(String),

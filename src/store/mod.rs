@@ -21,10 +21,12 @@
 //!   code is used once and survives only a few wrong guesses.
 //! - [`OwnershipStore`]: claims, lookups and `transfer`, which moves everything a guest owns
 //!   to an account atomically and idempotently.
-//! - [`Store`]: ties them together and says whether the store coordinates app instances.
-//!   Its one method has a default: a store that one process uses can leave it out, and the
-//!   layer counts rate limits and holds leases in memory. A store shared by several processes
-//!   returns a [`Coordination`] so that their limits and leases are shared too.
+//! - [`Store`]: ties them together. Its two methods have defaults. `coordination` says
+//!   whether the store coordinates app instances: a store that one process uses leaves it
+//!   out, and the layer counts rate limits and holds leases in memory; a store shared by
+//!   several processes returns a [`Coordination`] so that their limits and leases are shared
+//!   too. `complete_link` is the store's part of a link (transfer, then delete the guest); a
+//!   store with transactions can do it in one.
 //!
 //! Times are milliseconds since the Unix epoch, passed in by the layer, so a store never reads
 //! a clock (its tests can move time). Records carry their expiry; expired ones read as missing.
@@ -157,6 +159,9 @@ pub(crate) mod fast_path;
 mod identity_store;
 mod memory;
 mod ownership_store;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod rate_buckets;
 mod records;
 #[cfg(feature = "redis")]
@@ -177,6 +182,9 @@ pub use records::{
 };
 pub use user_store::UserStore;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreConfig, SweepReport};
@@ -198,6 +206,7 @@ use std::any::Any;
 /// }
 /// let _ = layer_for(MemoryStore::new());
 /// ```
+#[async_trait::async_trait]
 pub trait Store: UserStore + OwnershipStore + IdentityStore + EmailCodeStore + Any {
     /// Where rate limits and leases are kept when several app instances share this store, so
     /// that a client's limits count across all of them and two instances never link one guest
@@ -211,10 +220,87 @@ pub trait Store: UserStore + OwnershipStore + IdentityStore + EmailCodeStore + A
     fn coordination(&self) -> Option<&dyn Coordination> {
         None
     }
+
+    /// The store's part of a link, once the app's `on_link_account` hook agreed: moves
+    /// everything the guest owns to the account and deletes the guest with its sessions (or,
+    /// when [`LinkStep::delete_guest`] is `false`, only revokes its sessions). The default
+    /// makes the three calls in turn, each atomic and the whole safe to repeat; a store with
+    /// transactions does them in one (`PostgresStore` also moves the app's own rows there).
+    ///
+    /// ```
+    /// use tower_anonymous_auth::store::{LinkStep, OwnershipStore, Store};
+    /// use tower_anonymous_auth::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.claim("cart:1", "guest").await.unwrap();
+    /// let report = store.complete_link(&LinkStep::new("guest", "account")).await.unwrap();
+    /// assert_eq!(report.moved, 1);
+    /// assert_eq!(store.owner_of("cart:1").await.unwrap().as_deref(), Some("account"));
+    /// # });
+    /// ```
+    async fn complete_link(&self, step: &LinkStep<'_>) -> Result<TransferReport, StoreError> {
+        let report = self.transfer(step.guest_id, step.account_id).await?;
+        if step.delete_guest {
+            self.delete_user(step.guest_id).await?;
+        } else {
+            self.delete_user_sessions(step.guest_id).await?;
+        }
+        Ok(report)
+    }
 }
 
+/// What [`Store::complete_link`] is asked to do.
+///
+/// ```
+/// let step = tower_anonymous_auth::store::LinkStep::new("guest", "account").keep_guest();
+/// assert!(!step.delete_guest);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkStep<'a> {
+    /// The guest's user id.
+    pub guest_id: &'a str,
+    /// The account's user id.
+    pub account_id: &'a str,
+    /// Delete the guest (`true`, the default) or only revoke its sessions (the layer's
+    /// `disable_delete_anonymous_user`).
+    pub delete_guest: bool,
+}
+
+impl<'a> LinkStep<'a> {
+    /// Links `guest_id` into `account_id`, deleting the guest.
+    ///
+    /// ```
+    /// let step = tower_anonymous_auth::store::LinkStep::new("g", "a");
+    /// assert!(step.delete_guest);
+    /// ```
+    pub fn new(guest_id: &'a str, account_id: &'a str) -> Self {
+        Self {
+            guest_id,
+            account_id,
+            delete_guest: true,
+        }
+    }
+
+    /// Keeps the guest's record; only its sessions are revoked.
+    ///
+    /// ```
+    /// assert!(!tower_anonymous_auth::store::LinkStep::new("g", "a").keep_guest().delete_guest);
+    /// ```
+    pub fn keep_guest(mut self) -> Self {
+        self.delete_guest = false;
+        self
+    }
+}
+
+#[async_trait::async_trait]
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn coordination(&self) -> Option<&dyn Coordination> {
         (**self).coordination()
+    }
+
+    async fn complete_link(&self, step: &LinkStep<'_>) -> Result<TransferReport, StoreError> {
+        (**self).complete_link(step).await
     }
 }

@@ -13,6 +13,8 @@ pub mod http_client;
 pub mod identity_cases;
 pub mod logs;
 pub mod ownership;
+#[cfg(feature = "postgres")]
+pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
 pub mod visitors;
