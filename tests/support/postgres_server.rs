@@ -52,3 +52,9 @@ pub async fn drop_schema(store: &PostgresStore) {
         .await
         .expect("drop the test schema");
 }
+
+/// [`store`] as the `Arc<dyn Store>` the account suites want (its schema stays behind: small,
+/// and named `t_{test}_...` so it is easy to drop).
+pub async fn dyn_store(test: &str) -> std::sync::Arc<dyn tower_anonymous_auth::store::Store> {
+    std::sync::Arc::new(store(test).await)
+}
