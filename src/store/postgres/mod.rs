@@ -1,11 +1,11 @@
 //! [`PostgresStore`]: users, sessions, ownership and coordination in the app's own
 //! PostgreSQL database, and the app's own rows moved with a guest in one transaction.
 //!
-//! One submodule per job: [`schema`] (names and the SQL they go into), [`migrate`] (the
-//! embedded migrations), [`users`] (users and sessions), [`ownership`] (the registry),
-//! [`link`] (the one-transaction link: registry, owned tables, the app's hook, the guest's
-//! deletion), [`identities`], [`email_codes`], [`coordination`] (rate limits and leases) and
-//! [`purge`] (removing expired rows in bounded batches). In short:
+//! The code has one file per job: `schema` (names and the SQL they go into), `migrate` (the
+//! embedded migrations), `users` (users and sessions), `ownership` (the registry), `link`
+//! (the one-transaction link: the app's hook, the registry, owned tables, the guest's
+//! deletion), `identities`, `email_codes`, `coordination` (rate limits and leases) and
+//! `purge` (removing expired rows in bounded batches). In short:
 //!
 //! - Every table lives in one schema (`tower_anonymous_auth` unless configured), so an app
 //!   keeps the store beside its own tables, and tests run side by side in schemas of their own.
