@@ -42,12 +42,17 @@ mod expiry {
                 .insert_user(&guest, Some(&session), NOW)
                 .await
                 .unwrap();
-            store.claim(&format!("cart:{id}"), &id).await.unwrap();
+            let claimed = store.claim(&format!("cart:{id}"), &id).await.unwrap();
+            assert!(claimed.is_owned_by_caller());
         }
         let member = UserRecord::new(User::registered("m", "users", "m@x.io", "M", NOW));
         let live = SessionRecord::new("m.0", "m", NOW, NOW + 1_000_000);
         store.insert_user(&member, Some(&live), NOW).await.unwrap();
-        store.claim("cart:m", "m").await.unwrap();
+        assert!(store
+            .claim("cart:m", "m")
+            .await
+            .unwrap()
+            .is_owned_by_caller());
         let code = EmailCodeRecord::new("m@x.io", "c", "l", NOW + 10);
         store.put_email_code("k", &code, NOW).await.unwrap();
         let limit = RateLimit::new(1, 60);
