@@ -14,6 +14,8 @@
 # Usage: benches/load.sh [seconds-per-run] [rounds]   (needs wrk, taskset and redis-server;
 # prints markdown). VARIANTS="bare ours-memory" benches/load.sh 4 1 runs a subset (bare,
 # sessions-redis and sessions-memory are the baselines of the ratio columns and targets).
+# VARIANTS="sessions-postgres ours-postgres ours-postgres-eager" compares PostgresStore with
+# tower-sessions-sqlx-store on the PostgreSQL at DATABASE_URL (not in the default set).
 set -euo pipefail
 cd "$(dirname "$0")/load"
 SECONDS_PER_RUN="${1:-4}"
@@ -34,6 +36,10 @@ BIN="$CARGO_TARGET_DIR/release/load-compare"
 # A Redis of our own (and the cleanup on exit), on the client's core.
 source ../private_redis.sh
 taskset -pc "$CLIENT_CORE" "$REDIS_PID" >/dev/null
+# The PostgreSQL variants use the machine's server (DATABASE_URL): it joins the client's core
+# for the run (its backends inherit the postmaster's affinity), and gets all cores back after.
+pin_postgres() { for pid in $(pgrep -x postgres); do taskset -pc "$1" "$pid" >/dev/null 2>&1 || true; done; }
+[[ "${VARIANTS:-}" == *postgres* ]] && pin_postgres "$CLIENT_CORE"
 
 start() { # variant port
     empty_redis
@@ -86,6 +92,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+[[ "${VARIANTS:-}" == *postgres* ]] && pin_postgres "0-$(($(nproc) - 1))"
+
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A RAW_RETURNING RAW_NEW
 for variant in $VARIANTS; do
@@ -131,3 +139,6 @@ target "returning, ours-memory x bare" RETURNING ours-memory bare 0.85
 target "new (lazy), ours-redis x tower-sessions+Redis" NEW ours-redis sessions-redis 2.0
 target "new (stored), ours-memory-eager x tower-sessions+memory" NEW ours-memory-eager sessions-memory 1.0
 target "new (stored), ours-redis-eager x tower-sessions+Redis" NEW ours-redis-eager sessions-redis 1.0
+target "returning, ours-postgres x tower-sessions+Postgres" RETURNING ours-postgres sessions-postgres 1.6
+target "new (stored), ours-postgres-eager x tower-sessions+Postgres" NEW ours-postgres-eager sessions-postgres 1.0
+target "new (lazy, no SQL), ours-postgres x tower-sessions+Postgres" NEW ours-postgres sessions-postgres 1.0

@@ -32,6 +32,9 @@ async fn sign_in(handle: AuthHandle) -> &'static str {
     }
 }
 
+/// Both PostgreSQL servers get pools of this size (wrk keeps 16 connections open).
+const POSTGRES_CONNECTIONS: u32 = 8;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -41,6 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:3100".into())
         .parse()?;
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into());
     let base = Router::new();
     let ours_base = Router::new().route("/sign-in", post(sign_in));
     let app = match variant.as_str() {
@@ -69,6 +74,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // The default key prefix, as an app would have it: the scripts start a Redis of
             // their own for each run, so there is nothing to keep apart.
             let store = tower_anonymous_auth::store::RedisStore::connect(&redis_url).await?;
+            ours_base
+                .route("/", get(ours))
+                .layer(AnonymousAuthLayer::new(store, config(&variant)))
+        }
+        "sessions-postgres" => {
+            // tower-sessions-sqlx-store on the same database, its table emptied first so
+            // that every run starts alike.
+            use tower_sessions_sqlx_store::sqlx;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(POSTGRES_CONNECTIONS)
+                .connect(&database_url)
+                .await?;
+            let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
+            store.migrate().await?;
+            sqlx::query("TRUNCATE tower_sessions.session")
+                .execute(&pool)
+                .await?;
+            base.route("/", get(guest_session))
+                .layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false))
+        }
+        _ if variant.starts_with("ours-postgres") => {
+            // A schema of this process's own, so every run starts empty.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(POSTGRES_CONNECTIONS)
+                .connect(&database_url)
+                .await?;
+            let store = tower_anonymous_auth::store::PostgresStore::builder(pool)
+                .schema(format!("load_{}", std::process::id()))
+                .build()?;
+            store.migrate().await?;
             ours_base
                 .route("/", get(ours))
                 .layer(AnonymousAuthLayer::new(store, config(&variant)))
