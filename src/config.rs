@@ -729,10 +729,11 @@ impl AnonymousAuthConfigBuilder {
     /// How long this process trusts a session the store confirmed live, before asking the
     /// store again (zero: every request with a credential reads its session).
     ///
-    /// On `RedisStore` the memo is on by default (60 s) and safe across instances: every
-    /// revocation is published through Redis and drops the session from every instance's
-    /// memo within milliseconds, and while that feed is down the memo is not trusted (every
-    /// request reads Redis) and it starts empty when the feed is back. On other stores it is
+    /// On `RedisStore` and `PostgresStore` the memo is on by default (60 s) and safe across
+    /// instances: every revocation is announced (Redis pub/sub, PostgreSQL `NOTIFY`) and
+    /// drops the session from every instance's memo within milliseconds, and while that feed
+    /// is down the memo is not trusted (every request reads the store) and it starts empty
+    /// when the feed is back. On other stores it is
     /// off by default; with a TTL there, a session revoked by *this* process stops working here
     /// at once, but other instances accept it until their memo expires.
     ///

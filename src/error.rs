@@ -320,7 +320,7 @@ pub enum ConfigError {
     OutOfRange(&'static str),
     /// A PostgreSQL schema, table or column name given to `PostgresStore::builder` is not a
     /// plain identifier.
-    #[error("invalid {what} name {name:?}: use letters, digits and '_' (not starting with a digit), at most 63 bytes; a table may be schema-qualified as \"schema.table\"")]
+    #[error("invalid {what} name {name:?}: use letters, digits and '_' (not starting with a digit), at most 63 bytes (55 for the store's schema); a table may be schema-qualified as \"schema.table\"")]
     InvalidIdentifier {
         /// What the name was for: `"schema"`, `"table"` or `"column"`.
         what: &'static str,

@@ -3,8 +3,8 @@
 //!
 //! Two kinds. A memo with a plain TTL (`session_cache_ttl`) trusts each entry for that long,
 //! so a session revoked on another app instance lives on here until its entry expires. A
-//! memo kept current by the store's revocation feed (RedisStore: every revocation is
-//! published to every instance) drops an entry as soon as its revocation arrives, and is
+//! memo kept current by the store's revocation feed (RedisStore and PostgresStore announce
+//! every revocation to every instance) drops an entry as soon as its revocation arrives, and is
 //! trusted only while the feed is connected: while it is down or reconnecting every request
 //! asks the store, and it starts empty when the feed is back, so no revocation is missed.
 //!

@@ -6,8 +6,9 @@
 //!   returning visitor's request needs no boxed future.
 //! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
 //!   script: its id was never handed out, so nobody can hold its placeholder email.
-//! - `RedisStore` announces every revocation to every app instance, so the layer's session
-//!   memo can stay on by default and still see a sign-out on another instance at once.
+//! - `RedisStore` and `PostgresStore` announce every revocation to every app instance, so
+//!   the layer's session memo can stay on by default and still see a sign-out on another
+//!   instance at once.
 
 use super::{MemoryStore, SessionRecord, Store, StoreError, UserRecord};
 use std::any::Any;
@@ -27,6 +28,8 @@ pub(crate) enum FastPath {
     Memory(MemoryStore),
     #[cfg(feature = "redis")]
     Redis(super::RedisStore),
+    #[cfg(feature = "postgres")]
+    Postgres(super::PostgresStore),
     None,
 }
 
@@ -40,6 +43,10 @@ impl FastPath {
         #[cfg(feature = "redis")]
         if let Some(redis) = store.downcast_ref::<super::RedisStore>() {
             return Self::Redis(redis.clone());
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(postgres) = store.downcast_ref::<super::PostgresStore>() {
+            return Self::Postgres(postgres.clone());
         }
         Self::None
     }
@@ -67,6 +74,8 @@ impl FastPath {
         match self {
             #[cfg(feature = "redis")]
             Self::Redis(_) => true,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => true,
             _ => false,
         }
     }
@@ -77,6 +86,8 @@ impl FastPath {
         match self {
             #[cfg(feature = "redis")]
             Self::Redis(redis) => redis.watch_revocations(listener),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(postgres) => postgres.watch_revocations(listener),
             _ => drop(listener),
         }
     }

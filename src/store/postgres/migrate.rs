@@ -6,7 +6,10 @@ use super::{map_err, PostgresStore};
 use crate::store::StoreError;
 
 /// The migrations, in order. A released migration is never edited: a change is a new file.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_tables.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_tables.sql")),
+    (2, include_str!("migrations/0002_revocation_feed.sql")),
+];
 
 impl PostgresStore {
     /// Creates the schema and the store's tables, or brings them up to date: applies each

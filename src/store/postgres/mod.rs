@@ -5,7 +5,8 @@
 //! embedded migrations), `users` (users and sessions), `ownership` (the registry), `link`
 //! (the one-transaction link: the app's hook, the registry, owned tables, the guest's
 //! deletion), `identities`, `email_codes`, `coordination` (rate limits and leases) and
-//! `purge` (removing expired rows in bounded batches). In short:
+//! `purge` (removing expired rows in bounded batches) and `revocations` (the feed that
+//! tells every app instance which sessions were deleted). In short:
 //!
 //! - Every table lives in one schema (`tower_anonymous_auth` unless configured), so an app
 //!   keeps the store beside its own tables, and tests run side by side in schemas of their own.
@@ -23,6 +24,7 @@ mod link;
 mod migrate;
 mod ownership;
 mod purge;
+mod revocations;
 mod schema;
 mod users;
 

@@ -31,8 +31,15 @@ impl Ident {
         })
     }
 
-    /// A schema name.
+    /// The store's schema name: an identifier of at most 55 bytes, so that its revocation
+    /// channel `<schema>.revoked` fits PostgreSQL's 63.
     pub(super) fn new(schema: &str) -> Result<Self, ConfigError> {
+        if schema.len() > 55 {
+            return Err(ConfigError::InvalidIdentifier {
+                what: "schema",
+                name: schema.to_owned(),
+            });
+        }
         Self::of("schema", schema)
     }
 
@@ -127,6 +134,19 @@ mod tests {
             Err(ConfigError::InvalidIdentifier { what: "column", .. })
         ));
         assert!(OwnedTable::new("a.b.c", "x").is_err());
+    }
+
+    #[test]
+    fn a_schema_leaves_room_for_its_revocation_channel() {
+        assert!(Ident::new(&"s".repeat(55)).is_ok());
+        assert!(
+            Ident::new(&"s".repeat(56)).is_err(),
+            "`<schema>.revoked` would pass 63 bytes"
+        );
+        assert!(
+            Ident::of("table", &"t".repeat(63)).is_ok(),
+            "tables keep the full 63"
+        );
     }
 
     #[test]

@@ -363,13 +363,21 @@ impl UserStore for PostgresStore {
         Ok(())
     }
 
+    /// Announces the revocation even when no row was deleted: a lazy guest's session was
+    /// never stored, yet another instance's memo may vouch for its token. (A deleted row is
+    /// announced by the trigger too; PostgreSQL delivers identical notifications of one
+    /// transaction once.)
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(self.sql("DELETE FROM {s}.sessions WHERE id = $1"))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        let deleted: i64 = sqlx::query_scalar(self.sql(
+            "WITH gone AS (DELETE FROM {s}.sessions WHERE id = $1 RETURNING id)
+             SELECT (SELECT count(*) FROM gone) FROM pg_notify($2, $1)",
+        ))
+        .bind(id)
+        .bind(self.revocation_channel())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(deleted == 1)
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
