@@ -5,7 +5,8 @@
 //! - [`MemoryStore`] answers a session check (a lazy guest's too) without waiting, so a
 //!   returning visitor's request needs no boxed future.
 //! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
-//!   script: its id was never handed out, so nobody can hold its placeholder email.
+//!   script, `PostgresStore` with one statement: its id was never handed out, so nobody can
+//!   hold its placeholder email.
 //! - `RedisStore` and `PostgresStore` announce every revocation to every app instance, so
 //!   the layer's session memo can stay on by default and still see a sign-out on another
 //!   instance at once.
@@ -104,6 +105,8 @@ impl FastPath {
         match self {
             #[cfg(feature = "redis")]
             Self::Redis(redis) => redis.insert_fresh_guest(user, session, now).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(postgres) => postgres.insert_fresh_guest(user, session).await,
             _ => store.insert_user(user, session, now).await,
         }
     }
