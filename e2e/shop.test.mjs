@@ -5,7 +5,8 @@
 // no guest is stored for those requests. Against a real OpenID provider (node `oidc-provider`,
 // e2e/oidc-provider.mjs) on its own login pages: a guest's first sign-in upgrades it in place
 // with its cart, a second browser's guest signs in to the same account and the carts merge, and
-// a third browser signs in with a one-time email code. Screenshots go to ../target/e2e/.
+// a third browser signs in with a one-time email code. On PostgreSQL (DATABASE_URL set) the
+// carts are rows of the shop's own table, checked there too. Screenshots go to ../target/e2e/.
 //
 // Needs: the example built (`cargo build --example try_before_you_buy`), /usr/bin/chromium,
 // `npm ci` here. Run: `npm test` (or `node --test shop.test.mjs`).
@@ -145,6 +146,9 @@ test('a guest keeps its cart through register, sign-out and sign-in, and carts m
   assert.match(merged, /Lapsang/);
   assert.match(merged, /honey/i);
   await other.screenshot({ path: path.join(shots, '4-signed-in-merged-cart.png'), fullPage: true });
+  const account = await other.locator('header .who').getAttribute('data-user-id');
+  const rows = cartRows(account);
+  if (rows !== null) assert.deepEqual(rows, ['honey', 'tea'], "the guest's row moved to the account in the carts table");
 
   // A wrong password is refused with a clear message, and nothing changes.
   await other.goto(`${base}/account`);
@@ -175,8 +179,25 @@ test('a form posted without its CSRF token is refused', async () => {
   await context.close();
 });
 
-/// Users the shop stored, when it runs on Redis (scripts/test.sh sets REDIS_URL and a prefix).
+/// The products in `userId`'s rows of the shop's `carts` table, sorted, when it runs on
+/// PostgreSQL.
+function cartRows(userId) {
+  const database = process.env.DATABASE_URL;
+  if (!database) return null;
+  const schema = process.env.DATABASE_SCHEMA || 'teashop';
+  const sql = `SELECT product FROM "${schema}".carts WHERE owner_id = '${userId.replace(/'/g, "''")}' ORDER BY product`;
+  return execFileSync('psql', [database, '-qAtc', sql], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+/// Users the shop stored, when it runs on PostgreSQL or Redis (scripts/test.sh sets
+/// DATABASE_URL and a schema, or REDIS_URL and a prefix).
 function storedUsers() {
+  const database = process.env.DATABASE_URL;
+  if (database) {
+    const schema = process.env.DATABASE_SCHEMA || 'teashop';
+    const count = execFileSync('psql', [database, '-qAtc', `SELECT count(*) FROM "${schema}".users`], { encoding: 'utf8' });
+    return Number(count.trim());
+  }
   const url = process.env.REDIS_URL;
   if (!url) return null;
   const prefix = process.env.REDIS_PREFIX || 'taa:';

@@ -2,9 +2,10 @@
 //! keeps the cart (same user, upgraded in place); signing in to an existing account, with a
 //! password, an OpenID provider or a one-time email code, moves the guest's cart into it.
 //!
-//! Each cart line is a resource the user owns (`line:{random}:{product}`), so the cart lives
-//! in the same store as the users (Redis when `REDIS_URL` is set) and moves with the
-//! ownership transfer of a link: two carts become one without any merge code.
+//! A cart moves with the link, so two carts become one without any merge code. On
+//! PostgreSQL (`DATABASE_URL` set, `--features postgres`) it is rows of the shop's own
+//! `carts` table, moved by the store in the link's transaction; elsewhere (Redis when
+//! `REDIS_URL` is set, else memory) each line is a resource the user owns in the store.
 //!
 //! Run: `AUTH_DEV_MODE=1 cargo run --example try_before_you_buy`, then open
 //! http://127.0.0.1:3000. "Email me a code" puts the mail in a development outbox
@@ -13,6 +14,8 @@
 //! your own machine, set `AUTH_SECRET` (32 bytes or more) instead of `AUTH_DEV_MODE`: without
 //! one of the two the shop refuses to start.
 
+#[path = "support/carts.rs"]
+mod carts;
 #[path = "support/html.rs"]
 mod html;
 #[path = "support/messages.rs"]
@@ -23,14 +26,13 @@ mod openid;
 mod outbox;
 #[path = "support/secret.rs"]
 mod secret;
-#[path = "support/store_from_env.rs"]
-mod store_from_env;
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use carts::Carts;
 use html::escape;
 use messages::friendly;
 use openid::OpenId;
@@ -59,6 +61,7 @@ struct Shop {
     /// "Sign in with OpenID", when `OIDC_ISSUER` is set (known once the shop has bound).
     openid: Arc<OnceLock<OpenId>>,
     outbox: Outbox,
+    carts: Carts,
     dev_mode: bool,
 }
 
@@ -97,10 +100,8 @@ impl Shop {
     }
 }
 
-/// The product of a cart line (`line:{random}:{product}`).
-fn product_of(resource: &str) -> Option<&'static (&'static str, &'static str, u32)> {
-    let product = resource.strip_prefix("line:")?.split_once(':')?.1;
-    PRODUCTS.iter().find(|(id, _, _)| *id == product)
+fn product(id: &str) -> Option<&'static (&'static str, &'static str, u32)> {
+    PRODUCTS.iter().find(|(product, _, _)| *product == id)
 }
 
 fn euros(cents: u32) -> String {
@@ -230,20 +231,22 @@ async fn add_to_cart(
         return Ok(refused);
     }
     handle.require()?;
-    if PRODUCTS.iter().any(|(id, _, _)| *id == form.product) {
-        let line = format!("line:{}:{}", uuid::Uuid::new_v4().simple(), form.product);
-        handle.claim(&line).await?;
+    if product(&form.product).is_some() {
+        shop.carts.add(&handle, &form.product).await?;
     }
     Ok(Redirect::to("/cart").into_response())
 }
 
-async fn cart(handle: AuthHandle, done: Query<Done>) -> Result<Html<String>, AuthError> {
+async fn cart(
+    State(shop): State<Shop>,
+    handle: AuthHandle,
+    done: Query<Done>,
+) -> Result<Html<String>, AuthError> {
     let auth = handle.auth();
     let mut lines = Vec::new();
     let mut total = 0;
-    let mut owned = handle.resources().await?;
-    owned.sort();
-    for (_, name, cents) in owned.iter().filter_map(|resource| product_of(resource)) {
+    let in_cart = shop.carts.products(&handle).await?;
+    for (_, name, cents) in in_cart.iter().filter_map(|id| product(id)) {
         total += cents;
         lines.push(format!(
             "<li class=cart-item>{name} — {}</li>",
@@ -639,13 +642,14 @@ async fn dev_outbox(State(shop): State<Shop>, auth: Option<Auth>) -> Response {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = secret::auth_secret_or_exit();
+    let (store, carts) = carts::from_env().await?;
     let shop = Shop {
         csrf_key: secret.as_bytes().into(),
         openid: Arc::default(),
         outbox: Outbox::default(),
+        carts,
         dev_mode: std::env::var("AUTH_DEV_MODE").as_deref() == Ok("1"),
     };
-    let store = store_from_env::store_from_env().await?;
     let outbox = shop.outbox.clone();
     let config = AnonymousAuthConfig::builder()
         .key("dev", secret)

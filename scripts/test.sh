@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the Rust tests (unit, integration against real Redis, Redis Cluster and
-# PostgreSQL, property tests, doc tests) and the end-to-end browser test of the shop example, which signs
-# in on a real OpenID provider (node oidc-provider, installed with playwright-core by `npm ci`
+# PostgreSQL, property tests, doc tests) and the end-to-end browser test of the shop example, on
+# Redis and on PostgreSQL, which signs in on a real OpenID provider (node oidc-provider, installed with playwright-core by `npm ci`
 # from e2e/package-lock.json). Installs what a fresh Debian machine lacks (redis-server,
 # postgresql, chromium, npm) when run as root, and starts Redis and PostgreSQL when they are not
 # running.
@@ -58,11 +58,19 @@ cargo test --all-features
 log "browser test (headless chromium)"
 command -v chromium >/dev/null || apt_install chromium
 command -v npm >/dev/null || apt_install npm
-cargo build --example try_before_you_buy
-# The shop stores into Redis under a prefix of this run's own, removed afterwards.
-E2E_PREFIX="e2e:$$:$(date +%s):"
+cargo build --all-features --example try_before_you_buy
+(cd e2e && npm ci --no-audit --no-fund --silent)
 status=0
-(cd e2e && npm ci --no-audit --no-fund --silent && REDIS_PREFIX="$E2E_PREFIX" node --test shop.test.mjs) || status=$?
+# Once on Redis, under a key prefix of this run's own, removed afterwards.
+E2E_PREFIX="e2e:$$:$(date +%s):"
+log "browser test on Redis"
+(cd e2e && env -u DATABASE_URL REDIS_PREFIX="$E2E_PREFIX" node --test shop.test.mjs) || status=$?
 redis-cli -u "$REDIS_URL" --scan --pattern "${E2E_PREFIX}*" | xargs -r -n 100 redis-cli -u "$REDIS_URL" unlink >/dev/null
+# Once on PostgreSQL (carts in the shop's own table), in a schema of this run's own, dropped
+# afterwards.
+E2E_SCHEMA="e2e_$$_$(date +%s)"
+log "browser test on PostgreSQL"
+(cd e2e && env -u REDIS_URL DATABASE_SCHEMA="$E2E_SCHEMA" node --test shop.test.mjs) || status=$?
+PGOPTIONS="--client-min-messages=warning" psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS \"$E2E_SCHEMA\" CASCADE"
 echo "screenshots: target/e2e/"
 exit "$status"

@@ -47,6 +47,7 @@ async fn start_with(name: &str, secret: (&str, &str)) -> (Example, Client) {
         .env_remove("AUTH_DEV_MODE")
         .env(secret.0, secret.1)
         .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -210,6 +211,7 @@ fn examples_refuse_to_start_without_a_secret() {
             .env_remove("AUTH_SECRET")
             .env_remove("AUTH_DEV_MODE")
             .env_remove("REDIS_URL")
+            .env_remove("DATABASE_URL")
             .output()
             .unwrap();
         assert!(!output.status.success(), "{name} started without a secret");
