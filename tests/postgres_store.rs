@@ -108,3 +108,38 @@ mod expiry {
         drop_schema(&store).await;
     }
 }
+
+/// A lazy new visitor (the default) costs no SQL at all: with the database out of reach, new
+/// visitors are still given guests, and only a write needs PostgreSQL.
+mod lazy {
+    use super::support::account_app::{spawn_app, AppOptions};
+    use std::sync::Arc;
+    use tower_anonymous_auth::store::PostgresStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lazy_new_visitor_is_served_without_the_database() {
+        // Nothing listens on port 1: any statement would fail (and the layer answer 503).
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_millis(300))
+            .connect_lazy("postgres://127.0.0.1:1/test")
+            .unwrap();
+        let store = PostgresStore::builder(pool).build().unwrap();
+        let lazy = AppOptions {
+            lazy: true,
+            ..AppOptions::default()
+        };
+        let app = spawn_app(Arc::new(store), lazy).await;
+        for _ in 0..20 {
+            let me = app.client.fresh().get("/me").await;
+            assert_eq!(me.status, 200, "{:?}", me.json);
+            assert_eq!(me.json["is_anonymous"], true);
+            assert_eq!(me.json["persisted"], false, "nothing written");
+        }
+        // A write does need the database, and says so.
+        let browser = app.client.fresh();
+        browser.get("/me").await;
+        let claim = browser.post("/claim/cart-1", serde_json::Value::Null).await;
+        assert_eq!(claim.status, 503, "{:?}", claim.json);
+        assert_eq!(claim.json["code"], "STORE_UNAVAILABLE");
+    }
+}
