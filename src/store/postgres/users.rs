@@ -48,6 +48,29 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord, StoreError> {
     ))
 }
 
+/// The INSERT of a user record; [`bind_user`] binds its values `$1` to `$9`.
+const INSERT_USER: &str = "INSERT INTO {s}.users (id, collection, email, name, is_anonymous,
+         email_verified, created_at, password_hash, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// `query` with `record`'s values bound as [`INSERT_USER`] numbers them.
+fn bind_user<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    record: &'q UserRecord,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let user = &record.user;
+    query
+        .bind(&user.id)
+        .bind(&user.collection)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(user.is_anonymous)
+        .bind(user.email_verified)
+        .bind(ms(user.created_at))
+        .bind(&record.password_hash)
+        .bind(record.expires_at.map(ms))
+}
+
 impl PostgresStore {
     /// Deletes user `id` with its sessions and identities (one statement, on `conn`).
     pub(super) async fn remove_user(
@@ -122,23 +145,11 @@ impl PostgresStore {
         }
         self.free_email(conn, &user.collection, &user.email, &user.id, now)
             .await?;
-        let inserted = sqlx::query(self.sql(
-            "INSERT INTO {s}.users (id, collection, email, name, is_anonymous, email_verified,
-                 created_at, password_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        ))
-        .bind(&user.id)
-        .bind(&user.collection)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(user.is_anonymous)
-        .bind(user.email_verified)
-        .bind(ms(user.created_at))
-        .bind(&record.password_hash)
-        .bind(record.expires_at.map(ms))
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+        let sql = self.sql(&format!("{INSERT_USER} ON CONFLICT DO NOTHING"));
+        let inserted = bind_user(sqlx::query(sql), record)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
         if inserted.rows_affected() == 0 {
             // A concurrent insert committed first; say which of its rows was in the way.
             let taken_id = sqlx::query(self.sql("SELECT 1 FROM {s}.users WHERE id = $1"))
@@ -167,29 +178,16 @@ impl PostgresStore {
         record: &UserRecord,
         session: Option<&SessionRecord>,
     ) -> Result<(), StoreError> {
-        const USER: &str = "INSERT INTO {s}.users (id, collection, email, name, is_anonymous,
-                 email_verified, created_at, password_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let user = &record.user;
         let sql = match session {
             Some(_) => format!(
-                "WITH u AS ({USER} RETURNING id)
+                "WITH u AS ({INSERT_USER} RETURNING id)
                  INSERT INTO {{s}}.sessions (id, user_id, created_at, expires_at)
                  SELECT $10, id, $11, $12 FROM u"
             ),
-            None => USER.to_owned(),
+            None => INSERT_USER.to_owned(),
         };
-        let sql = self.sql(&sql);
-        let query = sqlx::query(sql)
-            .bind(&user.id)
-            .bind(&user.collection)
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(user.is_anonymous)
-            .bind(user.email_verified)
-            .bind(ms(user.created_at))
-            .bind(&record.password_hash)
-            .bind(record.expires_at.map(ms));
+        let query = bind_user(sqlx::query(self.sql(&sql)), record);
         let query = match session {
             Some(session) => query
                 .bind(&session.id)
