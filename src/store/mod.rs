@@ -166,6 +166,8 @@ mod rate_buckets;
 mod records;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod revocation_feed;
 mod user_store;
 
 pub use crate::rate_limit::RateDecision;

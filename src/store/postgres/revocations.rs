@@ -11,16 +11,10 @@
 
 use super::{map_err, PostgresStore};
 use crate::store::fast_path::RevocationListener;
+use crate::store::revocation_feed::{spawn_feed, unless_dropped};
 use crate::store::StoreError;
 use sqlx::postgres::PgListener;
 use std::sync::Weak;
-use std::time::Duration;
-
-/// The first wait before reconnecting, and the longest.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-const LAST_RETRY: Duration = Duration::from_secs(2);
-/// How often an idle feed checks that its listener is still alive.
-const LISTENER_CHECK: Duration = Duration::from_secs(1);
 
 impl PostgresStore {
     /// The channel revocations are announced on: `<schema>.revoked` (the trigger builds the
@@ -35,30 +29,15 @@ impl PostgresStore {
     /// it goes down and comes back.
     pub(crate) fn watch_revocations(&self, listener: Weak<dyn RevocationListener>) {
         let store = self.clone();
-        tokio::spawn(async move {
-            let channel = store.revocation_channel();
-            let mut retry = FIRST_RETRY;
-            for attempt in 0usize.. {
-                if listener.strong_count() == 0 {
-                    return;
-                }
-                match store.subscribe(&channel).await {
-                    Ok(feed) => {
-                        retry = FIRST_RETRY;
-                        if !listen(feed, &listener).await {
-                            return;
-                        }
-                        tracing::warn!(%channel, "revocation feed lost: every request checks PostgreSQL until it is back");
-                    }
-                    Err(error) if attempt == 0 => {
-                        tracing::warn!(%channel, %error, "revocation feed not connected: every request checks PostgreSQL until it is");
-                    }
-                    Err(error) => tracing::debug!(%channel, %error, "revocation feed still down"),
-                }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(LAST_RETRY);
+        let channel = self.revocation_channel();
+        let subscribe = {
+            let channel = channel.clone();
+            move |_attempt| {
+                let (store, channel) = (store.clone(), channel.clone());
+                async move { store.subscribe(&channel).await }
             }
-        });
+        };
+        spawn_feed("PostgreSQL", channel, listener, subscribe, listen);
     }
 
     /// A connection listening on `channel`, once the schema is known to announce
@@ -92,21 +71,14 @@ impl PostgresStore {
 
 /// Hands the feed's notifications to the listener until the connection ends (`true`:
 /// reconnect) or the listener is dropped (`false`).
-async fn listen(mut feed: PgListener, listener: &Weak<dyn RevocationListener>) -> bool {
+async fn listen(mut feed: PgListener, listener: Weak<dyn RevocationListener>) -> bool {
     match listener.upgrade() {
         Some(listener) => listener.feed_connected(true),
         None => return false,
     }
     loop {
-        // `try_recv` is cancel-safe: the timer only interrupts a wait.
-        let received = tokio::select! {
-            received = feed.try_recv() => received,
-            () = tokio::time::sleep(LISTENER_CHECK) => {
-                if listener.strong_count() == 0 {
-                    return false;
-                }
-                continue;
-            }
+        let Some(received) = unless_dropped(&listener, feed.try_recv()).await else {
+            return false;
         };
         let Some(listener) = listener.upgrade() else {
             return false;

@@ -12,10 +12,10 @@
 use super::conn::map_err;
 use super::RedisStore;
 use crate::store::fast_path::RevocationListener;
+use crate::store::revocation_feed::{spawn_feed, unless_dropped};
 use crate::store::StoreError;
 use futures::StreamExt;
 use std::sync::Weak;
-use std::time::Duration;
 
 /// Where the feed subscribes: the store's node, or one of a cluster's nodes.
 #[derive(Clone)]
@@ -23,12 +23,6 @@ pub(crate) enum FeedSource {
     Single(redis::Client),
     Cluster(Vec<String>),
 }
-
-/// The first wait before reconnecting, and the longest.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-const LAST_RETRY: Duration = Duration::from_secs(2);
-/// How often an idle feed checks that its listener is still alive.
-const LISTENER_CHECK: Duration = Duration::from_secs(1);
 
 impl RedisStore {
     fn revocation_channel(&self) -> String {
@@ -58,29 +52,14 @@ impl RedisStore {
     pub(crate) fn watch_revocations(&self, listener: Weak<dyn RevocationListener>) {
         let source = self.feed_source.clone();
         let channel = self.revocation_channel();
-        tokio::spawn(async move {
-            let mut retry = FIRST_RETRY;
-            for attempt in 0usize.. {
-                if listener.strong_count() == 0 {
-                    return;
-                }
-                match subscribe(&source, attempt, &channel).await {
-                    Ok(pubsub) => {
-                        retry = FIRST_RETRY;
-                        if !listen(pubsub, &listener).await {
-                            return;
-                        }
-                        tracing::warn!(%channel, "revocation feed lost: every request checks Redis until it is back");
-                    }
-                    Err(error) if attempt == 0 => {
-                        tracing::warn!(%channel, %error, "revocation feed not connected: every request checks Redis until it is");
-                    }
-                    Err(error) => tracing::debug!(%channel, %error, "revocation feed still down"),
-                }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(LAST_RETRY);
+        let subscribe = {
+            let channel = channel.clone();
+            move |attempt| {
+                let (source, channel) = (source.clone(), channel.clone());
+                async move { subscribe(&source, attempt, &channel).await }
             }
-        });
+        };
+        spawn_feed("Redis", channel, listener, subscribe, listen);
     }
 }
 
@@ -101,21 +80,15 @@ async fn subscribe(
 
 /// Hands the feed's messages to the listener until the connection ends (`true`: reconnect)
 /// or the listener is dropped (`false`).
-async fn listen(pubsub: redis::aio::PubSub, listener: &Weak<dyn RevocationListener>) -> bool {
+async fn listen(pubsub: redis::aio::PubSub, listener: Weak<dyn RevocationListener>) -> bool {
     match listener.upgrade() {
         Some(listener) => listener.feed_connected(true),
         None => return false,
     }
     let mut messages = pubsub.into_on_message();
     loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            () = tokio::time::sleep(LISTENER_CHECK) => {
-                if listener.strong_count() == 0 {
-                    return false;
-                }
-                continue;
-            }
+        let Some(message) = unless_dropped(&listener, messages.next()).await else {
+            return false;
         };
         let Some(listener) = listener.upgrade() else {
             return false;
