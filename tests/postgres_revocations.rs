@@ -9,10 +9,10 @@ mod support;
 
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::account_app::{spawn_app, AppOptions, TestApp};
-use support::http_client::TestClient;
 use support::postgres_server::{drop_schema, pool, store};
+use support::two_instances::{registered, until_refused, who};
 use tower_anonymous_auth::store::PostgresStore;
 use tower_anonymous_auth::Store;
 
@@ -36,38 +36,17 @@ async fn two_instances_on(
     (app_a, app_b, a)
 }
 
-/// A registered visitor on `app`: its browser and its `/me`.
-async fn registered(app: &TestApp, email: &str) -> (TestClient, Value) {
-    let client = app.client.fresh();
-    let body = serde_json::json!({ "email": email, "password": "correct horse battery" });
-    let response = client.post("/register", body).await;
-    assert_eq!(response.status, 200, "{:?}", response.json);
-    (client, response.json)
-}
-
-/// Who `browser` is on its server, from a copy of its cookies (a refused token mints a new
-/// guest, which must not replace the cookie under test).
-async fn who(browser: &TestClient) -> String {
-    let me = browser.fork().get("/me").await.json;
-    me["id"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Polls until `browser` is no longer `user_id`; how long that took.
-async fn until_refused(browser: &TestClient, user_id: &str) -> Duration {
-    let started = Instant::now();
-    while who(browser).await == user_id {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the revoked token still works after 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    started.elapsed()
-}
-
 /// Lets the instances' revocation feeds connect (they start with the layer).
 async fn feeds_connected() {
     tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Runs the statements `sql` on `on` (a pool or a transaction), which must succeed.
+async fn execute<'c>(on: impl sqlx::PgExecutor<'c>, sql: String) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(on)
+        .await
+        .unwrap();
 }
 
 /// Deletes `me`'s session behind the store's back, with the announcing trigger disabled for
@@ -76,10 +55,7 @@ async fn delete_unannounced(store: &PostgresStore, me: &Value) {
     let table = format!("\"{}\".sessions", store.schema());
     let mut tx = store.pool().begin().await.unwrap();
     let disable = format!("ALTER TABLE {table} DISABLE TRIGGER sessions_revoked");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(disable))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    execute(&mut *tx, disable).await;
     let delete = format!("DELETE FROM {table} WHERE id = $1");
     let deleted = sqlx::query(sqlx::AssertSqlSafe(delete))
         .bind(me["session_id"].as_str().unwrap())
@@ -88,10 +64,7 @@ async fn delete_unannounced(store: &PostgresStore, me: &Value) {
         .unwrap();
     assert_eq!(deleted.rows_affected(), 1, "the session was deleted");
     let enable = format!("ALTER TABLE {table} ENABLE TRIGGER sessions_revoked");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(enable))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    execute(&mut *tx, enable).await;
     tx.commit().await.unwrap();
 }
 
@@ -205,10 +178,7 @@ async fn without_the_trigger_the_memo_never_vouches_for_a_session() {
         "DROP TRIGGER sessions_revoked ON \"{}\".sessions",
         migrated.schema()
     );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop_trigger))
-        .execute(migrated.pool())
-        .await
-        .unwrap();
+    execute(migrated.pool(), drop_trigger).await;
     let (a, b, store) = two_instances_on(migrated, AppOptions::default()).await;
     feeds_connected().await;
     let (browser, me) = registered(&a, "dan@example.com").await;
@@ -217,10 +187,7 @@ async fn without_the_trigger_the_memo_never_vouches_for_a_session() {
     assert_eq!(who(&on_b).await, id);
     assert_eq!(who(&on_b).await, id);
     let deleted = format!("DELETE FROM \"{}\".sessions", store.schema());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(deleted))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    execute(store.pool(), deleted).await;
     assert_ne!(who(&on_b).await, id, "B asked the database");
     drop_schema(&store).await;
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::account_app::{spawn_app, AppOptions, TestApp};
-use support::http_client::TestClient;
 use support::redis_server::{cli, cluster_urls, redis_url, unique_prefix, RedisServer};
+use support::two_instances::{registered, until_refused, who};
 use tower_anonymous_auth::store::{RedisStore, RedisStoreConfig};
 use tower_anonymous_auth::Store;
 
@@ -54,35 +54,6 @@ async fn two_cluster_instances(prefix: &str) -> (TestApp, TestApp) {
     }
     let b = apps.pop().unwrap();
     (apps.pop().unwrap(), b)
-}
-
-/// A registered visitor on `app`: its browser and its `/me`.
-async fn registered(app: &TestApp, email: &str) -> (TestClient, Value) {
-    let client = app.client.fresh();
-    let body = serde_json::json!({ "email": email, "password": "correct horse battery" });
-    let response = client.post("/register", body).await;
-    assert_eq!(response.status, 200, "{:?}", response.json);
-    (client, response.json)
-}
-
-/// Who `browser` is on its server, from a copy of its cookies (a refused token mints a new
-/// guest, which must not replace the cookie under test).
-async fn who(browser: &TestClient) -> String {
-    let me = browser.fork().get("/me").await.json;
-    me["id"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Polls until `browser` is no longer `user_id`; how long that took.
-async fn until_refused(browser: &TestClient, user_id: &str) -> Duration {
-    let started = Instant::now();
-    while who(browser).await == user_id {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the revoked token still works after 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    started.elapsed()
 }
 
 /// Lets the instances' revocation feeds subscribe (they start with the layer).

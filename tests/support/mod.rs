@@ -17,4 +17,5 @@ pub mod ownership;
 pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod two_instances;
 pub mod visitors;
