@@ -6,7 +6,7 @@ use super::{AuthEngine, Step, Warnings};
 use crate::engine::CookieSlot;
 use crate::error::AuthError;
 use crate::rate_limit::{RateDecision, RateLimit};
-use crate::store::{Coordination, SessionRecord, StoreError, User, UserRecord};
+use crate::store::{Coordination, MemoryStore, SessionRecord, StoreError, User, UserRecord};
 use crate::token::auth::Auth;
 use crate::util::clock::now_millis;
 use crate::util::ids::{first_session_id, millis, new_id};
@@ -44,6 +44,9 @@ impl AuthEngine {
         if self.config.lazy_persistence {
             return Step::Ready(self.issue_guest(user, session, true));
         }
+        if let Some(memory) = self.fast_path.memory() {
+            return Step::Ready(self.store_guest_now(memory, user, session, client_ip, now));
+        }
         let engine = self.clone();
         Step::Pending(async move {
             engine.check_mint_rate(client_ip, now).await?;
@@ -77,6 +80,25 @@ impl AuthEngine {
         (user, session)
     }
 
+    /// The stored mint on a [`MemoryStore`]: rate check and insert answer without waiting,
+    /// so the request needs no boxed future (a new visitor's throughput on this store rests
+    /// on it). Same steps, same order as the general path.
+    fn store_guest_now(
+        &self,
+        memory: &MemoryStore,
+        user: User,
+        session: SessionRecord,
+        client_ip: Option<IpAddr>,
+        now: u64,
+    ) -> Result<Auth, AuthError> {
+        if let Some((key, limit)) = self.mint_bucket(client_ip) {
+            mint_verdict(memory.rate_limit_now(&key, limit, now), client_ip)?;
+        }
+        let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
+        memory.insert_user_now(&record, Some(&session), now)?;
+        self.issue_guest(record.user, session, false)
+    }
+
     /// Signs the first token of a guest minted just now.
     pub(super) fn issue_guest(
         &self,
@@ -94,9 +116,17 @@ impl AuthEngine {
         client_ip: Option<IpAddr>,
         now: u64,
     ) -> Result<(), AuthError> {
-        let Some(limit) = self.config.mint_rate_limit else {
+        let Some((key, limit)) = self.mint_bucket(client_ip) else {
             return Ok(());
         };
+        let decision = self.coordination.rate_limit(&key, limit, now).await?;
+        mint_verdict(decision, client_ip)
+    }
+
+    /// The mint rate bucket of `client_ip` and its limit; `None` when no limit applies (none
+    /// configured, or no client address known: said once in the log).
+    fn mint_bucket(&self, client_ip: Option<IpAddr>) -> Option<(String, RateLimit)> {
+        let limit = self.config.mint_rate_limit?;
         let Some(ip) = client_ip else {
             if Warnings::first(&self.warned.no_peer) {
                 tracing::warn!(
@@ -105,7 +135,7 @@ impl AuthEngine {
                      `PeerAddr` in the request extensions"
                 );
             }
-            return Ok(());
+            return None;
         };
         if self.config.trusted_proxies.is_empty()
             && crate::request::client_ip::is_shared_address(ip)
@@ -119,9 +149,7 @@ impl AuthEngine {
             );
         }
         let key = format!("mint:{}", crate::request::client_ip::client_key(ip));
-        self.check_rate(&key, limit, now).await.inspect_err(|_| {
-            tracing::info!(%ip, "anonymous mint rate limited");
-        })
+        Some((key, limit))
     }
 
     /// Counts one attempt in the store's bucket `key`: [`AuthError::RateLimited`] when the
@@ -132,12 +160,8 @@ impl AuthEngine {
         limit: RateLimit,
         now: u64,
     ) -> Result<(), AuthError> {
-        match self.coordination.rate_limit(key, limit, now).await? {
-            RateDecision::Allowed => Ok(()),
-            RateDecision::Limited { retry_after_ms } => Err(AuthError::RateLimited {
-                retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
-            }),
-        }
+        let decision = self.coordination.rate_limit(key, limit, now).await?;
+        rate_verdict(decision)
     }
 
     /// Stores a lazy guest (user and session under the ids its token names) and issues its
@@ -218,6 +242,25 @@ impl AuthEngine {
             other => other,
         }
     }
+}
+
+/// [`AuthError::RateLimited`] when `decision` says so.
+fn rate_verdict(decision: RateDecision) -> Result<(), AuthError> {
+    match decision {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_ms } => Err(AuthError::RateLimited {
+            retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+        }),
+    }
+}
+
+/// [`rate_verdict`] of a mint by `client_ip`, logged when refused.
+fn mint_verdict(decision: RateDecision, client_ip: Option<IpAddr>) -> Result<(), AuthError> {
+    rate_verdict(decision).inspect_err(|_| {
+        if let Some(ip) = client_ip {
+            tracing::info!(%ip, "anonymous mint rate limited");
+        }
+    })
 }
 
 /// A new guest's user id ([`new_id`]) and first session id ([`first_session_id`]).

@@ -71,6 +71,17 @@ pub(crate) struct LocalCoordination {
     leases: Mutex<HashMap<String, (String, u64)>>,
 }
 
+impl LocalCoordination {
+    /// [`rate_limit`](Coordination::rate_limit) without a future: nothing here waits.
+    pub(crate) fn rate_limit_now(&self, key: &str, limit: RateLimit, now: u64) -> RateDecision {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        buckets.check(key, limit, now)
+    }
+}
+
 #[async_trait]
 impl Coordination for LocalCoordination {
     async fn rate_limit(
@@ -79,11 +90,7 @@ impl Coordination for LocalCoordination {
         limit: RateLimit,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        Ok(buckets.check(key, limit, now))
+        Ok(self.rate_limit_now(key, limit, now))
     }
 
     async fn acquire_lease(

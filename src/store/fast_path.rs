@@ -2,8 +2,8 @@
 //! contract: a store author never sees them, and a third-party store simply takes the
 //! general path.
 //!
-//! - [`MemoryStore`] answers a session check (a lazy guest's too) without waiting, so a
-//!   returning visitor's request needs no boxed future.
+//! - [`MemoryStore`] answers a session check (a lazy guest's too) and stores a minted guest
+//!   without waiting, so neither a returning nor a new visitor's request needs a boxed future.
 //! - `RedisStore` on a single node writes a guest minted just now with one pipeline and no
 //!   script, `PostgresStore` with one statement: its id was never handed out, so nobody can
 //!   hold its placeholder email.
@@ -66,6 +66,15 @@ impl FastPath {
     pub(crate) fn check_lazy_guest_now(&self, id: &str, user_id: &str, now: u64) -> Option<bool> {
         match self {
             Self::Memory(memory) => Some(memory.is_lazy_guest_live(id, user_id, now)),
+            _ => None,
+        }
+    }
+
+    /// The store, when it is a [`MemoryStore`]: it stores a minted guest (rate check and
+    /// insert) without waiting, so the layer need not box a future for it.
+    pub(crate) fn memory(&self) -> Option<&MemoryStore> {
+        match self {
+            Self::Memory(memory) => Some(memory),
             _ => None,
         }
     }

@@ -47,6 +47,13 @@ pub(crate) fn session_id_of(user_id: &str, part: &str) -> String {
     id
 }
 
+/// The user a session id names, when it has the form `{user_id}.{part}` (see
+/// [`session_id_of`]): `u1` for `u1.r4nd`.
+pub(crate) fn named_user(session_id: &str) -> Option<&str> {
+    let (user, part) = session_id.rsplit_once('.')?;
+    (!user.is_empty() && !part.is_empty()).then_some(user)
+}
+
 /// `duration` in whole milliseconds, saturating (the stores count time in milliseconds).
 pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -56,6 +63,16 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_session_id_names_the_user_before_its_last_dot() {
+        assert_eq!(named_user(&first_session_id("u1")), Some("u1"));
+        assert_eq!(named_user("u1.r4nd"), Some("u1"));
+        assert_eq!(named_user("a.b.c"), Some("a.b"));
+        assert_eq!(named_user("plain"), None);
+        assert_eq!(named_user(".r"), None);
+        assert_eq!(named_user("u."), None);
+    }
 
     #[test]
     fn ids_are_128_random_bits_in_base64url() {

@@ -27,6 +27,7 @@
 //! has a hash of its own, and its user's `s:SID` field holds just its expiry (the index).
 
 use crate::store::SessionRecord;
+pub(crate) use crate::util::ids::named_user;
 
 /// Builds key names under one prefix.
 #[derive(Debug, Clone)]
@@ -37,12 +38,6 @@ pub(crate) struct Keys {
 /// Hash field of a user hash that indexes one session.
 pub(crate) fn session_field(session_id: &str) -> String {
     ["s:", session_id].concat()
-}
-
-/// The user a session id names, when it has the form `{user_id}.{random}`.
-pub(crate) fn named_user(session_id: &str) -> Option<&str> {
-    let (user, random) = session_id.rsplit_once('.')?;
-    (!user.is_empty() && !random.is_empty()).then_some(user)
 }
 
 /// Whether `session` lives inside its user's hash (its id names its user).
@@ -139,11 +134,6 @@ mod tests {
 
     #[test]
     fn a_session_is_embedded_when_its_id_names_its_user() {
-        assert_eq!(named_user("u1.r4nd"), Some("u1"));
-        assert_eq!(named_user("a.b.c"), Some("a.b"));
-        assert_eq!(named_user("plain"), None);
-        assert_eq!(named_user(".r"), None);
-        assert_eq!(named_user("u."), None);
         assert!(is_embedded(&SessionRecord::new("u1.r", "u1", 0, 1)));
         assert!(!is_embedded(&SessionRecord::new("u1.r", "u2", 0, 1)));
         assert!(!is_embedded(&SessionRecord::new("s1", "u1", 0, 1)));

@@ -1,11 +1,15 @@
 //! [`MemoryStore`]: the embedded default store.
 
+mod session_table;
+
 use super::{
     ClaimOutcome, Coordination, EmailCodeCheck, EmailCodeRecord, EmailCodeStore, IdentityRecord,
     IdentityStore, LocalCoordination, OwnershipStore, SessionRecord, Store, StoreError,
     TransferReport, UserRecord, UserStore,
 };
+use crate::rate_limit::{RateDecision, RateLimit};
 use async_trait::async_trait;
+use session_table::SessionTable;
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -41,9 +45,7 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 struct Inner {
     users: HashMap<String, UserRecord>,
     emails: EmailIndex,
-    sessions: HashMap<String, SessionRecord>,
-    /// Each user's session ids: a few at most, so a list (a set per guest cost a table).
-    user_sessions: HashMap<String, Vec<String>>,
+    sessions: SessionTable,
     owners: HashMap<String, String>,
     owned: HashMap<String, BTreeSet<String>>,
     /// By (collection, provider, subject).
@@ -177,7 +179,7 @@ impl MemoryStore {
                 .collect();
             let sessions: Vec<String> = inner
                 .sessions
-                .values()
+                .iter()
                 .filter(|session| session.is_expired(now))
                 .map(|session| session.id.clone())
                 .collect();
@@ -198,7 +200,7 @@ impl MemoryStore {
             let mut inner = self.write();
             for id in batch {
                 if inner.sessions.get(id).is_some_and(|s| s.is_expired(now)) {
-                    inner.remove_session(id);
+                    inner.sessions.remove(id);
                 }
             }
         }
@@ -251,11 +253,7 @@ impl Inner {
             self.emails
                 .remove_if_held_by(&user.collection, &user.email, id);
         }
-        if let Some(sessions) = self.user_sessions.remove(id) {
-            for session in sessions {
-                self.sessions.remove(&session);
-            }
-        }
+        self.sessions.remove_user(id);
         for key in self.user_identities.remove(id).unwrap_or_default() {
             self.identities.remove(&key);
         }
@@ -277,30 +275,6 @@ impl Inner {
                 }
             }
         }
-    }
-
-    fn remove_session(&mut self, id: &str) -> bool {
-        let Some(session) = self.sessions.remove(id) else {
-            return false;
-        };
-        if let Some(ids) = self.user_sessions.get_mut(&session.user_id) {
-            ids.retain(|held| held != id);
-            if ids.is_empty() {
-                self.user_sessions.remove(&session.user_id);
-            }
-        }
-        true
-    }
-
-    fn add_session(&mut self, session: &SessionRecord) {
-        let ids = self
-            .user_sessions
-            .entry(session.user_id.clone())
-            .or_default();
-        if !ids.contains(&session.id) {
-            ids.push(session.id.clone());
-        }
-        self.sessions.insert(session.id.clone(), session.clone());
     }
 }
 
@@ -324,11 +298,10 @@ impl MemoryStore {
                 .live_session(id, now)
                 .is_some_and(|session| session.user_id == user_id)
     }
-}
 
-#[async_trait]
-impl UserStore for MemoryStore {
-    async fn insert_user(
+    /// [`insert_user`](UserStore::insert_user) without a future: the layer stores a guest it
+    /// mints on this store without boxing a future for it (see `store::fast_path`).
+    pub(crate) fn insert_user_now(
         &self,
         record: &UserRecord,
         session: Option<&SessionRecord>,
@@ -352,9 +325,26 @@ impl UserStore for MemoryStore {
         inner.emails.insert(&user.collection, &user.email, &user.id);
         inner.users.insert(user.id.clone(), record.clone());
         if let Some(session) = session {
-            inner.add_session(session);
+            inner.sessions.insert(session);
         }
         Ok(())
+    }
+
+    /// A rate check in this store's buckets, without a future.
+    pub(crate) fn rate_limit_now(&self, key: &str, limit: RateLimit, now: u64) -> RateDecision {
+        self.coordination.rate_limit_now(key, limit, now)
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn insert_user(
+        &self,
+        record: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.insert_user_now(record, session, now)
     }
 
     async fn get_user(&self, id: &str, now: u64) -> Result<Option<UserRecord>, StoreError> {
@@ -439,7 +429,7 @@ impl UserStore for MemoryStore {
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
-        self.write().add_session(session);
+        self.write().sessions.insert(session);
         Ok(())
     }
 
@@ -463,16 +453,11 @@ impl UserStore for MemoryStore {
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.write().remove_session(id))
+        Ok(self.write().sessions.remove(id))
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
-        let mut inner = self.write();
-        let sessions = inner.user_sessions.remove(user_id).unwrap_or_default();
-        for session in &sessions {
-            inner.sessions.remove(session);
-        }
-        Ok(sessions.len())
+        Ok(self.write().sessions.remove_user(user_id))
     }
 }
 
