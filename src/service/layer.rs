@@ -226,13 +226,15 @@ where
             request.headers(),
             &engine.config.trusted_proxies,
         );
+        // Read once: whether a guest may be minted, and what the handle refuses.
+        let site = request_site(engine, &request);
         // A returning visitor whose session needs no I/O, or a lazy new one, is ready at once
         // and the inner service is called right away; anything else awaits the store.
         let step = engine.resolve(
             request.headers(),
             &set_cookie,
             client_ip,
-            || may_mint(engine, &request),
+            || may_mint(engine, &request, site),
             || request_span(&request),
         );
         let pending = Pending {
@@ -241,6 +243,7 @@ where
             engine: engine.clone(),
             set_cookie,
             client_ip,
+            site,
         };
         match step {
             Step::Ready(outcome) => ResponseFuture::settle(pending, outcome),
@@ -249,11 +252,11 @@ where
     }
 }
 
-/// Whether the layer mints for this request when it has no valid credential: the mint
-/// policy says so and the skip predicate does not skip it.
-fn may_mint<B>(engine: &AuthEngine, request: &Request<B>) -> bool {
+/// Whether the layer mints for this request (from `site`) when it has no valid credential:
+/// the mint policy says so and the skip predicate does not skip it.
+fn may_mint<B>(engine: &AuthEngine, request: &Request<B>, site: RequestSite) -> bool {
     engine.config.mint_policy == MintPolicy::Always
-        && !request_site(engine, request).no_mint
+        && !site.no_mint
         && !engine.config.skips_mint(&MintRequest {
             method: request.method(),
             uri: request.uri(),
@@ -300,6 +303,7 @@ struct Pending<S, ReqBody> {
     engine: Arc<AuthEngine>,
     set_cookie: CookieSlot,
     client_ip: Option<IpAddr>,
+    site: RequestSite,
 }
 
 impl<S, ReqBody> Pending<S, ReqBody>
@@ -319,6 +323,7 @@ where
             engine,
             set_cookie,
             client_ip,
+            site,
         } = self;
         if let Some(minted) = auth.as_ref().filter(|auth| auth.minted_now()) {
             engine.cookie.set_guest(&set_cookie, minted.token());
@@ -329,7 +334,6 @@ where
                 crate::util::clock::now_millis(),
             );
         }
-        let site = request_site(&engine, &request);
         let hook = engine.config.on_link_account.is_some();
         let caller = Caller::of(request.headers(), client_ip, hook);
         let handle = AuthHandle::new(
