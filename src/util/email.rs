@@ -52,6 +52,15 @@ pub(crate) fn compact_email<'a>(id: &str, email: &'a str) -> &'a str {
         .unwrap_or(email)
 }
 
+/// The user id a placeholder email (`temp-{id}@{domain}`) names. Stores keep no index entry
+/// for a user's own placeholder: the email finds its user by itself.
+pub(crate) fn placeholder_owner(email: &str) -> Option<&str> {
+    let (local, _domain) = email.rsplit_once('@')?;
+    local
+        .strip_prefix(PLACEHOLDER_PREFIX)
+        .filter(|id| !id.is_empty())
+}
+
 /// [`compact_email`] of an owned email, shortened in place.
 pub(crate) fn into_compact_email(id: &str, mut email: String) -> String {
     let cut = email.len() - compact_email(id, &email).len();

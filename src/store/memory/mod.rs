@@ -8,6 +8,7 @@ use super::{
     TransferReport, UserRecord, UserStore,
 };
 use crate::rate_limit::{RateDecision, RateLimit};
+use crate::util::email::placeholder_owner;
 use async_trait::async_trait;
 use session_table::SessionTable;
 use std::collections::BTreeSet;
@@ -60,13 +61,15 @@ struct Inner {
 type IdentityKey = (String, String, String);
 
 /// Which user holds each email, by collection then email, so that a lookup borrows its
-/// strings instead of building a key.
+/// strings instead of building a key. A user's own placeholder email (`temp-{id}@domain`,
+/// every guest's) has no entry: it names its user (see [`Inner::email_holder`]), and a guest
+/// costs two strings and a table entry fewer.
 #[derive(Debug, Default)]
 struct EmailIndex(HashMap<String, HashMap<String, String>>);
 
 impl EmailIndex {
-    fn holder(&self, collection: &str, email: &str) -> Option<&String> {
-        self.0.get(collection)?.get(email)
+    fn holder(&self, collection: &str, email: &str) -> Option<&str> {
+        self.0.get(collection)?.get(email).map(String::as_str)
     }
 
     fn insert(&mut self, collection: &str, email: &str, user_id: &str) {
@@ -240,11 +243,35 @@ impl Inner {
             .filter(|session| !session.is_expired(now))
     }
 
-    /// Whether `email` in `collection` belongs to a live user other than `except`.
-    fn email_in_use(&self, collection: &str, email: &str, except: &str, now: u64) -> bool {
+    /// Who holds `email` in `collection`, live or not: the index's entry, else the user whose
+    /// own placeholder it is.
+    fn email_holder(&self, collection: &str, email: &str) -> Option<&str> {
         self.emails
             .holder(collection, email)
-            .is_some_and(|holder| holder != except && self.live_user(holder, now).is_some())
+            .or_else(|| self.placeholder_holder(collection, email))
+    }
+
+    /// The user whose own placeholder `email` is, when that user has it in `collection`.
+    fn placeholder_holder(&self, collection: &str, email: &str) -> Option<&str> {
+        let (id, record) = self.users.get_key_value(placeholder_owner(email)?)?;
+        let user = &record.user;
+        (user.collection == collection && user.email == email).then_some(id.as_str())
+    }
+
+    /// Whether `email` in `collection` belongs to a live user other than `except`: by the
+    /// index or as that user's own placeholder.
+    fn email_in_use(&self, collection: &str, email: &str, except: &str, now: u64) -> bool {
+        let held = |holder: &str| holder != except && self.live_user(holder, now).is_some();
+        self.emails.holder(collection, email).is_some_and(held)
+            || self.placeholder_holder(collection, email).is_some_and(held)
+    }
+
+    /// Records that `user_id` holds `email` in `collection` (nothing to record for the
+    /// user's own placeholder).
+    fn index_email(&mut self, collection: &str, email: &str, user_id: &str) {
+        if placeholder_owner(email) != Some(user_id) {
+            self.emails.insert(collection, email, user_id);
+        }
     }
 
     fn remove_user(&mut self, id: &str) {
@@ -319,10 +346,11 @@ impl MemoryStore {
             // An expired user under this id is dead: it goes, with its sessions.
             inner.remove_user(&user.id);
         }
-        if let Some(stale) = inner.emails.holder(&user.collection, &user.email).cloned() {
+        if let Some(stale) = inner.email_holder(&user.collection, &user.email) {
+            let stale = stale.to_owned();
             inner.remove_user(&stale);
         }
-        inner.emails.insert(&user.collection, &user.email, &user.id);
+        inner.index_email(&user.collection, &user.email, &user.id);
         inner.users.insert(user.id.clone(), record.clone());
         if let Some(session) = session {
             inner.sessions.insert(session);
@@ -359,8 +387,7 @@ impl UserStore for MemoryStore {
     ) -> Result<Option<UserRecord>, StoreError> {
         let inner = self.read();
         Ok(inner
-            .emails
-            .holder(collection, email)
+            .email_holder(collection, email)
             .and_then(|id| inner.live_user(id, now))
             .cloned())
     }
@@ -384,15 +411,16 @@ impl UserStore for MemoryStore {
         if inner.email_in_use(&collection, email, id, now) {
             return Err(StoreError::EmailTaken);
         }
-        if let Some(stale) = inner.emails.holder(&collection, email).cloned() {
+        if let Some(stale) = inner.email_holder(&collection, email) {
             if stale != id {
+                let stale = stale.to_owned();
                 inner.remove_user(&stale);
             }
         }
         inner
             .emails
             .remove_if_held_by(&collection, &current.user.email, id);
-        inner.emails.insert(&collection, email, id);
+        inner.index_email(&collection, email, id);
         let mut upgraded = current;
         upgraded.user.email = email.to_owned();
         upgraded.user.name = name.to_owned();

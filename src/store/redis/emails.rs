@@ -13,16 +13,11 @@ use super::conn::map_err;
 use super::scripts::{DELETE_IF, EMAIL_CLAIM};
 use super::RedisStore;
 use crate::store::{StoreError, UserRecord};
+use crate::util::email::placeholder_owner;
 use redis::AsyncCommands;
 
 /// How often a contended email reservation is retried before giving up.
 const EMAIL_ATTEMPTS: usize = 8;
-
-/// The user id a placeholder email (`temp-{id}@{domain}`) names.
-pub(super) fn placeholder_owner(email: &str) -> Option<&str> {
-    let (local, _domain) = email.rsplit_once('@')?;
-    local.strip_prefix("temp-").filter(|id| !id.is_empty())
-}
 
 impl RedisStore {
     /// Reserving a user's own placeholder email writes nothing; it only fails when a live user

@@ -17,13 +17,13 @@
 
 use super::codec::{decode_embedded_session, decode_session, encode_session, SESSION_FIELDS};
 use super::conn::map_err;
-use super::emails::placeholder_owner;
 use super::keys::{is_embedded, named_user, session_field, session_of_field};
 use super::scripts::{EMAIL_EXTEND, REPLACE_FIELDS, SESSION_INDEX, SESSION_REFRESH, USER_REFRESH};
 use super::users::session_field_value;
 use super::RedisStore;
 use crate::store::{SessionRecord, StoreError};
 use crate::util::email::full_email;
+use crate::util::email::placeholder_owner;
 use redis::AsyncCommands;
 
 impl RedisStore {

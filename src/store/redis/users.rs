@@ -27,11 +27,11 @@ use super::codec::{
     USER_FIELDS,
 };
 use super::conn::map_err;
-use super::emails::placeholder_owner;
 use super::keys::{embedded_in, is_embedded, session_field, session_of_field};
 use super::scripts::{INSERT_USER, MARK_EMAIL_VERIFIED, UPGRADE};
 use super::RedisStore;
 use crate::store::{SessionRecord, StoreError, UserRecord};
+use crate::util::email::placeholder_owner;
 use crate::util::email::{compact_email, full_email};
 use futures::future::try_join_all;
 use redis::AsyncCommands;
