@@ -92,7 +92,8 @@ impl AuthEngine {
         now: u64,
     ) -> Result<Auth, AuthError> {
         if let Some((key, limit)) = self.mint_bucket(client_ip) {
-            mint_verdict(memory.rate_limit_now(&key, limit, now), client_ip)?;
+            rate_verdict(memory.rate_limit_now(&key, limit, now))
+                .inspect_err(refused_mint(client_ip))?;
         }
         let record = UserRecord::new(user).with_expires_at(Some(session.expires_at));
         memory.insert_user_now(&record, Some(&session), now)?;
@@ -119,8 +120,9 @@ impl AuthEngine {
         let Some((key, limit)) = self.mint_bucket(client_ip) else {
             return Ok(());
         };
-        let decision = self.coordination.rate_limit(&key, limit, now).await?;
-        mint_verdict(decision, client_ip)
+        self.check_rate(&key, limit, now)
+            .await
+            .inspect_err(refused_mint(client_ip))
     }
 
     /// The mint rate bucket of `client_ip` and its limit; `None` when no limit applies (none
@@ -254,13 +256,13 @@ fn rate_verdict(decision: RateDecision) -> Result<(), AuthError> {
     }
 }
 
-/// [`rate_verdict`] of a mint by `client_ip`, logged when refused.
-fn mint_verdict(decision: RateDecision, client_ip: Option<IpAddr>) -> Result<(), AuthError> {
-    rate_verdict(decision).inspect_err(|_| {
+/// Logs a mint by `client_ip` that the rate limit refused.
+fn refused_mint(client_ip: Option<IpAddr>) -> impl FnOnce(&AuthError) {
+    move |_| {
         if let Some(ip) = client_ip {
             tracing::info!(%ip, "anonymous mint rate limited");
         }
-    })
+    }
 }
 
 /// A new guest's user id ([`new_id`]) and first session id ([`first_session_id`]).

@@ -306,7 +306,8 @@ impl Inner {
 }
 
 /// Answers without waiting, since nothing here needs I/O: the layer asks this first for a
-/// returning visitor whose session its memo does not vouch for (see `store::fast_path`).
+/// returning visitor whose session its memo does not vouch for, and stores a guest it mints
+/// through it (see `store::fast_path`).
 impl MemoryStore {
     /// Whether session `id` is live at `now` and belongs to `user_id`; agrees with
     /// [`get_session`](UserStore::get_session).
